@@ -1,0 +1,194 @@
+/**
+ * The KV layout of the query index, as pure functions.
+ *
+ * Records live under `event:<id>`. A small manifest (`index:manifest`) lists
+ * index chunks, newest first; each chunk (`index:chunk:<revision>-<n>`) holds
+ * up to CHUNK_MAX compact entries sorted newest first by `<date>|<id>`. A page
+ * of results reads the manifest, the few chunks that cover it and then only the
+ * records on the page, so its cost does not grow with the dataset. Chunks are
+ * copy-on-write: a write stores changed chunks under new keys and the manifest
+ * names them, so a reader always sees one consistent revision.
+ */
+import type { Event } from './schema.ts';
+import { foldText } from './text.ts';
+
+/** KV key of the manifest. */
+export const MANIFEST_KEY = 'index:manifest';
+/** KV key prefix of full records. */
+export const EVENT_KEY_PREFIX = 'event:';
+/** Entries per chunk when chunks are (re)built. */
+export const CHUNK_TARGET = 128;
+/** A chunk that grows past this is split in two. */
+export const CHUNK_MAX = 256;
+
+/** KV key of the record with `id`. */
+export const eventKey = (id: string): string => `${EVENT_KEY_PREFIX}${id}`;
+
+/** What a query needs to know about a record without reading it. */
+export interface IndexEntry {
+  /** Sort key `<date>|<id>`; the index is ordered by it, descending. */
+  k: string;
+  id: string;
+  date: string;
+  type: Event['type'];
+  country: string;
+  lat: number;
+  lon: number;
+  /** Display names of all actors (perpetrator, target, claimed_by), de-duplicated. */
+  actors: string[];
+  weapons: Event['weapons'];
+  killed: number;
+  injured: number;
+  updated_at: string;
+  /** Folded title, summary, place and actor names for `q=` search. */
+  text: string;
+}
+
+/** A chunk as named by the manifest: its key and the sort-key range it holds. */
+export interface ChunkRef {
+  key: string;
+  /** Highest (newest) sort key in the chunk. */
+  first: string;
+  /** Lowest (oldest) sort key in the chunk. */
+  last: string;
+  count: number;
+}
+
+/** The index root. `revision` increases with every write that changes anything. */
+export interface Manifest {
+  format: 1;
+  revision: number;
+  count: number;
+  /** The newest `updated_at` of any record; null while empty. */
+  updated_at: string | null;
+  chunks: ChunkRef[];
+  /** Chunk keys replaced by this revision, deleted by the next write. */
+  retired: string[];
+}
+
+/** The manifest of an empty index. */
+export const emptyManifest = (): Manifest => ({ format: 1, revision: 0, count: 0, updated_at: null, chunks: [], retired: [] });
+
+/** Sort key of a record: newest first means descending order of this string. */
+export const sortKey = (event: Pick<Event, 'date' | 'id'>): string => `${event.date}|${event.id}`;
+
+/** Builds the index entry for a record. */
+export function toIndexEntry(event: Event): IndexEntry {
+  const actors = [...new Set([...event.actors.perpetrator, ...event.actors.target, ...event.actors.claimed_by])];
+  let killed = 0;
+  let injured = 0;
+  for (const casualty of event.casualties) {
+    killed += casualty.killed ?? 0;
+    injured += casualty.injured ?? 0;
+  }
+  return {
+    k: sortKey(event),
+    id: event.id,
+    date: event.date,
+    type: event.type,
+    country: event.location.country,
+    lat: event.location.lat,
+    lon: event.location.lon,
+    actors,
+    weapons: event.weapons,
+    killed,
+    injured,
+    updated_at: event.updated_at,
+    text: foldText([event.title, event.summary, event.location.name, ...actors].join(' ')),
+  };
+}
+
+/** Descending comparison of sort keys (newest first). */
+export const newestFirst = (a: { k: string }, b: { k: string }): number => (a.k < b.k ? 1 : a.k > b.k ? -1 : 0);
+
+/**
+ * Index of the chunk a sort key belongs in: the first chunk (newest first)
+ * whose oldest key is not newer than `k`, else the oldest chunk; -1 when there
+ * are no chunks.
+ */
+export function locateChunk(chunks: readonly ChunkRef[], k: string): number {
+  if (chunks.length === 0) return -1;
+  let low = 0;
+  let high = chunks.length - 1;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (chunks[mid]!.last <= k) high = mid;
+    else low = mid + 1;
+  }
+  return chunks[low]!.last <= k ? low : chunks.length - 1;
+}
+
+/** The changes to apply to the index in one write. */
+export interface IndexChange {
+  /** Sort keys of entries to drop (records removed or moved to another date). */
+  remove: string[];
+  /** Entries to add or replace. */
+  upsert: IndexEntry[];
+}
+
+/** Chunk keys whose entries a change touches; the caller loads them before `applyIndexChange`. */
+export function chunksTouched(manifest: Manifest, change: IndexChange): string[] {
+  const keys = new Set<string>();
+  for (const k of [...change.remove, ...change.upsert.map((entry) => entry.k)]) {
+    const index = locateChunk(manifest.chunks, k);
+    if (index >= 0) keys.add(manifest.chunks[index]!.key);
+  }
+  return [...keys];
+}
+
+/** The outcome of `applyIndexChange`: the new manifest and the chunks to store under new keys. */
+export interface IndexWrite {
+  manifest: Manifest;
+  chunks: Map<string, IndexEntry[]>;
+}
+
+/**
+ * Applies a change to the index. `loaded` holds the entries of every chunk in
+ * `chunksTouched`. Touched chunks are rewritten under keys of the new revision
+ * (split when over CHUNK_MAX, dropped when empty); the others are kept as they are.
+ */
+export function applyIndexChange(manifest: Manifest, loaded: ReadonlyMap<string, IndexEntry[]>, change: IndexChange, updatedAt: string): IndexWrite {
+  const revision = manifest.revision + 1;
+  const buckets = new Map<number, Map<string, IndexEntry>>();
+  const bucketFor = (k: string): Map<string, IndexEntry> => {
+    const index = Math.max(locateChunk(manifest.chunks, k), 0);
+    let bucket = buckets.get(index);
+    if (!bucket) {
+      const ref = manifest.chunks[index];
+      const entries = ref ? loaded.get(ref.key) : [];
+      if (!entries) throw new Error(`chunk ${ref?.key} was not loaded`);
+      bucket = new Map(entries.map((entry) => [entry.k, entry]));
+      buckets.set(index, bucket);
+    }
+    return bucket;
+  };
+  for (const k of change.remove) bucketFor(k).delete(k);
+  for (const entry of change.upsert) bucketFor(entry.k).set(entry.k, entry);
+
+  const written = new Map<string, IndexEntry[]>();
+  const chunks: ChunkRef[] = [];
+  const retired: string[] = [];
+  let serial = 0;
+  const store = (entries: IndexEntry[]): void => {
+    const key = `index:chunk:${revision}-${serial++}`;
+    written.set(key, entries);
+    chunks.push({ key, first: entries[0]!.k, last: entries[entries.length - 1]!.k, count: entries.length });
+  };
+  const slots = Math.max(manifest.chunks.length, 1);
+  for (let index = 0; index < slots; index++) {
+    const bucket = buckets.get(index);
+    const ref = manifest.chunks[index];
+    if (!bucket) {
+      if (ref) chunks.push(ref);
+      continue;
+    }
+    if (ref) retired.push(ref.key);
+    const entries = [...bucket.values()].sort(newestFirst);
+    const pieces = entries.length > CHUNK_MAX ? Math.ceil(entries.length / CHUNK_TARGET) : 1;
+    const size = Math.ceil(entries.length / pieces);
+    for (let start = 0; start < entries.length; start += size) store(entries.slice(start, start + size));
+  }
+  const count = chunks.reduce((sum, ref) => sum + ref.count, 0);
+  const newest = manifest.updated_at && manifest.updated_at > updatedAt ? manifest.updated_at : updatedAt;
+  return { manifest: { format: 1, revision, count, updated_at: count ? newest : manifest.updated_at, chunks, retired }, chunks: written };
+}

@@ -1,0 +1,144 @@
+/**
+ * The event query language shared by `/events`, the feeds and the exports:
+ * the valibot schema of its URL parameters, the filter predicate over index
+ * entries, opaque cursors, and the plan of which chunks a page reads.
+ */
+import * as v from 'valibot';
+import { EVENT_TYPES, IsoDate, WEAPONS } from './schema.ts';
+import { type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
+import { foldText } from './text.ts';
+
+/** Page size when `limit` is not given. */
+export const DEFAULT_LIMIT = 50;
+/** Largest allowed `limit`. */
+export const MAX_LIMIT = 500;
+/** Most chunks one request scans; a sparse filter returns a short page with a cursor to go on. */
+export const MAX_CHUNKS_PER_PAGE = 8;
+
+const once = v.pipe(
+  v.union([v.string(), v.array(v.string())]),
+  v.check((value) => typeof value === 'string', 'must be given once'),
+  v.transform((value) => value as string),
+);
+
+/** A parameter that takes a comma-separated list, and may also be repeated. */
+const listOf = <T extends v.GenericSchema<string, unknown>>(item: T, what: string) =>
+  v.pipe(
+    v.union([v.string(), v.array(v.string())]),
+    v.transform((value) => (Array.isArray(value) ? value : [value]).flatMap((part) => part.split(',')).map((part) => part.trim())),
+    v.check((parts) => parts.length > 0 && parts.every(Boolean), `must be a comma-separated list of ${what}`),
+    v.array(item, `must be a comma-separated list of ${what}`),
+  );
+
+const Bbox = v.pipe(
+  once,
+  v.transform((value) => value.split(',').map((part) => (part.trim() === '' ? Number.NaN : Number(part)))),
+  v.check((parts) => parts.length === 4 && parts.every(Number.isFinite), 'must be four numbers minLon,minLat,maxLon,maxLat'),
+  v.check(([minLon, minLat, maxLon, maxLat]) => [minLon, maxLon].every((lon) => lon! >= -180 && lon! <= 180) && [minLat, maxLat].every((lat) => lat! >= -90 && lat! <= 90), 'longitudes must be within -180..180 and latitudes within -90..90'),
+  v.check(([, minLat, , maxLat]) => minLat! <= maxLat!, 'minLat must not be greater than maxLat'),
+  v.transform(([minLon, minLat, maxLon, maxLat]) => ({ minLon: minLon!, minLat: minLat!, maxLon: maxLon!, maxLat: maxLat! })),
+);
+
+const Limit = v.pipe(
+  once,
+  v.regex(/^\d{1,4}$/, `must be a whole number from 1 to ${MAX_LIMIT}`),
+  v.transform(Number),
+  v.minValue(1, `must be a whole number from 1 to ${MAX_LIMIT}`),
+  v.maxValue(MAX_LIMIT, `must be a whole number from 1 to ${MAX_LIMIT}`),
+);
+
+const SearchText = v.pipe(once, v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters'));
+
+/** Filter parameters, without paging: what feeds, exports and stats accept. */
+export const filterEntries = {
+  since: v.optional(v.pipe(once, IsoDate)),
+  until: v.optional(v.pipe(once, IsoDate)),
+  type: v.optional(listOf(v.picklist(EVENT_TYPES), EVENT_TYPES.join(', '))),
+  country: v.optional(listOf(v.pipe(v.string(), v.toUpperCase(), v.regex(/^[A-Z]{2}$/)), 'ISO 3166-1 alpha-2 country codes')),
+  actor: v.optional(SearchText),
+  weapon: v.optional(listOf(v.picklist(WEAPONS), WEAPONS.join(', '))),
+  q: v.optional(SearchText),
+  bbox: v.optional(Bbox),
+  has_casualties: v.optional(v.pipe(once, v.picklist(['true', 'false'], 'must be true or false'), v.transform((value) => value === 'true'))),
+};
+
+/** Parameters of `/events`: the filters plus `limit` and `cursor`. Unknown parameters are rejected by name. */
+export const EventQuerySchema = v.pipe(
+  v.strictObject({ ...filterEntries, limit: v.optional(Limit, String(DEFAULT_LIMIT)), cursor: v.optional(v.pipe(once, v.maxLength(512, 'is not a valid cursor'))) }),
+  v.forward(
+    v.partialCheck([['since'], ['until']], (query) => !query.since || !query.until || query.since <= query.until, 'must not be before since'),
+    ['until'],
+  ),
+);
+
+/** Parameters of `/events` after validation. */
+export type EventQuery = v.InferOutput<typeof EventQuerySchema>;
+
+/** The filter part of a query. */
+export type EventFilter = Omit<EventQuery, 'limit' | 'cursor'>;
+
+/** True when an index entry satisfies every filter given. */
+export function matchesFilter(entry: IndexEntry, filter: EventFilter): boolean {
+  if (filter.since && entry.date < filter.since) return false;
+  if (filter.until && entry.date > filter.until) return false;
+  if (filter.type && !filter.type.includes(entry.type)) return false;
+  if (filter.country && !filter.country.includes(entry.country)) return false;
+  if (filter.weapon && !filter.weapon.some((weapon) => entry.weapons.includes(weapon))) return false;
+  if (filter.has_casualties !== undefined && filter.has_casualties !== entry.killed + entry.injured > 0) return false;
+  if (filter.actor) {
+    const wanted = foldText(filter.actor);
+    if (!entry.actors.some((actor) => foldText(actor).includes(wanted))) return false;
+  }
+  if (filter.q) {
+    const haystack = ` ${entry.text} `;
+    if (!foldText(filter.q).split(' ').every((term) => haystack.includes(term))) return false;
+  }
+  if (filter.bbox) {
+    const { minLon, minLat, maxLon, maxLat } = filter.bbox;
+    if (entry.lat < minLat || entry.lat > maxLat) return false;
+    const inLon = minLon <= maxLon ? entry.lon >= minLon && entry.lon <= maxLon : entry.lon >= minLon || entry.lon <= maxLon;
+    if (!inLon) return false;
+  }
+  return true;
+}
+
+/** Encodes the position after `sortKey` as an opaque cursor. */
+export function encodeCursor(sortKey: string): string {
+  const bytes = new TextEncoder().encode(JSON.stringify({ after: sortKey }));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Decodes a cursor made by `encodeCursor`; null when it is not one. */
+export function decodeCursor(cursor: string): string | null {
+  try {
+    const binary = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
+    const parsed: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+    const after = (parsed as { after?: unknown } | null)?.after;
+    return typeof after === 'string' && /^\d{4}-\d{2}-\d{2}\|[a-z0-9-]+$/.test(after) ? after : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The key range a query can match: entries with `lower <= k < upper`. */
+export interface KeyRange {
+  upper: string | null;
+  lower: string | null;
+}
+
+/** The key range implied by a cursor position and the date filters. */
+export function keyRange(after: string | null, filter: Pick<EventFilter, 'since' | 'until'>): KeyRange {
+  const untilBound = filter.until ? `${filter.until}|~` : null;
+  const upper = after && untilBound ? (after < untilBound ? after : untilBound) : (after ?? untilBound);
+  return { upper, lower: filter.since ? `${filter.since}|` : null };
+}
+
+/** The chunks, newest first, that can hold entries in `range`. */
+export function chunksInRange(manifest: Manifest, range: KeyRange): ChunkRef[] {
+  return manifest.chunks.filter((ref) => (range.upper === null || ref.last < range.upper) && (range.lower === null || ref.first >= range.lower));
+}
+
+/** The entries of one chunk that lie in `range` and match `filter`, in order. */
+export function selectEntries(entries: readonly IndexEntry[], range: KeyRange, filter: EventFilter): IndexEntry[] {
+  return entries.filter((entry) => (range.upper === null || entry.k < range.upper) && (range.lower === null || entry.k >= range.lower) && matchesFilter(entry, filter));
+}

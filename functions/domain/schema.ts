@@ -1,0 +1,162 @@
+/**
+ * The single definition of strikewire's data: event records, the tallies
+ * collection and the source documents they cite. Everything that reads or
+ * writes records (seeding, the API, tests) validates with these schemas.
+ */
+import * as v from 'valibot';
+
+/** Kinds of event the dataset holds. */
+export const EVENT_TYPES = ['attack', 'strike', 'incident', 'deployment'] as const;
+
+/** How exactly `date` is known: `day` as stated or resolved, `approximate` bounded only, `month` known to the month (date is the 1st). */
+export const DATE_PRECISIONS = ['day', 'approximate', 'month'] as const;
+
+/** How exactly a location's coordinates place the event. */
+export const LOCATION_PRECISIONS = ['site', 'city', 'approximate', 'region', 'country'] as const;
+
+/** Controlled vocabulary of means used, so `weapon=` filters are exact. */
+export const WEAPONS = [
+  'rocket',
+  'ballistic_missile',
+  'one_way_attack_drone',
+  'mortar',
+  'airstrike',
+  'crowd_violence',
+  'unspecified',
+] as const;
+
+/** Who a casualty figure counts. */
+export const CASUALTY_GROUPS = [
+  'us_military',
+  'us_civilian',
+  'us_personnel',
+  'partner_forces',
+  'militants',
+  'civilians',
+  'unknown',
+] as const;
+
+/** Which part of a record a source quote backs. */
+export const SUPPORTED_FIELDS = ['date', 'location', 'actors', 'weapons', 'casualties', 'summary'] as const;
+
+const Slug = v.pipe(
+  v.string(),
+  v.maxLength(120),
+  v.regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'must be a lower-case slug (a-z, 0-9, single hyphens)'),
+);
+
+/** A calendar date `YYYY-MM-DD` that exists. */
+export const IsoDate = v.pipe(v.string(), v.isoDate('must be a date YYYY-MM-DD'), v.check(isRealDate, 'must be a real calendar date'));
+
+const Timestamp = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp'));
+
+const Text = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(max));
+
+const Count = v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0)));
+
+/** A place an event happened, with WGS84 coordinates of the named place. */
+export const LocationSchema = v.strictObject({
+  name: Text(200),
+  country: v.pipe(v.string(), v.regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')),
+  lat: v.pipe(v.number(), v.minValue(-90), v.maxValue(90)),
+  lon: v.pipe(v.number(), v.minValue(-180), v.maxValue(180)),
+  precision: v.picklist(LOCATION_PRECISIONS),
+});
+
+/** Who did it, to whom, and who said they did. Names are canonical spellings; quotes keep the source's. */
+export const ActorsSchema = v.strictObject({
+  perpetrator: v.array(Text(200)),
+  target: v.array(Text(200)),
+  claimed_by: v.array(Text(200)),
+});
+
+/** One casualty figure; `null` means the sources give no number. */
+export const CasualtySchema = v.strictObject({
+  group: v.picklist(CASUALTY_GROUPS),
+  killed: Count,
+  injured: Count,
+  note: v.optional(Text(500)),
+});
+
+/** A citation: the document's file name in data/sources/, its publisher and a verbatim quote. */
+export const SourceCitationSchema = v.strictObject({
+  document: v.pipe(v.string(), v.regex(/^[\w.-]+\.txt$/, 'must be a file name in data/sources/')),
+  publisher: Text(200),
+  quote: Text(1000),
+  supports: v.optional(v.array(v.picklist(SUPPORTED_FIELDS))),
+});
+
+/** One distinct event: an attack, a strike, an embassy incident or a deployment. */
+export const EventSchema = v.strictObject({
+  id: Slug,
+  type: v.picklist(EVENT_TYPES),
+  title: Text(200),
+  summary: Text(2000),
+  date: IsoDate,
+  date_precision: v.picklist(DATE_PRECISIONS),
+  date_note: v.optional(Text(500)),
+  location: LocationSchema,
+  actors: ActorsSchema,
+  weapons: v.array(v.picklist(WEAPONS)),
+  casualties: v.array(CasualtySchema),
+  sources: v.pipe(v.array(SourceCitationSchema), v.minLength(1, 'needs at least one source')),
+  related: v.array(Slug),
+  revision: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+/** A validated event record. */
+export type Event = v.InferOutput<typeof EventSchema>;
+
+/** A reported running count ("103 attacks since October 17"), kept apart from events. */
+export const TallySchema = v.strictObject({
+  id: Slug,
+  metric: v.picklist(['attacks_on_us_forces', 'us_troops_present']),
+  value: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  qualifier: v.picklist(['exact', 'at_least', 'more_than', 'roughly']),
+  area: v.array(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/))),
+  since: v.nullable(IsoDate),
+  since_note: v.optional(Text(300)),
+  as_of: IsoDate,
+  as_of_precision: v.picklist(DATE_PRECISIONS),
+  as_of_note: v.optional(Text(300)),
+  reported_by: Text(200),
+  sources: v.pipe(v.array(SourceCitationSchema), v.minLength(1)),
+});
+
+/** A validated tally. */
+export type Tally = v.InferOutput<typeof TallySchema>;
+
+/** What is known about one source document in data/sources/. */
+export const SourceDocumentSchema = v.strictObject({
+  document: v.pipe(v.string(), v.regex(/^[\w.-]+\.txt$/)),
+  publisher: Text(200),
+  kind: v.picklist(['official_statement', 'news_report']),
+  language: v.string(),
+  published: v.nullable(IsoDate),
+  published_precision: v.picklist(DATE_PRECISIONS),
+  note: Text(1000),
+});
+
+/** A validated source document description. */
+export type SourceDocument = v.InferOutput<typeof SourceDocumentSchema>;
+
+function isRealDate(value: string): boolean {
+  const parsed = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 10) === value;
+}
+
+/**
+ * An event as submitted for writing: the server keeps `revision`,
+ * `created_at` and `updated_at`, so a writer may leave them out.
+ */
+export const EventInputSchema = v.strictObject({
+  ...EventSchema.entries,
+  revision: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  created_at: v.optional(Timestamp),
+  updated_at: v.optional(Timestamp),
+});
+
+/** A validated event submitted for writing. */
+export type EventInput = v.InferOutput<typeof EventInputSchema>;

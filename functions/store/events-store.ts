@@ -1,0 +1,139 @@
+/**
+ * All KV I/O for events, the query index and tallies. The namespace is passed
+ * in; the layout itself is described in domain/layout.ts.
+ */
+import { mergeRecord, type RecordChange } from '../domain/changes.ts';
+import {
+  MANIFEST_KEY,
+  applyIndexChange,
+  chunksTouched,
+  emptyManifest,
+  eventKey,
+  sortKey,
+  toIndexEntry,
+  type IndexChange,
+  type IndexEntry,
+  type Manifest,
+} from '../domain/layout.ts';
+import { MAX_CHUNKS_PER_PAGE, chunksInRange, encodeCursor, keyRange, selectEntries, type EventFilter } from '../domain/query.ts';
+import type { Event, EventInput, Tally } from '../domain/schema.ts';
+
+/** KV key of the tallies collection. */
+export const TALLIES_KEY = 'tallies';
+/** Most keys one KV bulk read may ask for. */
+const BULK_GET_MAX = 100;
+/** Chunks never change once written, so edge caches may keep them long. */
+const CHUNK_CACHE_TTL_SECONDS = 86_400;
+
+/** Reads the index manifest; an empty one when nothing was written yet. */
+export async function readManifest(kv: KVNamespace): Promise<Manifest> {
+  return (await kv.get<Manifest>(MANIFEST_KEY, 'json')) ?? emptyManifest();
+}
+
+async function readChunk(kv: KVNamespace, key: string): Promise<IndexEntry[]> {
+  const entries = await kv.get<IndexEntry[]>(key, { type: 'json', cacheTtl: CHUNK_CACHE_TTL_SECONDS });
+  if (!entries) throw new Error(`index chunk ${key} is missing`);
+  return entries;
+}
+
+/** Reads one record by id; null when there is none. */
+export function readEvent(kv: KVNamespace, id: string): Promise<Event | null> {
+  return kv.get<Event>(eventKey(id), 'json');
+}
+
+/** Reads records by id with KV bulk reads; ids with no record are absent from the map. */
+export async function readEvents(kv: KVNamespace, ids: readonly string[]): Promise<Map<string, Event>> {
+  const found = new Map<string, Event>();
+  const batches: string[][] = [];
+  for (let start = 0; start < ids.length; start += BULK_GET_MAX) batches.push(ids.slice(start, start + BULK_GET_MAX).map(eventKey));
+  const results = await Promise.all(batches.map((keys) => kv.get<Event>(keys, 'json')));
+  for (const result of results) for (const record of result.values()) if (record) found.set(record.id, record);
+  return found;
+}
+
+/** One page of a query. */
+export interface EventPage {
+  events: Event[];
+  nextCursor: string | null;
+  manifest: Manifest;
+}
+
+/**
+ * Reads one page, newest first, of the records matching `filter` after the
+ * sort key `after`. It reads the manifest, at most MAX_CHUNKS_PER_PAGE chunks
+ * and the page's records; when the chunk budget runs out first, the page is
+ * short and `nextCursor` goes on from the last chunk scanned.
+ */
+export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: number, after: string | null): Promise<EventPage> {
+  const manifest = await readManifest(kv);
+  const range = keyRange(after, filter);
+  const candidates = chunksInRange(manifest, range);
+  const picked: IndexEntry[] = [];
+  let scanned = 0;
+  for (const ref of candidates) {
+    if (scanned === MAX_CHUNKS_PER_PAGE || picked.length > limit) break;
+    picked.push(...selectEntries(await readChunk(kv, ref.key), range, filter));
+    scanned++;
+  }
+  let nextCursor: string | null = null;
+  if (picked.length > limit) {
+    picked.length = limit;
+    nextCursor = encodeCursor(picked[limit - 1]!.k);
+  } else if (scanned < candidates.length) {
+    nextCursor = encodeCursor(candidates[scanned - 1]!.last);
+  }
+  const records = await readEvents(kv, picked.map((entry) => entry.id));
+  return { events: picked.flatMap((entry) => records.get(entry.id) ?? []), nextCursor, manifest };
+}
+
+/** What one write did to one record. */
+export interface WriteResult {
+  record: Event;
+  change: RecordChange;
+}
+
+/**
+ * Creates or updates records and the index in one revision. Identical
+ * resubmissions change nothing. Not safe against a concurrent writer: callers
+ * serialise writes (see the writer in jobs/).
+ */
+export async function writeEvents(kv: KVNamespace, inputs: readonly EventInput[], now: string): Promise<WriteResult[]> {
+  const latest = new Map(inputs.map((input) => [input.id, input]));
+  const stored = await readEvents(kv, [...latest.keys()]);
+  const results: WriteResult[] = [];
+  const change: IndexChange = { remove: [], upsert: [] };
+  for (const input of latest.values()) {
+    const previous = stored.get(input.id) ?? null;
+    const result = mergeRecord(previous, input, now);
+    results.push(result);
+    if (result.change === 'unchanged') continue;
+    if (previous && sortKey(previous) !== sortKey(result.record)) change.remove.push(sortKey(previous));
+    change.upsert.push(toIndexEntry(result.record));
+  }
+  const changed = results.filter((result) => result.change !== 'unchanged');
+  if (changed.length === 0) return results;
+
+  const manifest = await readManifest(kv);
+  const loaded = new Map(await Promise.all(chunksTouched(manifest, change).map(async (key) => [key, await readChunk(kv, key)] as const)));
+  const newest = changed.reduce((max, { record }) => (record.updated_at > max ? record.updated_at : max), '');
+  const write = applyIndexChange(manifest, loaded, change, newest);
+
+  await Promise.all([
+    ...changed.map(({ record }) => kv.put(eventKey(record.id), JSON.stringify(record))),
+    ...[...write.chunks].map(([key, entries]) => kv.put(key, JSON.stringify(entries))),
+  ]);
+  await kv.put(MANIFEST_KEY, JSON.stringify(write.manifest));
+  // Chunks this write replaced stay readable until the next write, for readers holding the previous manifest.
+  await Promise.all(manifest.retired.map((key) => kv.delete(key)));
+  return results;
+}
+
+/** Reads the tallies collection. */
+export async function readTallies(kv: KVNamespace): Promise<Tally[]> {
+  return (await kv.get<Tally[]>(TALLIES_KEY, 'json')) ?? [];
+}
+
+/** Replaces the tallies collection. */
+export async function writeTallies(kv: KVNamespace, tallies: readonly Tally[]): Promise<void> {
+  await kv.put(TALLIES_KEY, JSON.stringify(tallies));
+}
