@@ -27,7 +27,7 @@ const listOf = <T extends v.GenericSchema<string, unknown>>(item: T, what: strin
     v.union([v.string(), v.array(v.string())]),
     v.transform((value) => (Array.isArray(value) ? value : [value]).flatMap((part) => part.split(',')).map((part) => part.trim())),
     v.check((parts) => parts.length > 0 && parts.every(Boolean), `must be a comma-separated list of ${what}`),
-    v.array(item, `must be a comma-separated list of ${what}`),
+    v.array(item),
   );
 
 const Bbox = v.pipe(
@@ -53,10 +53,10 @@ const SearchText = v.pipe(once, v.trim(), v.minLength(1, 'must not be empty'), v
 export const filterEntries = {
   since: v.optional(v.pipe(once, IsoDate)),
   until: v.optional(v.pipe(once, IsoDate)),
-  type: v.optional(listOf(v.picklist(EVENT_TYPES), EVENT_TYPES.join(', '))),
-  country: v.optional(listOf(v.pipe(v.string(), v.toUpperCase(), v.regex(/^[A-Z]{2}$/)), 'ISO 3166-1 alpha-2 country codes')),
+  type: v.optional(listOf(v.picklist(EVENT_TYPES, `must be a comma-separated list of ${EVENT_TYPES.join(', ')}`), 'event types')),
+  country: v.optional(listOf(v.pipe(v.string(), v.toUpperCase(), v.regex(/^[A-Z]{2}$/, 'must be a comma-separated list of ISO 3166-1 alpha-2 country codes')), 'country codes')),
   actor: v.optional(SearchText),
-  weapon: v.optional(listOf(v.picklist(WEAPONS), WEAPONS.join(', '))),
+  weapon: v.optional(listOf(v.picklist(WEAPONS, `must be a comma-separated list of ${WEAPONS.join(', ')}`), 'weapons')),
   q: v.optional(SearchText),
   bbox: v.optional(Bbox),
   has_casualties: v.optional(v.pipe(once, v.picklist(['true', 'false'], 'must be true or false'), v.transform((value) => value === 'true'))),

@@ -46,7 +46,7 @@ const Slug = v.pipe(
 );
 
 /** A calendar date `YYYY-MM-DD` that exists. */
-export const IsoDate = v.pipe(v.string(), v.isoDate('must be a date YYYY-MM-DD'), v.check(isRealDate, 'must be a real calendar date'));
+export const IsoDate = v.pipe(v.string(), v.check(isRealDate, 'must be a real calendar date YYYY-MM-DD'));
 
 const Timestamp = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp'));
 
@@ -143,6 +143,7 @@ export const SourceDocumentSchema = v.strictObject({
 export type SourceDocument = v.InferOutput<typeof SourceDocumentSchema>;
 
 function isRealDate(value: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
   const parsed = new Date(`${value}T00:00:00Z`);
   return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 10) === value;
 }

@@ -23,12 +23,18 @@ export function jsonError(c: Context, status: ContentfulStatusCode, code: string
   return c.json(body, status);
 }
 
-/** Names the field of each valibot issue (top-level parameter or dotted path). */
+/**
+ * Names the field of each valibot issue: the parameter name for query and
+ * path parameters, the dotted path for bodies. The value received is quoted
+ * (shortened) so the client sees what was wrong.
+ */
 export function fieldProblems(issues: readonly v.BaseIssue<unknown>[], what = 'field'): FieldProblem[] {
   return issues.map((issue) => {
-    const field = v.getDotPath(issue) ?? 'body';
+    const field = (what === 'parameter' ? String(issue.path?.[0]?.key ?? '') : v.getDotPath(issue)) || what;
     const unknownKey = issue.type === 'strict_object' && issue.expected === 'never';
-    return { field, message: unknownKey ? `is not a known ${what}` : issue.message };
+    const received = issue.received.length > 80 ? `${issue.received.slice(0, 77)}...` : issue.received;
+    const message = unknownKey ? `is not a known ${what}` : received === 'undefined' ? issue.message : `${issue.message} (got ${received})`;
+    return { field, message };
   });
 }
 
