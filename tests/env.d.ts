@@ -1,6 +1,10 @@
-/** Test-time bindings: the Worker's own plus a spare KV namespace (see vitest.config.ts). */
-declare namespace Cloudflare {
-  interface Env extends import('../functions/env.ts').Env {
-    SPARE_EVENTS: KVNamespace;
+/** Test-time bindings beyond the Worker's own (see vitest.config.ts). */
+export {};
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      SPARE_EVENTS: KVNamespace;
+    }
   }
 }

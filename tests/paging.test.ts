@@ -40,9 +40,9 @@ async function pageThrough(query: string): Promise<{ ids: string[]; pages: numbe
   let cursor: string | null = null;
   let pages = 0;
   do {
-    const { status, body } = await getJson(`/events?${query}${cursor ? `&cursor=${cursor}` : ''}`);
+    const { status, body }: { status: number; body: { data: { id: string }[]; next_cursor: string | null } } = await getJson(`/events?${query}${cursor ? `&cursor=${cursor}` : ''}`);
     expect(status).toBe(200);
-    ids.push(...body.data.map((event: { id: string }) => event.id));
+    ids.push(...body.data.map((event) => event.id));
     cursor = body.next_cursor;
     pages++;
   } while (cursor && pages < 1000);
