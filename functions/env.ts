@@ -9,6 +9,14 @@ interface Bindings {
   EVENTS: KVNamespace;
   /** "true" to publish the dataset bundled from data/ into EVENTS when it changes. */
   SEED_FROM_BUNDLE?: string;
+  /** Secret bearer token for the write API; unset closes it. */
+  ADMIN_TOKEN?: string;
+  /** "true" only in local development: allows http(s) webhook targets on loopback. */
+  ALLOW_LOOPBACK_WEBHOOKS?: string;
+  /** The single writer and webhook bookkeeper. */
+  COORDINATOR: DurableObjectNamespace<import('./store/coordinator.ts').Coordinator>;
+  /** Webhook deliveries waiting to be sent. */
+  DELIVERIES: Queue;
 }
 
 /** Bindings and variables available to every handler. */
@@ -19,6 +27,7 @@ declare global {
     interface Env extends Bindings {}
     interface GlobalProps {
       mainModule: typeof import('./index.ts');
+      durableNamespaces: 'Coordinator';
     }
   }
 }

@@ -1,14 +1,20 @@
 /**
  * Worker entry point: HTTP requests go to the Hono app; the cron trigger
- * keeps KV in step with the bundled dataset.
+ * republishes data/ when it changed and reconciles KV with the index and the
+ * alert ledger.
  */
 import { app } from './app.ts';
 import type { Env } from './env.ts';
-import { publishBundledDataset } from './jobs/publish-bundle.ts';
+import { coordinator } from './routes/ingest.ts';
+
+export { Coordinator } from './store/coordinator.ts';
 
 export default {
   fetch: app.fetch,
   async scheduled(controller, env) {
-    if (env.SEED_FROM_BUNDLE === 'true') await publishBundledDataset(env.EVENTS, new Date(controller.scheduledTime).toISOString());
+    const now = new Date(controller.scheduledTime).toISOString();
+    if (env.SEED_FROM_BUNDLE === 'true') await coordinator(env).publishBundle(now);
+    const report = await coordinator(env).reconcile(now);
+    if (report.indexed.length > 0 || report.invalid.length > 0) console.log('reconciled', JSON.stringify(report));
   },
 } satisfies ExportedHandler<Env>;

@@ -6,7 +6,6 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import bundled from '../data/events.json';
 import type { Event } from '../functions/domain/schema.ts';
-import { publishBundledDataset } from '../functions/jobs/publish-bundle.ts';
 import { call, getJson } from './helpers.ts';
 
 type Page = { data: Event[]; next_cursor: string | null };
@@ -17,7 +16,7 @@ const ids = async (query: string): Promise<string[]> => {
 };
 
 beforeAll(async () => {
-  await publishBundledDataset(env.EVENTS, '2026-11-28T00:00:00.000Z');
+  await env.COORDINATOR.getByName('main').publishBundle('2026-11-28T00:00:00.000Z');
 });
 
 describe('GET /events', () => {

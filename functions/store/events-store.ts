@@ -4,6 +4,7 @@
  */
 import { mergeRecord, type RecordChange } from '../domain/changes.ts';
 import {
+  EVENT_KEY_PREFIX,
   MANIFEST_KEY,
   applyIndexChange,
   chunksTouched,
@@ -112,20 +113,50 @@ export async function writeEvents(kv: KVNamespace, inputs: readonly EventInput[]
   }
   const changed = results.filter((result) => result.change !== 'unchanged');
   if (changed.length === 0) return results;
+  await Promise.all(changed.map(({ record }) => kv.put(eventKey(record.id), JSON.stringify(record))));
+  await updateIndex(kv, change, changed.map(({ record }) => record));
+  return results;
+}
 
+/**
+ * Adds index entries for records already stored under `event:<id>` but
+ * missing from the index (written by another path, or by a write that
+ * stopped before its index update). Not safe against a concurrent writer.
+ */
+export async function indexStoredEvents(kv: KVNamespace, records: readonly Event[]): Promise<void> {
+  if (records.length === 0) return;
+  await updateIndex(kv, { remove: [], upsert: records.map(toIndexEntry) }, records);
+}
+
+/** Applies an index change as one new revision: new chunks first, then the manifest, then retired chunks of the previous revision go. */
+async function updateIndex(kv: KVNamespace, change: IndexChange, records: readonly Event[]): Promise<void> {
   const manifest = await readManifest(kv);
   const loaded = new Map(await Promise.all(chunksTouched(manifest, change).map(async (key) => [key, await readChunk(kv, key)] as const)));
-  const newest = changed.reduce((max, { record }) => (record.updated_at > max ? record.updated_at : max), '');
+  const newest = records.reduce((max, record) => (record.updated_at > max ? record.updated_at : max), '');
   const write = applyIndexChange(manifest, loaded, change, newest);
-
-  await Promise.all([
-    ...changed.map(({ record }) => kv.put(eventKey(record.id), JSON.stringify(record))),
-    ...[...write.chunks].map(([key, entries]) => kv.put(key, JSON.stringify(entries))),
-  ]);
+  await Promise.all([...write.chunks].map(([key, entries]) => kv.put(key, JSON.stringify(entries))));
   await kv.put(MANIFEST_KEY, JSON.stringify(write.manifest));
   // Chunks this write replaced stay readable until the next write, for readers holding the previous manifest.
   await Promise.all(manifest.retired.map((key) => kv.delete(key)));
-  return results;
+}
+
+/** Reads every index entry, newest first: for whole-dataset jobs (reconciliation), never for a page. */
+export async function readAllIndexEntries(kv: KVNamespace): Promise<IndexEntry[]> {
+  const manifest = await readManifest(kv);
+  const chunks = await Promise.all(manifest.chunks.map((ref) => readChunk(kv, ref.key)));
+  return chunks.flat();
+}
+
+/** Lists the ids of every record stored under `event:<id>`, following KV list cursors. */
+export async function listStoredEventIds(kv: KVNamespace): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await kv.list({ prefix: EVENT_KEY_PREFIX, cursor });
+    ids.push(...page.keys.map((key) => key.name.slice(EVENT_KEY_PREFIX.length)));
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  return ids;
 }
 
 /** Reads the tallies collection. */

@@ -1,0 +1,32 @@
+/**
+ * Admin authentication for write routes: `Authorization: Bearer <ADMIN_TOKEN>`
+ * checked in constant time by hono's bearer-auth middleware. Without a
+ * configured token the write API is closed (503), never open.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import type { Env } from '../env.ts';
+import { jsonError } from './errors.ts';
+
+const unauthorized = (c: Context) => jsonError(c, 401, 'unauthorized', 'A valid admin bearer token is required', [{ field: 'authorization', message: 'missing or invalid bearer token' }]);
+
+/** Requires the admin bearer token on every request it guards. */
+export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
+  const token = c.env.ADMIN_TOKEN;
+  if (!token) return jsonError(c, 503, 'admin_disabled', 'Writes are disabled: no ADMIN_TOKEN secret is configured');
+  return bearerAuth({
+    token,
+    noAuthenticationHeader: { message: unauthorized },
+    invalidAuthenticationHeader: { message: unauthorized },
+    invalidToken: { message: unauthorized },
+  })(c, next);
+};
+
+/** Rejects request bodies that are not JSON with 415, before validation. */
+export const requireJsonBody: MiddlewareHandler = async (c, next) => {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(type)) {
+    return jsonError(c, 415, 'unsupported_media_type', 'The body must be JSON (Content-Type: application/json)', [{ field: 'content-type', message: 'must be application/json' }]);
+  }
+  await next();
+};
