@@ -13,6 +13,11 @@ function refusal(url: string, options?: WebhookTargetOptions): string {
   return result.reason;
 }
 
+/** Checks that each `[url, what]` is refused as pointing to `what`. */
+function expectPointsTo(cases: Array<[string, string]>): void {
+  for (const [url, what] of cases) expect(refusal(url), url).toBe(`must not point to ${what}`);
+}
+
 describe('checkWebhookTarget in production', () => {
   it('accepts https URLs on public hosts and returns them normalised', () => {
     expect(checkWebhookTarget('https://hooks.example.com/strikewire?team=ops')).toEqual({ ok: true, url: 'https://hooks.example.com/strikewire?team=ops' });
@@ -51,7 +56,7 @@ describe('checkWebhookTarget in production', () => {
   });
 
   it('refuses private, CGNAT, "this network" and link-local IPv4', () => {
-    const cases: Array<[string, string]> = [
+    expectPointsTo([
       ['https://10.1.2.3/', 'a private network (10.0.0.0/8)'],
       ['https://167772161/', 'a private network (10.0.0.0/8)'],
       ['https://172.16.0.1/', 'a private network (172.16.0.0/12)'],
@@ -63,12 +68,11 @@ describe('checkWebhookTarget in production', () => {
       ['https://0.0.0.0/', 'the "this network" block (0.0.0.0/8)'],
       ['https://0/', 'the "this network" block (0.0.0.0/8)'],
       ['https://169.254.10.20/', 'a link-local address (169.254.0.0/16)'],
-    ];
-    for (const [url, what] of cases) expect(refusal(url), url).toBe(`must not point to ${what}`);
+    ]);
   });
 
   it('refuses multicast, broadcast, reserved, documentation and benchmarking IPv4', () => {
-    const cases: Array<[string, string]> = [
+    expectPointsTo([
       ['https://224.0.0.1/', 'a multicast address (224.0.0.0/4)'],
       ['https://239.255.255.250/', 'a multicast address (224.0.0.0/4)'],
       ['https://255.255.255.255/', 'reserved or broadcast space (240.0.0.0/4)'],
@@ -78,12 +82,11 @@ describe('checkWebhookTarget in production', () => {
       ['https://198.51.100.7/', 'a documentation range (198.51.100.0/24)'],
       ['https://203.0.113.9/', 'a documentation range (203.0.113.0/24)'],
       ['https://198.19.0.1/', 'a benchmarking range (198.18.0.0/15)'],
-    ];
-    for (const [url, what] of cases) expect(refusal(url), url).toBe(`must not point to ${what}`);
+    ]);
   });
 
   it('refuses non-public IPv6', () => {
-    const cases: Array<[string, string]> = [
+    expectPointsTo([
       ['https://[::]/', 'the unspecified address (::/128)'],
       ['https://[fc00::1]/', 'a unique local (private) address (fc00::/7)'],
       ['https://[fd12:3456::1]/', 'a unique local (private) address (fc00::/7)'],
@@ -95,8 +98,7 @@ describe('checkWebhookTarget in production', () => {
       ['https://[2001:0:4136:e378::1]/', 'Teredo tunnelling (2001::/32)'],
       ['https://[100::1]/', 'a discard-only range (100::/64)'],
       ['https://[64:ff9b:1::a00:1]/', 'local-use NAT64 space (64:ff9b:1::/48)'],
-    ];
-    for (const [url, what] of cases) expect(refusal(url), url).toBe(`must not point to ${what}`);
+    ]);
   });
 
   it('refuses non-public IPv4 inside IPv6: mapped, compatible, NAT64 and 6to4', () => {
