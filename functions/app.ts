@@ -9,8 +9,11 @@ import { HTTPException } from 'hono/http-exception';
 import { bundleIsPublished } from './jobs/publish-bundle.ts';
 import { jsonError } from './routes/errors.ts';
 import { eventsRoutes, talliesRoutes } from './routes/events.ts';
+import { exportRoutes } from './routes/exports.ts';
+import { feedRoutes } from './routes/feeds.ts';
 import { coordinator, ingestRoutes } from './routes/ingest.ts';
 import { metaRoutes } from './routes/meta.ts';
+import { statsRoutes } from './routes/stats.ts';
 
 /** The strikewire HTTP app. */
 export const app = new Hono<{ Bindings: Env }>();
@@ -25,6 +28,9 @@ app.route('/', metaRoutes);
 app.route('/events', eventsRoutes);
 app.route('/events', ingestRoutes);
 app.route('/tallies', talliesRoutes);
+app.route('/', feedRoutes);
+app.route('/', exportRoutes);
+app.route('/stats', statsRoutes);
 
 app.notFound((c) => jsonError(c, 404, 'not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 app.onError((error, c) => {

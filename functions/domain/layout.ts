@@ -72,15 +72,21 @@ export const emptyManifest = (): Manifest => ({ format: 1, revision: 0, count: 0
 /** Sort key of a record: newest first means descending order of this string. */
 export const sortKey = (event: Pick<Event, 'date' | 'id'>): string => `${event.date}|${event.id}`;
 
-/** Builds the index entry for a record. */
-export function toIndexEntry(event: Event): IndexEntry {
-  const actors = [...new Set([...event.actors.perpetrator, ...event.actors.target, ...event.actors.claimed_by])];
+/** Killed and injured summed over a record's casualty figures; figures the sources do not give count as 0. */
+export function casualtyTotals(event: Pick<Event, 'casualties'>): { killed: number; injured: number } {
   let killed = 0;
   let injured = 0;
   for (const casualty of event.casualties) {
     killed += casualty.killed ?? 0;
     injured += casualty.injured ?? 0;
   }
+  return { killed, injured };
+}
+
+/** Builds the index entry for a record. */
+export function toIndexEntry(event: Event): IndexEntry {
+  const actors = [...new Set([...event.actors.perpetrator, ...event.actors.target, ...event.actors.claimed_by])];
+  const { killed, injured } = casualtyTotals(event);
   return {
     k: sortKey(event),
     id: event.id,

@@ -62,13 +62,31 @@ export const filterEntries = {
   has_casualties: v.optional(v.pipe(once, v.picklist(['true', 'false'], 'must be true or false'), v.transform((value) => value === 'true'))),
 };
 
-/** Parameters of `/events`: the filters plus `limit` and `cursor`. Unknown parameters are rejected by name. */
+/** A cursor parameter, decoded to the sort key it stands for. */
+const Cursor = v.pipe(once, v.maxLength(512, 'is not a valid cursor'), v.transform(decodeCursor), v.string('is not a valid cursor'));
+
+/** True unless `until` is before `since`; each query schema checks it, reporting on `until`. */
+const datesInOrder = (query: { since?: string; until?: string }): boolean => !query.since || !query.until || query.since <= query.until;
+const DATES_OUT_OF_ORDER = 'must not be before since';
+
+const limitEntry = { limit: v.optional(Limit, String(DEFAULT_LIMIT)) };
+
+/** Parameters of `/events`, `/events.geojson` and `/events.csv`: the filters plus `limit` and `cursor` (decoded to a sort key). Unknown parameters are rejected by name. */
 export const EventQuerySchema = v.pipe(
-  v.strictObject({ ...filterEntries, limit: v.optional(Limit, String(DEFAULT_LIMIT)), cursor: v.optional(v.pipe(once, v.maxLength(512, 'is not a valid cursor'))) }),
-  v.forward(
-    v.partialCheck([['since'], ['until']], (query) => !query.since || !query.until || query.since <= query.until, 'must not be before since'),
-    ['until'],
-  ),
+  v.strictObject({ ...filterEntries, ...limitEntry, cursor: v.optional(Cursor) }),
+  v.forward(v.partialCheck([['since'], ['until']], datesInOrder, DATES_OUT_OF_ORDER), ['until']),
+);
+
+/** Parameters of the feeds: the filters plus `limit`; a feed is always the newest page. */
+export const FeedQuerySchema = v.pipe(
+  v.strictObject({ ...filterEntries, ...limitEntry }),
+  v.forward(v.partialCheck([['since'], ['until']], datesInOrder, DATES_OUT_OF_ORDER), ['until']),
+);
+
+/** Parameters of `/stats`: the filters alone, applied to every matching record. */
+export const FilterQuerySchema = v.pipe(
+  v.strictObject(filterEntries),
+  v.forward(v.partialCheck([['since'], ['until']], datesInOrder, DATES_OUT_OF_ORDER), ['until']),
 );
 
 /** Parameters of `/events` after validation. */
@@ -119,6 +137,18 @@ export function decodeCursor(cursor: string): string | null {
     return null;
   }
 }
+
+/**
+ * The query string of `url` in one canonical form: parameters sorted by name,
+ * then value, and percent-encoded alike, so equivalent requests share caches
+ * and validators. Empty when there are none.
+ */
+export function canonicalQuery(url: URL): string {
+  const pairs = [...url.searchParams].sort(([aName, aValue], [bName, bValue]) => (aName === bName ? compareStrings(aValue, bValue) : compareStrings(aName, bName)));
+  return new URLSearchParams(pairs).toString();
+}
+
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The key range a query can match: entries with `lower <= k < upper`. */
 export interface KeyRange {

@@ -5,31 +5,28 @@
 import { vValidator } from '@hono/valibot-validator';
 import { Hono } from 'hono';
 import * as v from 'valibot';
-import { decodeCursor, EventQuerySchema } from '../domain/query.ts';
+import { EventQuerySchema } from '../domain/query.ts';
 import { EventSchema } from '../domain/schema.ts';
 import type { Env } from '../env.ts';
 import { queryEvents, readEvent, readTallies } from '../store/events-store.ts';
+import { conditionalGet, datasetVersion, talliesVersion } from './conditional.ts';
 import { jsonError, validationHook } from './errors.ts';
 
 /** Routes under `/events`. */
 export const eventsRoutes = new Hono<{ Bindings: Env }>()
-  .get('/', vValidator('query', EventQuerySchema, validationHook()), async (c) => {
+  .get('/', vValidator('query', EventQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
     const { limit, cursor, ...filter } = c.req.valid('query');
-    const after = cursor === undefined ? null : decodeCursor(cursor);
-    if (cursor !== undefined && after === null) {
-      return jsonError(c, 400, 'invalid_parameter', 'Invalid parameter: cursor: is not a valid cursor', [{ field: 'cursor', message: 'is not a valid cursor' }]);
-    }
-    const page = await queryEvents(c.env.EVENTS, filter, limit, after);
+    const page = await queryEvents(c.env.EVENTS, filter, limit, cursor ?? null);
     return c.json({ data: page.events, next_cursor: page.nextCursor });
   })
-  .get('/:id', vValidator('param', v.object({ id: EventSchema.entries.id }), validationHook()), async (c) => {
+  .get('/:id', vValidator('param', v.object({ id: EventSchema.entries.id }), validationHook()), conditionalGet(datasetVersion), async (c) => {
     const { id } = c.req.valid('param');
     const event = await readEvent(c.env.EVENTS, id);
     return event ? c.json(event) : jsonError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);
   });
 
 /** `GET /tallies`: reported running counts, newest first. */
-export const talliesRoutes = new Hono<{ Bindings: Env }>().get('/', async (c) => {
+export const talliesRoutes = new Hono<{ Bindings: Env }>().get('/', conditionalGet(talliesVersion), async (c) => {
   const tallies = await readTallies(c.env.EVENTS);
   return c.json({ data: [...tallies].sort((a, b) => (a.as_of < b.as_of ? 1 : a.as_of > b.as_of ? -1 : a.id.localeCompare(b.id))) });
 });

@@ -1,11 +1,17 @@
 /**
- * Service description (`GET /`) and health (`GET /healthz`).
+ * Service description (`GET /`: JSON, or an HTML page for browsers, both with
+ * feed discovery links) and health (`GET /healthz`).
  */
 import { Hono } from 'hono';
+import { accepts } from 'hono/accepts';
+import { etag } from 'hono/etag';
+import { html } from 'hono/html';
+import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '../domain/feed.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../domain/query.ts';
 import { EVENT_TYPES, WEAPONS } from '../domain/schema.ts';
 import type { Env } from '../env.ts';
 import { readManifest } from '../store/events-store.ts';
+import { POLLING_CACHE_CONTROL } from './conditional.ts';
 
 const FILTERS = {
   since: 'YYYY-MM-DD; events on or after this date',
@@ -19,23 +25,75 @@ const FILTERS = {
   has_casualties: 'true or false',
 };
 
+const LIMIT = { limit: `1..${MAX_LIMIT}, default ${DEFAULT_LIMIT}` };
+const PAGING = { ...LIMIT, cursor: 'next_cursor of the previous page (exports: the cursor in the Link rel="next" URL)' };
+
+const feedLinkTitle = (format: (typeof FEED_FORMATS)[number]) => `strikewire events (${FEED_FORMAT_NAMES[format]})`;
+
+/** What `GET /` describes: every endpoint and its parameters. */
+const SERVICE = {
+  name: 'strikewire',
+  description:
+    'Source-cited events: attacks on US and partner forces by Iran-aligned militias in Iraq and Syria, and the US strikes, embassy incidents and deployments around them.',
+  endpoints: {
+    'GET /events': { description: 'Events, newest first, as { data, next_cursor }', parameters: { ...FILTERS, ...PAGING } },
+    'GET /events/{id}': { description: 'One event by id' },
+    ...Object.fromEntries(
+      FEED_FORMATS.map((format) => [
+        `GET ${FEED_PATHS[format]}`,
+        { description: `The newest events matching the filters as ${FEED_FORMAT_NAMES[format]} (${FEED_MEDIA_TYPES[format]}), each with its place as a point`, parameters: { ...FILTERS, ...LIMIT } },
+      ]),
+    ),
+    'GET /events.geojson': { description: 'A page of events as a GeoJSON FeatureCollection of points [lon, lat]; the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...PAGING } },
+    'GET /events.csv': { description: 'A page of events as CSV (RFC 4180) with a header row; the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...PAGING } },
+    'GET /stats': { description: 'Counts and casualty sums in total and by month, type, country and actor over every matching event, as { data }', parameters: FILTERS },
+    'GET /tallies': { description: 'Reported running tallies of attacks and troop numbers, with sources' },
+    'GET /healthz': { description: 'Liveness and dataset revision' },
+  },
+  caching: `Read endpoints send a strong ETag and Last-Modified, answer If-None-Match and If-Modified-Since with 304, and send Cache-Control: ${POLLING_CACHE_CONTROL}.`,
+  source: 'Every figure cites a document in data/sources/ with a verbatim quote.',
+};
+
+/** `Link` header value announcing the feeds (RFC 8288). */
+const FEED_LINKS = FEED_FORMATS.map((format) => `<${FEED_PATHS[format]}>; rel="alternate"; type="${FEED_MEDIA_TYPES[format]}"; title="${feedLinkTitle(format)}"`).join(', ');
+
+/** The description as a page whose head announces the feeds. */
+const homePage = () => html`<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>${SERVICE.name}</title>
+    ${FEED_FORMATS.map((format) => html`<link rel="alternate" type="${FEED_MEDIA_TYPES[format]}" title="${feedLinkTitle(format)}" href="${FEED_PATHS[format]}" />`)}
+  </head>
+  <body>
+    <h1>${SERVICE.name}</h1>
+    <p>${SERVICE.description}</p>
+    <h2>Feeds</h2>
+    <ul>
+      ${FEED_FORMATS.map((format) => html`<li><a href="${FEED_PATHS[format]}">${FEED_FORMAT_NAMES[format]}</a></li>`)}
+    </ul>
+    <p>Every endpoint takes the filters of <code>/events</code>: ${Object.keys(FILTERS).join(', ')}.</p>
+    <h2>Endpoints</h2>
+    <dl>
+      ${Object.entries(SERVICE.endpoints).map(([name, endpoint]) => html`<dt><code>${name}</code></dt><dd>${endpoint.description}</dd>`)}
+    </dl>
+    <p>${SERVICE.caching}</p>
+    <p>${SERVICE.source}</p>
+  </body>
+</html>`;
+
 /** Routes `/` and `/healthz`. */
 export const metaRoutes = new Hono<{ Bindings: Env }>()
-  .get('/', (c) =>
-    c.json({
-      name: 'strikewire',
-      description:
-        'Source-cited events: attacks on US and partner forces by Iran-aligned militias in Iraq and Syria, and the US strikes, embassy incidents and deployments around them.',
-      endpoints: {
-        'GET /events': { description: 'Events, newest first, as { data, next_cursor }', parameters: { ...FILTERS, limit: `1..${MAX_LIMIT}, default ${DEFAULT_LIMIT}`, cursor: 'next_cursor of the previous page' } },
-        'GET /events/{id}': { description: 'One event by id' },
-        'GET /tallies': { description: 'Reported running tallies of attacks and troop numbers, with sources' },
-        'GET /healthz': { description: 'Liveness and dataset revision' },
-      },
-      source: 'Every figure cites a document in data/sources/ with a verbatim quote.',
-    }),
-  )
+  .get('/', etag(), (c) => {
+    c.header('Link', FEED_LINKS);
+    c.header('Vary', 'Accept');
+    c.header('Cache-Control', 'public, max-age=300');
+    const type = accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' });
+    return type === 'text/html' ? c.html(homePage()) : c.json(SERVICE);
+  })
   .get('/healthz', async (c) => {
     const manifest = await readManifest(c.env.EVENTS);
+    c.header('Cache-Control', 'no-store');
     return c.json({ status: 'ok', events: manifest.count, revision: manifest.revision, updated_at: manifest.updated_at });
   });

@@ -3,6 +3,7 @@
  * in; the layout itself is described in domain/layout.ts.
  */
 import { mergeRecord, type RecordChange } from '../domain/changes.ts';
+import { sha256Hex } from '../domain/digest.ts';
 import {
   EVENT_KEY_PREFIX,
   MANIFEST_KEY,
@@ -21,6 +22,8 @@ import type { Event, EventInput, Tally } from '../domain/schema.ts';
 
 /** KV key of the tallies collection. */
 export const TALLIES_KEY = 'tallies';
+/** KV key of the tallies' `TalliesVersion`. */
+export const TALLIES_VERSION_KEY = 'tallies:version';
 /** Most keys one KV bulk read may ask for. */
 const BULK_GET_MAX = 100;
 /** Chunks never change once written, so edge caches may keep them long. */
@@ -164,7 +167,35 @@ export async function readTallies(kv: KVNamespace): Promise<Tally[]> {
   return (await kv.get<Tally[]>(TALLIES_KEY, 'json')) ?? [];
 }
 
-/** Replaces the tallies collection. */
-export async function writeTallies(kv: KVNamespace, tallies: readonly Tally[]): Promise<void> {
-  await kv.put(TALLIES_KEY, JSON.stringify(tallies));
+/** Replaces the tallies collection; when its content changed, records a new `TalliesVersion` stamped `now`. */
+export async function writeTallies(kv: KVNamespace, tallies: readonly Tally[], now = new Date().toISOString()): Promise<void> {
+  const text = JSON.stringify(tallies);
+  const digest = await sha256Hex(text);
+  await kv.put(TALLIES_KEY, text);
+  if ((await readTalliesVersion(kv))?.digest !== digest) await kv.put(TALLIES_VERSION_KEY, JSON.stringify({ digest, updated_at: now } satisfies TalliesVersion));
+}
+
+/** Which content the tallies collection has, and since when: the validators of `/tallies`. */
+export interface TalliesVersion {
+  /** SHA-256 of the stored collection. */
+  digest: string;
+  /** When the collection last changed. */
+  updated_at: string;
+}
+
+/** Reads the tallies' version; null when tallies were never written with one. */
+export function readTalliesVersion(kv: KVNamespace): Promise<TalliesVersion | null> {
+  return kv.get<TalliesVersion>(TALLIES_VERSION_KEY, 'json');
+}
+
+/**
+ * Every index entry matching `filter`, newest first, for aggregates over a
+ * whole result set such as `/stats`. It reads each chunk in the filter's
+ * date range, but no record.
+ */
+export async function scanEntries(kv: KVNamespace, filter: EventFilter): Promise<IndexEntry[]> {
+  const manifest = await readManifest(kv);
+  const range = keyRange(null, filter);
+  const chunks = await Promise.all(chunksInRange(manifest, range).map((ref) => readChunk(kv, ref.key)));
+  return chunks.flatMap((entries) => selectEntries(entries, range, filter));
 }

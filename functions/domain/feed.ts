@@ -1,0 +1,200 @@
+/**
+ * The one renderer of the feeds: a page of events as RSS 2.0, Atom 1.0 or
+ * JSON Feed 1.1, all three built with the `feed` package from one model.
+ *
+ * Guards around that package, so output stays well-formed for any stored text:
+ * - characters XML cannot carry (most control characters, lone surrogates)
+ *   are dropped from every string first, in all three formats;
+ * - it writes item titles and descriptions as CDATA sections and breaks only
+ *   the first `]]>` in each, and it decodes `&amp;` in text before escaping
+ *   it: so HTML is given to it escaped (no `]]>` can remain), RSS item titles
+ *   go in as escaped text, and text with `&` is pre-encoded for it;
+ * - Atom ids must be URLs: entries get a `tag:` URI made from the record id
+ *   alone, which is also the RSS guid and the JSON Feed id, so it never
+ *   changes when a record is edited;
+ * - it has no per-entry extensions in Atom, so the GeoRSS point is added to
+ *   each rendered entry; and it writes JSON Feed 1.0, so the document is
+ *   lifted to 1.1 (`authors`, `language`).
+ */
+import { Feed, type Extension, type Item } from 'feed';
+import type { Event } from './schema.ts';
+
+/** The feed formats served. */
+export const FEED_FORMATS = ['rss', 'atom', 'json'] as const;
+
+/** One of `FEED_FORMATS`. */
+export type FeedFormat = (typeof FEED_FORMATS)[number];
+
+/** Media type of each format. */
+export const FEED_MEDIA_TYPES: Record<FeedFormat, string> = {
+  rss: 'application/rss+xml',
+  atom: 'application/atom+xml',
+  json: 'application/feed+json',
+};
+
+/** Path each format is served at. */
+export const FEED_PATHS: Record<FeedFormat, string> = { rss: '/feed.rss', atom: '/feed.atom', json: '/feed.json' };
+
+/** Human name of each format, for titles of discovery links. */
+export const FEED_FORMAT_NAMES: Record<FeedFormat, string> = { rss: 'RSS 2.0', atom: 'Atom', json: 'JSON Feed' };
+
+const SITE_NAME = 'strikewire';
+const GEORSS_NAMESPACE = 'http://www.georss.org/georss';
+const JSON_FEED_VERSION = 'https://jsonfeed.org/version/1.1';
+/** Minutes a reader may cache an RSS channel: the dataset is republished every five. */
+const RSS_TTL_MINUTES = 5;
+
+/** What a feed shows: one page of a query, and where it is served. */
+export interface FeedPage {
+  /** Origin the feed is served from (`https://host`); every link is absolute. */
+  origin: string;
+  /** The request's canonical query string, without `?`; empty when none. */
+  query: string;
+  /** The records, newest first. */
+  events: readonly Event[];
+  /** Newest record change in the whole dataset: the feed's `updated` when `events` is empty. */
+  datasetUpdatedAt: string | null;
+}
+
+/** The stable id of a record in every feed format: a `tag:` URI (RFC 4151) of its id alone. */
+export const eventTagUri = (id: string): string => `tag:${SITE_NAME},2026:event:${id}`;
+
+/** When the feed last changed: the newest change among its records, else of the dataset; never the time of rendering. */
+export function feedUpdated(page: Pick<FeedPage, 'events' | 'datasetUpdatedAt'>): Date {
+  const newest = page.events.reduce<string | null>((max, event) => (max === null || event.updated_at > max ? event.updated_at : max), null);
+  return new Date(newest ?? page.datasetUpdatedAt ?? 0);
+}
+
+/** Renders `page` as `format`. */
+export function renderFeed(format: FeedFormat, page: FeedPage): string {
+  const rules = RULES[format];
+  const search = page.query ? `?${page.query}` : '';
+  const feedLinks = Object.fromEntries(FEED_FORMATS.map((each) => [each, `${page.origin}${FEED_PATHS[each]}${search}`]));
+  const feed = new Feed({
+    id: feedLinks[format],
+    title: rules.text(xmlSafe(feedTitle(page.query))),
+    description: rules.text(`Source-cited events from ${SITE_NAME}, newest first.`),
+    link: `${page.origin}/events${search}`,
+    feedLinks,
+    updated: feedUpdated(page),
+    generator: SITE_NAME,
+    language: 'en',
+    ttl: RSS_TTL_MINUTES,
+    author: { name: SITE_NAME, link: `${page.origin}/` },
+  });
+  for (const event of page.events) {
+    const title = xmlSafe(event.title);
+    feed.addItem({
+      title: rules.title(title),
+      id: eventTagUri(event.id),
+      guid: eventTagUri(event.id),
+      link: `${page.origin}/events/${event.id}`,
+      date: new Date(event.updated_at),
+      published: new Date(event.created_at),
+      description: describeEvent(event),
+      category: [event.type, event.location.country, ...event.weapons].map((term) => ({ name: term, term })),
+      extensions: rules.extensions(event, title),
+    });
+  }
+  return rules.serialize(feed, page.events);
+}
+
+/** How one format carries text and places, and how it is serialised. */
+interface FormatRules {
+  /** Plain text for the feed-level title and description. */
+  text(value: string): string;
+  /** An item title, given as plain text. */
+  title(value: string): string;
+  /** Extra item fields: the place, and for RSS the title as escaped text. */
+  extensions(event: Event, title: string): Extension[];
+  serialize(feed: Feed, events: readonly Event[]): string;
+}
+
+const RULES: Record<FeedFormat, FormatRules> = {
+  rss: {
+    text: encodeAmpersands,
+    title: (value) => value,
+    extensions: (event, title) => [
+      // Replaces the CDATA title the package writes with text it escapes fully.
+      { name: 'title', objects: { _text: encodeAmpersands(title) } },
+      { name: 'georss:point', objects: { _attributes: { 'xmlns:georss': GEORSS_NAMESPACE }, _text: geoRssPoint(event) } },
+    ],
+    serialize: (feed) => feed.rss2(),
+  },
+  atom: {
+    text: encodeAmpersands,
+    // Atom titles are written as type="html".
+    title: escapeHtml,
+    extensions: () => [],
+    serialize: (feed, events) => withAtomGeoRss(feed.atom1(), events),
+  },
+  json: {
+    text: (value) => value,
+    title: (value) => value,
+    extensions: (event) => [{ name: '_geo', objects: { about: 'https://www.rfc-editor.org/rfc/rfc7946', type: 'Point', coordinates: [event.location.lon, event.location.lat] } }],
+    serialize: (feed) => toJsonFeed11(feed.json1()),
+  },
+};
+
+/** The feed's title, naming the filters it was asked for. */
+function feedTitle(query: string): string {
+  const filters = [...new URLSearchParams(query)].filter(([name]) => name !== 'limit').map(([name, value]) => `${name}=${value}`);
+  return filters.length ? `${SITE_NAME} events: ${filters.join(', ')}` : `${SITE_NAME} events`;
+}
+
+/** The item body, as HTML built only from escaped record text. */
+function describeEvent(event: Event): string {
+  const { location, actors } = event;
+  const figure = (count: number | null) => (count === null ? 'unknown number' : String(count));
+  const facts: Array<[string, string]> = [
+    ['Date', `${event.date} (${event.date_precision})${event.date_note ? `: ${event.date_note}` : ''}`],
+    ['Place', `${location.name}, ${location.country} (${location.lat}, ${location.lon}; ${location.precision})`],
+    ['Perpetrator', actors.perpetrator.join(', ')],
+    ['Target', actors.target.join(', ')],
+    ['Claimed by', actors.claimed_by.join(', ')],
+    ['Weapons', event.weapons.join(', ')],
+    ['Casualties', event.casualties.map((casualty) => `${casualty.group.replace(/_/g, ' ')}: ${figure(casualty.killed)} killed, ${figure(casualty.injured)} injured`).join('; ')],
+  ];
+  const list = (items: string[]) => `<ul>${items.map((item) => `<li>${item}</li>`).join('')}</ul>`;
+  return [
+    `<p>${html(event.summary)}</p>`,
+    list(facts.filter(([, value]) => value).map(([label, value]) => `<strong>${label}:</strong> ${html(value)}`)),
+    `<p>Sources:</p>`,
+    list(event.sources.map((source) => `${html(source.publisher)}: “${html(source.quote)}”`)),
+  ].join('');
+}
+
+/** `lat lon`, as GeoRSS Simple writes a point. */
+const geoRssPoint = (event: Event): string => `${event.location.lat} ${event.location.lon}`;
+
+/** Adds a GeoRSS point to each Atom entry, in order; the package has no hook for per-entry elements in Atom. */
+function withAtomGeoRss(xml: string, events: readonly Event[]): string {
+  const parts = xml.split('</entry>');
+  if (parts.length !== events.length + 1) throw new Error('Atom output does not have one entry per record');
+  const entries = events.map((event, index) => `${parts[index]}<georss:point xmlns:georss="${GEORSS_NAMESPACE}">${geoRssPoint(event)}</georss:point></entry>`);
+  return entries.join('') + parts[events.length];
+}
+
+/** Lifts the package's JSON Feed 1.0 document to 1.1: `author` becomes `authors`, and `language` is set. */
+function toJsonFeed11(json: string): string {
+  const { author, ...document } = JSON.parse(json) as Record<string, unknown>;
+  return JSON.stringify({ ...document, version: JSON_FEED_VERSION, language: 'en', authors: [author] });
+}
+
+/** Drops what XML 1.0 cannot carry (C0 controls but tab, LF and CR; U+FFFE/U+FFFF; lone surrogates) and the discouraged C1 controls. */
+export function xmlSafe(value: string): string {
+  return value.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '');
+}
+
+/** Escapes text for HTML. */
+function escapeHtml(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+/** Record text as HTML: XML-safe, then escaped. */
+const html = (value: string): string => escapeHtml(xmlSafe(value));
+
+/** Text for the package's XML writer, which decodes `&amp;` once before escaping: pre-encoding `&` keeps a literal `&amp;` intact. */
+function encodeAmpersands(value: string): string {
+  return value.replace(/&/g, '&amp;');
+}

@@ -1,0 +1,64 @@
+/**
+ * The flat view of a record that the tabular and map exports share: the
+ * columns of `/events.csv` and the feature properties of `/events.geojson`,
+ * defined once so the two never drift apart.
+ */
+import { casualtyTotals } from './layout.ts';
+import type { Event } from './schema.ts';
+
+/** A record flattened to one level; lists stay lists, casualties become totals. */
+export interface FlatEvent {
+  id: string;
+  type: Event['type'];
+  date: string;
+  date_precision: Event['date_precision'];
+  title: string;
+  summary: string;
+  place: string;
+  country: string;
+  lat: number;
+  lon: number;
+  location_precision: Event['location']['precision'];
+  perpetrator: string[];
+  target: string[];
+  claimed_by: string[];
+  weapons: string[];
+  /** Sum of the killed figures the sources give (a figure they do not give counts as 0). */
+  killed: number;
+  /** Sum of the injured figures the sources give. */
+  injured: number;
+  /** Publishers of the cited sources. */
+  sources: string[];
+  revision: number;
+  created_at: string;
+  updated_at: string;
+  /** Absolute URL of the full record. */
+  url: string;
+}
+
+/** Flattens `event`; `origin` (`https://host`) makes its URL absolute. */
+export function flattenEvent(event: Event, origin: string): FlatEvent {
+  return {
+    id: event.id,
+    type: event.type,
+    date: event.date,
+    date_precision: event.date_precision,
+    title: event.title,
+    summary: event.summary,
+    place: event.location.name,
+    country: event.location.country,
+    lat: event.location.lat,
+    lon: event.location.lon,
+    location_precision: event.location.precision,
+    perpetrator: event.actors.perpetrator,
+    target: event.actors.target,
+    claimed_by: event.actors.claimed_by,
+    weapons: event.weapons,
+    ...casualtyTotals(event),
+    sources: [...new Set(event.sources.map((source) => source.publisher))],
+    revision: event.revision,
+    created_at: event.created_at,
+    updated_at: event.updated_at,
+    url: `${origin}/events/${event.id}`,
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * `GET /events.geojson` and `GET /events.csv`: a page of any `/events` query
+ * (same filters, `limit` and `cursor`) for maps and spreadsheets. The next
+ * page is announced in a `Link: <…>; rel="next"` header.
+ */
+import { vValidator } from '@hono/valibot-validator';
+import { Hono } from 'hono';
+import { CSV_MEDIA_TYPE, toCsv } from '../domain/csv.ts';
+import { GEOJSON_MEDIA_TYPE, toFeatureCollection } from '../domain/geojson.ts';
+import { EventQuerySchema } from '../domain/query.ts';
+import type { Event } from '../domain/schema.ts';
+import type { Env } from '../env.ts';
+import { queryEvents } from '../store/events-store.ts';
+import { conditionalGet, datasetVersion } from './conditional.ts';
+import { validationHook } from './errors.ts';
+
+/** How each export is rendered and labelled. */
+const EXPORTS: Record<string, { headers: Record<string, string>; render(events: readonly Event[], origin: string): string }> = {
+  '/events.geojson': { headers: { 'Content-Type': GEOJSON_MEDIA_TYPE }, render: (events, origin) => JSON.stringify(toFeatureCollection(events, origin)) },
+  '/events.csv': { headers: { 'Content-Type': CSV_MEDIA_TYPE, 'Content-Disposition': 'attachment; filename="strikewire-events.csv"' }, render: toCsv },
+};
+
+/** The export routes. */
+export const exportRoutes = new Hono<{ Bindings: Env }>();
+
+for (const [path, format] of Object.entries(EXPORTS)) {
+  exportRoutes.get(path, vValidator('query', EventQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
+    const { limit, cursor, ...filter } = c.req.valid('query');
+    const page = await queryEvents(c.env.EVENTS, filter, limit, cursor ?? null);
+    const url = new URL(c.req.url);
+    const headers = { ...format.headers };
+    if (page.nextCursor) {
+      url.searchParams.set('cursor', page.nextCursor);
+      headers.Link = `<${url.href}>; rel="next"`;
+    }
+    return c.body(format.render(page.events, url.origin), 200, headers);
+  });
+}
