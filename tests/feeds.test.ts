@@ -1,0 +1,179 @@
+/**
+ * `/feed.rss`, `/feed.atom` and `/feed.json` through the Worker: content types
+ * and structure of each format, ids that survive edits, `updated` from record
+ * changes, self links, GeoRSS points, filters and parameter errors.
+ */
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { xml2js } from 'xml-js';
+import { eventTagUri } from '../functions/domain/feed.ts';
+import type { Event } from '../functions/domain/schema.ts';
+import { writeEvents } from '../functions/store/events-store.ts';
+import { call, getJson, makeEvent } from './helpers.ts';
+
+const ORIGIN = 'http://strikewire.test';
+const TOWER_22 = { name: 'Tower 22', country: 'JO', lat: 33.3189, lon: 38.6981, precision: 'site' } as const;
+const AL_TANF = { name: 'Al-Tanf garrison', country: 'SY', lat: 33.4987, lon: 38.6332, precision: 'site' } as const;
+
+const records: Event[] = [
+  makeEvent('tanf-drone-attack', '2024-01-29', {
+    location: AL_TANF,
+    weapons: ['one_way_attack_drone'],
+    casualties: [{ group: 'us_military', killed: 0, injured: 4 }],
+    created_at: '2026-02-01T00:00:00.000Z',
+    updated_at: '2026-02-10T08:00:00.000Z',
+  }),
+  makeEvent('tower-22-drone-attack', '2024-01-28', {
+    location: TOWER_22,
+    weapons: ['one_way_attack_drone'],
+    casualties: [{ group: 'us_military', killed: 3, injured: 40 }],
+    created_at: '2026-02-01T00:00:00.000Z',
+    updated_at: '2026-02-03T00:00:00.000Z',
+  }),
+  makeEvent('qaim-strike', '2024-02-02', { type: 'strike', weapons: ['airstrike'], location: { ...AL_TANF, name: 'Al-Qaim', country: 'IQ', lat: 34.37, lon: 41.09 }, updated_at: '2026-02-05T00:00:00.000Z' }),
+  makeEvent('tanf-rocket-attack', '2023-11-20', { location: AL_TANF, updated_at: '2026-02-01T00:00:00.000Z' }),
+];
+
+/** A compact xml-js node: `_attributes`, `_text` or `_cdata`, and child elements by name. */
+type XmlNode = Record<string, any>;
+
+const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+async function fetchFeed(path: string): Promise<{ response: Response; text: string }> {
+  const response = await call(path);
+  expect(response.status, path).toBe(200);
+  return { response, text: await response.text() };
+}
+
+async function rss(query = ''): Promise<{ channel: XmlNode; items: XmlNode[]; response: Response }> {
+  const { response, text } = await fetchFeed(`/feed.rss${query}`);
+  const channel = (xml2js(text, { compact: true }) as XmlNode).rss.channel as XmlNode;
+  return { channel, items: list(channel.item), response };
+}
+
+async function atom(query = ''): Promise<{ feed: XmlNode; entries: XmlNode[]; response: Response }> {
+  const { response, text } = await fetchFeed(`/feed.atom${query}`);
+  const feed = (xml2js(text, { compact: true }) as XmlNode).feed as XmlNode;
+  return { feed, entries: list(feed.entry), response };
+}
+
+async function jsonFeed(query = ''): Promise<{ feed: any; response: Response }> {
+  const { response, text } = await fetchFeed(`/feed.json${query}`);
+  return { feed: JSON.parse(text), response };
+}
+
+beforeAll(async () => {
+  await writeEvents(env.EVENTS, records, '2026-02-10T08:00:00.000Z');
+});
+
+describe('RSS 2.0', () => {
+  it('is application/rss+xml with a self link, updated from the newest record change, and one item per record', async () => {
+    const { channel, items, response } = await rss();
+    expect(response.headers.get('content-type')).toBe('application/rss+xml; charset=utf-8');
+    expect(channel['atom:link']._attributes).toMatchObject({ rel: 'self', href: `${ORIGIN}/feed.rss`, type: 'application/rss+xml' });
+    expect(channel.lastBuildDate._text).toBe(new Date('2026-02-10T08:00:00.000Z').toUTCString());
+    expect(items.map((item) => item.link._text)).toEqual(['qaim-strike', 'tanf-drone-attack', 'tower-22-drone-attack', 'tanf-rocket-attack'].map((id) => `${ORIGIN}/events/${id}`));
+  });
+
+  it('gives each item a permanent guid, its link, a GeoRSS point "lat lon" and categories', async () => {
+    const { items } = await rss('?country=JO');
+    expect(items).toHaveLength(1);
+    const [item] = items as [XmlNode];
+    expect(item.guid).toEqual({ _attributes: { isPermaLink: 'false' }, _text: eventTagUri('tower-22-drone-attack') });
+    expect(item.title._text).toBe('Synthetic event tower-22-drone-attack');
+    expect(item['georss:point']).toEqual({ _attributes: { 'xmlns:georss': 'http://www.georss.org/georss' }, _text: '33.3189 38.6981' });
+    expect(list(item.category).map((category: XmlNode) => category._text)).toEqual(['attack', 'JO', 'one_way_attack_drone']);
+    expect(item.description._cdata).toContain('us military: 3 killed, 40 injured');
+  });
+});
+
+describe('Atom', () => {
+  it('is application/atom+xml with URL ids, a self link and updated from the newest record change', async () => {
+    const { feed, entries, response } = await atom('?type=attack');
+    expect(response.headers.get('content-type')).toBe('application/atom+xml; charset=utf-8');
+    expect(feed._attributes.xmlns).toBe('http://www.w3.org/2005/Atom');
+    expect(feed.id._text).toBe(`${ORIGIN}/feed.atom?type=attack`);
+    expect(list(feed.link).map((link: XmlNode) => link._attributes)).toContainEqual({ rel: 'self', href: `${ORIGIN}/feed.atom?type=attack` });
+    expect(feed.updated._text).toBe('2026-02-10T08:00:00.000Z');
+    expect(entries.map((entry) => entry.id._text)).toEqual(['tanf-drone-attack', 'tower-22-drone-attack', 'tanf-rocket-attack'].map(eventTagUri));
+    const [first] = entries as [XmlNode];
+    expect(first.link._attributes.href).toBe(`${ORIGIN}/events/tanf-drone-attack`);
+    expect(first.updated._text).toBe('2026-02-10T08:00:00.000Z');
+    expect(first.published._text).toBe('2026-02-01T00:00:00.000Z');
+    expect(first['georss:point']._text).toBe('33.4987 38.6332');
+    expect(first.title._attributes.type).toBe('html');
+  });
+});
+
+describe('JSON Feed', () => {
+  it('is JSON Feed 1.1 as application/feed+json, with a feed_url, authors and [lon, lat] places', async () => {
+    const { feed, response } = await jsonFeed('?limit=2');
+    expect(response.headers.get('content-type')).toBe('application/feed+json; charset=utf-8');
+    expect(feed).toMatchObject({ version: 'https://jsonfeed.org/version/1.1', feed_url: `${ORIGIN}/feed.json?limit=2`, home_page_url: `${ORIGIN}/events?limit=2`, authors: [{ name: 'strikewire' }], language: 'en' });
+    expect(feed.author).toBeUndefined();
+    expect(feed.items.map((item: { id: string }) => item.id)).toEqual([eventTagUri('qaim-strike'), eventTagUri('tanf-drone-attack')]);
+    expect(feed.items[1]).toMatchObject({
+      url: `${ORIGIN}/events/tanf-drone-attack`,
+      title: 'Synthetic event tanf-drone-attack',
+      date_modified: '2026-02-10T08:00:00.000Z',
+      date_published: '2026-02-01T00:00:00.000Z',
+      _geo: { type: 'Point', coordinates: [38.6332, 33.4987] },
+      tags: ['attack', 'SY', 'one_way_attack_drone'],
+    });
+  });
+});
+
+describe('all formats', () => {
+  it('honour the /events filters, and name them in the title and a canonical self link', async () => {
+    const query = '?type=attack&has_casualties=true&country=SY,JO&since=2024-01-29';
+    const { feed } = await jsonFeed(query);
+    expect(feed.items.map((item: { url: string }) => item.url)).toEqual([`${ORIGIN}/events/tanf-drone-attack`]);
+    expect(feed.feed_url).toBe(`${ORIGIN}/feed.json?country=SY%2CJO&has_casualties=true&since=2024-01-29&type=attack`);
+    expect(feed.title).toBe('strikewire events: country=SY,JO, has_casualties=true, since=2024-01-29, type=attack');
+    const { items } = await rss(query);
+    expect(items.map((item) => item.guid._text)).toEqual([eventTagUri('tanf-drone-attack')]);
+  });
+
+  it('link each item to its record', async () => {
+    const { feed } = await jsonFeed('?limit=1');
+    const { status, body } = await getJson(new URL(feed.items[0].url).pathname);
+    expect(status).toBe(200);
+    expect(body.id).toBe('qaim-strike');
+  });
+
+  it('keep ids when a record is edited, and move updated to the edit', async () => {
+    const before = { json: (await jsonFeed()).feed.items.map((item: { id: string }) => item.id), rss: (await rss()).items.map((item) => item.guid._text), atom: (await atom()).entries.map((entry) => entry.id._text) };
+    const edited = { ...records[3]!, title: 'Rocket attack on Al-Tanf garrison (corrected)', date: '2023-11-21' };
+    await writeEvents(env.EVENTS, [edited], '2026-03-05T12:00:00.000Z');
+
+    const { feed } = await jsonFeed();
+    expect(feed.items.map((item: { id: string }) => item.id)).toEqual(before.json);
+    expect((await rss()).items.map((item) => item.guid._text)).toEqual(before.rss);
+    const after = await atom();
+    expect(after.entries.map((entry) => entry.id._text)).toEqual(before.atom);
+    expect(after.feed.updated._text).toBe('2026-03-05T12:00:00.000Z');
+    expect(feed.items.at(-1)).toMatchObject({ title: edited.title, date_modified: '2026-03-05T12:00:00.000Z', id: eventTagUri('tanf-rocket-attack') });
+  });
+
+  it('take updated from the records shown, not from the time of the request', async () => {
+    const { feed } = await atom('?country=JO');
+    expect(feed.updated._text).toBe('2026-02-03T00:00:00.000Z');
+    const { channel } = await rss('?country=JO');
+    expect(channel.lastBuildDate._text).toBe(new Date('2026-02-03T00:00:00.000Z').toUTCString());
+  });
+
+  it('answer 400 naming the parameter for bad, unknown or paging parameters', async () => {
+    for (const [path, field] of [
+      ['/feed.rss?type=bombing', 'type'],
+      ['/feed.atom?cursor=abc', 'cursor'],
+      ['/feed.json?colour=red', 'colour'],
+      ['/feed.json?limit=501', 'limit'],
+      ['/feed.rss?since=2024-02-01&until=2024-01-01', 'until'],
+    ] as const) {
+      const { status, body, response } = await getJson(path);
+      expect(status, path).toBe(400);
+      expect(response.headers.get('content-type'), path).toMatch(/^application\/json/);
+      expect(body.error.fields.map((problem: { field: string }) => problem.field), path).toEqual([field]);
+    }
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * `GET /stats`: totals and casualty sums by month (gap-filled), type,
+ * country and actor over every matching record, honouring the filters.
+ */
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeEvents } from '../functions/store/events-store.ts';
+import { dayFrom2000, getJson, makeEvent } from './helpers.ts';
+
+const SYRIA = { name: 'Al-Tanf garrison', country: 'SY', lat: 33.4987, lon: 38.6332, precision: 'site' } as const;
+
+beforeAll(async () => {
+  const casualties = (killed: number | null, injured: number | null) => [{ group: 'us_military' as const, killed, injured }];
+  await writeEvents(
+    env.EVENTS,
+    [
+      makeEvent('jan-iq-attack', '2024-01-05', { casualties: casualties(1, 2), actors: { perpetrator: ['Kataib Hezbollah'], target: ['US forces'], claimed_by: ['Islamic Resistance in Iraq'] } }),
+      makeEvent('jan-sy-attack', '2024-01-20', { location: SYRIA, casualties: [...casualties(3, 40), { group: 'civilians', killed: null, injured: 1 }] }),
+      makeEvent('apr-sy-strike', '2024-04-02', { type: 'strike', location: SYRIA, actors: { perpetrator: ['US forces'], target: ['Kataib Hezbollah'], claimed_by: [] } }),
+      makeEvent('mar-iq-incident', '2024-03-15', { type: 'incident' }),
+    ],
+    '2026-02-01T00:00:00.000Z',
+  );
+});
+
+describe('GET /stats', () => {
+  it('sums events, killed and injured in total and by month, type, country and actor', async () => {
+    const { status, body, response } = await getJson('/stats');
+    expect(status).toBe(200);
+    expect(response.headers.get('etag')).toBeTruthy();
+    expect(body.data.total).toEqual({ events: 4, killed: 4, injured: 43 });
+    expect(body.data.by_month).toEqual([
+      { key: '2024-01', events: 2, killed: 4, injured: 43 },
+      { key: '2024-02', events: 0, killed: 0, injured: 0 },
+      { key: '2024-03', events: 1, killed: 0, injured: 0 },
+      { key: '2024-04', events: 1, killed: 0, injured: 0 },
+    ]);
+    expect(body.data.by_type).toEqual([
+      { key: 'attack', events: 2, killed: 4, injured: 43 },
+      { key: 'incident', events: 1, killed: 0, injured: 0 },
+      { key: 'strike', events: 1, killed: 0, injured: 0 },
+    ]);
+    expect(body.data.by_country).toEqual([
+      { key: 'IQ', events: 2, killed: 1, injured: 2 },
+      { key: 'SY', events: 2, killed: 3, injured: 41 },
+    ]);
+    expect(body.data.by_actor).toContainEqual({ key: 'US forces', events: 4, killed: 4, injured: 43 });
+    expect(body.data.by_actor).toContainEqual({ key: 'Kataib Hezbollah', events: 2, killed: 1, injured: 2 });
+    expect(body.data.by_actor).toContainEqual({ key: 'Islamic Resistance in Iraq', events: 1, killed: 1, injured: 2 });
+  });
+
+  it('honours the filters', async () => {
+    const { body } = await getJson('/stats?country=SY&has_casualties=true');
+    expect(body.data.total).toEqual({ events: 1, killed: 3, injured: 41 });
+    expect(body.data.by_month).toEqual([{ key: '2024-01', events: 1, killed: 3, injured: 41 }]);
+    const { body: spring } = await getJson('/stats?since=2024-02-01&actor=kataeb');
+    expect(spring.data.total).toEqual({ events: 1, killed: 0, injured: 0 });
+    const { body: none } = await getJson('/stats?type=deployment');
+    expect(none.data).toEqual({ total: { events: 0, killed: 0, injured: 0 }, by_month: [], by_type: [], by_country: [], by_actor: [] });
+  });
+
+  it('counts every matching record, across many index chunks', async () => {
+    const many = Array.from({ length: 700 }, (_, index) => makeEvent(`bulk-${index}`, dayFrom2000(index), { casualties: [{ group: 'unknown', killed: 1, injured: null }] }));
+    for (let start = 0; start < many.length; start += 250) await writeEvents(env.EVENTS, many.slice(start, start + 250), '2026-02-02T00:00:00.000Z');
+    const { body } = await getJson('/stats?until=2010-12-31');
+    expect(body.data.total).toEqual({ events: 700, killed: 700, injured: 0 });
+    expect(body.data.by_month[0].key).toBe('2000-01');
+  });
+
+  it('answers 400 naming bad, unknown and paging parameters', async () => {
+    for (const [path, field] of [
+      ['/stats?since=2024-05-01&until=2024-01-01', 'until'],
+      ['/stats?limit=10', 'limit'],
+      ['/stats?type=bombing', 'type'],
+      ['/stats?group_by=month', 'group_by'],
+    ] as const) {
+      const { status, body } = await getJson(path);
+      expect(status, path).toBe(400);
+      expect(body.error.fields.map((problem: { field: string }) => problem.field), path).toEqual([field]);
+    }
+  });
+});
