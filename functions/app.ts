@@ -13,6 +13,7 @@ import { exportRoutes } from './routes/exports.ts';
 import { feedRoutes } from './routes/feeds.ts';
 import { coordinator, ingestRoutes } from './routes/ingest.ts';
 import { metaRoutes } from './routes/meta.ts';
+import { subscriptionsRoutes } from './routes/subscriptions.ts';
 import { statsRoutes } from './routes/stats.ts';
 
 /** The strikewire HTTP app. */
@@ -27,6 +28,7 @@ app.use('*', async (c, next) => {
 app.route('/', metaRoutes);
 app.route('/events', eventsRoutes);
 app.route('/events', ingestRoutes);
+app.route('/subscriptions', subscriptionsRoutes);
 app.route('/tallies', talliesRoutes);
 app.route('/', feedRoutes);
 app.route('/', exportRoutes);

@@ -17,6 +17,8 @@ interface Bindings {
   COORDINATOR: DurableObjectNamespace<import('./store/coordinator.ts').Coordinator>;
   /** Webhook deliveries waiting to be sent. */
   DELIVERIES: Queue;
+  /** Deliveries given up on, kept for inspection and redelivery. */
+  DEAD_LETTERS: Queue;
 }
 
 /** Bindings and variables available to every handler. */

@@ -19,7 +19,7 @@ export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next
     noAuthenticationHeader: { message: unauthorized },
     invalidAuthenticationHeader: { message: unauthorized },
     invalidToken: { message: unauthorized },
-  })(c, next);
+  })(c as Context, next);
 };
 
 /** Rejects request bodies that are not JSON with 415, before validation. */

@@ -1,0 +1,100 @@
+/**
+ * The delivery queue's consumers. `deliverBatch` sends each message to its
+ * subscription's URL, signed per Standard Webhooks, and records the attempt;
+ * failures are retried with the policy's backoff, and messages it gives up
+ * on go to the dead-letter queue. `storeDeadLetters` keeps dead letters in
+ * the Coordinator so they can be inspected and redelivered.
+ */
+import { MAX_ATTEMPTS, decideRetry, judgeAttempt, type AttemptResult } from '../domain/delivery-policy.ts';
+import { webhookHeaders, type WebhookEventType } from '../domain/webhook-signing.ts';
+import type { Env } from '../env.ts';
+import { coordinator } from '../routes/ingest.ts';
+
+/** Name of the dead-letter queue (wrangler.toml). */
+export const DEAD_LETTER_QUEUE = 'strikewire-deliveries-dlq';
+
+/** How long one delivery attempt may take before it counts as a network failure. */
+export const DELIVERY_TIMEOUT_MS = 10_000;
+
+/** A queued delivery: the exact payload bytes to sign and send, and where it belongs. */
+export interface DeliveryMessage {
+  msg_id: string;
+  subscription_id: string;
+  type: WebhookEventType;
+  record_id: string | null;
+  payload: string;
+}
+
+/** A delivery the main consumer gave up on, with why. */
+export interface DeadLetter extends DeliveryMessage {
+  reason: string;
+  attempts: number;
+}
+
+async function attempt(url: string, headers: Record<string, string>, body: string): Promise<{ result: AttemptResult; latencyMs: number }> {
+  const started = Date.now();
+  try {
+    const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) });
+    await response.body?.cancel();
+    return { result: { kind: 'response', status: response.status, retryAfter: response.headers.get('retry-after') }, latencyMs: Date.now() - started };
+  } catch (error) {
+    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return { result: { kind: 'network_error', detail }, latencyMs: Date.now() - started };
+  }
+}
+
+/** Consumes a batch of the delivery queue; `random` drives retry jitter. */
+export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: Env, random: () => number = Math.random): Promise<void> {
+  const stub = coordinator(env);
+  for (const message of batch.messages) {
+    const delivery = message.body;
+    const target = await stub.deliveryTarget(delivery.subscription_id);
+    if (!target) {
+      message.ack(); // the subscription was deleted
+      continue;
+    }
+    const base = { subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, attempt: message.attempts };
+    if (target.status !== 'active') {
+      await stub.recordDelivery({ ...base, at: new Date().toISOString(), status: null, latency_ms: null, outcome: 'skipped', error: 'subscription disabled' }, null);
+      message.ack();
+      continue;
+    }
+    const sentAt = new Date();
+    const headers = await webhookHeaders({ secret: target.secret, msgId: delivery.msg_id, timestamp: sentAt, body: delivery.payload });
+    const { result, latencyMs } = await attempt(target.url, { ...headers, 'user-agent': 'strikewire-webhooks/1' }, delivery.payload);
+    const verdict = judgeAttempt(result, new Date());
+    const status = result.kind === 'response' ? result.status : null;
+    if (verdict.outcome === 'delivered') {
+      await stub.recordDelivery({ ...base, at: sentAt.toISOString(), status, latency_ms: latencyMs, outcome: 'delivered', error: null }, verdict);
+      message.ack();
+      continue;
+    }
+    const decision = decideRetry(verdict, message.attempts, random);
+    const { disabled } = await stub.recordDelivery({
+      ...base,
+      at: sentAt.toISOString(),
+      status,
+      latency_ms: latencyMs,
+      outcome: decision.action === 'retry' ? 'retrying' : 'failed',
+      error: verdict.reason,
+    }, verdict);
+    if (decision.action === 'retry' && !disabled) {
+      message.retry({ delaySeconds: decision.delaySeconds });
+    } else {
+      const reason = decision.action === 'give_up' ? decision.reason : `${verdict.reason}; subscription disabled`;
+      await env.DEAD_LETTERS.send({ ...delivery, reason, attempts: message.attempts } satisfies DeadLetter, { contentType: 'json' });
+      message.ack();
+    }
+  }
+}
+
+/** Consumes the dead-letter queue: each dead letter is stored with the Coordinator for inspection and redelivery. */
+export async function storeDeadLetters(batch: MessageBatch<DeadLetter | DeliveryMessage>, env: Env): Promise<void> {
+  const stub = coordinator(env);
+  for (const message of batch.messages) {
+    // Messages the queue itself dead-lettered (a crashing consumer, max_retries reached) carry no reason.
+    const letter: DeadLetter = 'reason' in message.body ? message.body : { ...message.body, reason: `queue retries exhausted (over ${MAX_ATTEMPTS} attempts)`, attempts: message.attempts };
+    await stub.storeDeadLetter(letter, new Date().toISOString());
+    message.ack();
+  }
+}

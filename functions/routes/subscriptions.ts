@@ -1,0 +1,78 @@
+/**
+ * The webhook subscriptions API (admin token): create (the `whsec_` secret is
+ * shown once), list, read, delete, ping, re-enable, the delivery log, dead
+ * letters and their redelivery. State lives in the Coordinator.
+ */
+import { vValidator } from '@hono/valibot-validator';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import * as v from 'valibot';
+import { subscriptionInputSchema } from '../domain/subscription.ts';
+import type { Env } from '../env.ts';
+import { requireAdmin, requireJsonBody } from './admin-auth.ts';
+import { invalidInput, jsonError, validationHook } from './errors.ts';
+import { coordinator } from './ingest.ts';
+
+/** Largest accepted subscription body. */
+const MAX_SUBSCRIPTION_BYTES = 16 * 1024;
+
+const IdParam = v.object({ id: v.pipe(v.string(), v.regex(/^sub_[0-9a-f]{32}$/, 'must be a subscription id (sub_ and 32 hex digits)')) });
+
+const LogQuery = v.strictObject({
+  limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,3}$/, 'must be a whole number from 1 to 500'), v.transform(Number), v.minValue(1, 'must be a whole number from 1 to 500'), v.maxValue(500, 'must be a whole number from 1 to 500')), '100'),
+});
+
+const missing = (c: Parameters<typeof jsonError>[0], id: string) => jsonError(c, 404, 'not_found', `No subscription with id "${id}"`, [{ field: 'id', message: 'no such subscription' }]);
+
+/** Routes under `/subscriptions`. */
+export const subscriptionsRoutes = new Hono<{ Bindings: Env }>()
+  .use('*', requireAdmin)
+  .post(
+    '/',
+    bodyLimit({ maxSize: MAX_SUBSCRIPTION_BYTES, onError: (c) => jsonError(c, 413, 'payload_too_large', `The body must be at most ${MAX_SUBSCRIPTION_BYTES} bytes`, [{ field: 'body', message: 'too large' }]) }),
+    requireJsonBody,
+    vValidator('json', v.unknown(), validationHook('body')),
+    async (c) => {
+      const schema = subscriptionInputSchema({ allowLoopbackHttp: c.env.ALLOW_LOOPBACK_WEBHOOKS === 'true' });
+      const result = v.safeParse(schema, c.req.valid('json'));
+      if (!result.success) return invalidInput(c, result.issues, 'body');
+      const { subscription, secret } = await coordinator(c.env).createSubscription(result.output, new Date().toISOString());
+      c.header('Location', `/subscriptions/${subscription.id}`);
+      return c.json({ ...subscription, secret }, 201);
+    },
+  )
+  .get('/', async (c) => c.json({ data: await coordinator(c.env).listSubscriptions() }))
+  .get('/:id', vValidator('param', IdParam, validationHook()), async (c) => {
+    const { id } = c.req.valid('param');
+    const subscription = await coordinator(c.env).getSubscription(id);
+    return subscription ? c.json(subscription) : missing(c, id);
+  })
+  .delete('/:id', vValidator('param', IdParam, validationHook()), async (c) => {
+    const { id } = c.req.valid('param');
+    return (await coordinator(c.env).deleteSubscription(id)) ? c.body(null, 204) : missing(c, id);
+  })
+  .post('/:id/test', vValidator('param', IdParam, validationHook()), async (c) => {
+    const { id } = c.req.valid('param');
+    const msgId = await coordinator(c.env).pingSubscription(id, new Date().toISOString());
+    return msgId ? c.json({ msg_id: msgId, status: 'queued' }, 202) : missing(c, id);
+  })
+  .post('/:id/enable', vValidator('param', IdParam, validationHook()), async (c) => {
+    const { id } = c.req.valid('param');
+    const subscription = await coordinator(c.env).enableSubscription(id, new Date().toISOString());
+    return subscription ? c.json(subscription) : missing(c, id);
+  })
+  .get('/:id/deliveries', vValidator('param', IdParam, validationHook()), vValidator('query', LogQuery, validationHook()), async (c) => {
+    const { id } = c.req.valid('param');
+    const log = await coordinator(c.env).deliveries(id, c.req.valid('query').limit);
+    return log ? c.json({ data: log }) : missing(c, id);
+  })
+  .get('/:id/dead-letters', vValidator('param', IdParam, validationHook()), async (c) => {
+    const { id } = c.req.valid('param');
+    const letters = await coordinator(c.env).deadLetters(id);
+    return letters ? c.json({ data: letters }) : missing(c, id);
+  })
+  .post('/:id/redeliver', vValidator('param', IdParam, validationHook()), async (c) => {
+    const { id } = c.req.valid('param');
+    const count = await coordinator(c.env).redeliver(id, new Date().toISOString());
+    return count === null ? missing(c, id) : c.json({ queued: count }, 202);
+  });
