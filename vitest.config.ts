@@ -1,21 +1,34 @@
 /**
- * Tests run inside workerd through @cloudflare/vitest-pool-workers, with the
- * bindings of wrangler.toml. Bundled seeding is off so each test controls its
- * data; the admin token is a test value; queue batches are flushed quickly.
+ * Two test projects, both run by `npm test`:
+ * - workers: tests/*.test.ts inside workerd through
+ *   @cloudflare/vitest-pool-workers, with the bindings of wrangler.toml.
+ *   Bundled seeding is off so each test controls its data; the admin token is
+ *   a test value; queue batches are flushed quickly.
+ * - clients: tests/clients/*.test.ts in Node, against the Worker served over
+ *   HTTP by local workerd, read by real clients (feedparser, xmllint).
  */
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  plugins: [
-    cloudflareTest({
-      wrangler: { configPath: './wrangler.toml' },
-      miniflare: {
-        bindings: { SEED_FROM_BUNDLE: 'false', ADMIN_TOKEN: 'test-admin-token' },
-        kvNamespaces: ['SPARE_EVENTS'],
-        queueConsumers: { 'strikewire-deliveries': { maxBatchTimeout: 0.05 }, 'strikewire-deliveries-dlq': { maxBatchTimeout: 0.05 } },
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: { SEED_FROM_BUNDLE: 'false', ADMIN_TOKEN: 'test-admin-token' },
+              kvNamespaces: ['SPARE_EVENTS'],
+              queueConsumers: { 'strikewire-deliveries': { maxBatchTimeout: 0.05 }, 'strikewire-deliveries-dlq': { maxBatchTimeout: 0.05 } },
+            },
+          }),
+        ],
+        test: { name: 'workers', include: ['tests/**/*.test.ts'], exclude: ['tests/clients/**'] },
       },
-    }),
-  ],
-  test: { include: ['tests/**/*.test.ts'] },
+      {
+        test: { name: 'clients', include: ['tests/clients/**/*.test.ts'], environment: 'node', hookTimeout: 120_000 },
+      },
+    ],
+  },
 });
