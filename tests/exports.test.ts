@@ -6,7 +6,7 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CSV_COLUMNS, csvCell } from '../functions/domain/csv.ts';
 import { writeEvents } from '../functions/store/events-store.ts';
-import { call, getJson, makeEvent } from './helpers.ts';
+import { call, expectInvalidParameter, getJson, makeEvent } from './helpers.ts';
 
 const ORIGIN = 'http://strikewire.test';
 const WESTERN = { name: 'Somewhere west', country: 'US', lat: 38.8977, lon: -77.0365, precision: 'city' } as const;
@@ -81,17 +81,11 @@ describe('GET /events.geojson', () => {
     expect(seen).toEqual(['plain-4', 'plain-3', 'plain-2', 'plain-1', 'plain-0']);
   });
 
-  it('answers 400 for an invalid cursor or filter', async () => {
-    for (const [path, field] of [
-      ['/events.geojson?cursor=not-a-cursor', 'cursor'],
-      ['/events.geojson?bbox=1,2,3', 'bbox'],
-      ['/events.csv?has_casualties=maybe', 'has_casualties'],
-    ] as const) {
-      const { status, body } = await getJson(path);
-      expect(status, path).toBe(400);
-      expect(body.error.fields[0].field, path).toBe(field);
-    }
-  });
+  it.each([
+    ['/events.geojson?cursor=not-a-cursor', 'cursor'],
+    ['/events.geojson?bbox=1,2,3', 'bbox'],
+    ['/events.csv?has_casualties=maybe', 'has_casualties'],
+  ])('answers 400 for %s, naming %s', expectInvalidParameter);
 });
 
 describe('GET /events.csv', () => {

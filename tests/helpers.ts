@@ -1,8 +1,9 @@
 /**
- * Shared test helpers: requests through the real Worker entry point, and
- * record builders for synthetic datasets.
+ * Shared test helpers: requests through the real Worker entry point, record
+ * builders for synthetic datasets, and the check of a 400 naming a parameter.
  */
 import { exports } from 'cloudflare:workers';
+import { expect } from 'vitest';
 import type { Event } from '../functions/domain/schema.ts';
 
 /** Sends a request to the Worker's default export, as a client would. */
@@ -41,4 +42,13 @@ export function makeEvent(id: string, date: string, overrides: Partial<Event> = 
 /** The date `days` days after 2000-01-01, as YYYY-MM-DD. */
 export function dayFrom2000(days: number): string {
   return new Date(Date.UTC(2000, 0, 1 + days)).toISOString().slice(0, 10);
+}
+
+/** GETs `path` and expects a 400 JSON error whose problems all name `field`. */
+export async function expectInvalidParameter(path: string, field: string): Promise<void> {
+  const { status, body, response } = await getJson(path);
+  expect(status, path).toBe(400);
+  expect(response.headers.get('content-type'), path).toMatch(/^application\/json/);
+  expect(body.error.code, path).toBe('invalid_parameter');
+  expect(new Set(body.error.fields.map((problem: { field: string }) => problem.field)), path).toEqual(new Set([field]));
 }
