@@ -62,6 +62,15 @@ describe('read endpoints', () => {
     expect((await get('/feed.rss', { 'If-Modified-Since': 'Tue, 10 Feb 2026 08:00:29 GMT', 'If-None-Match': etag })).status).toBe(304);
   });
 
+  it('answer HEAD like GET, without a body', async () => {
+    const { etag } = await validators('/feed.atom');
+    const head = await call('/feed.atom', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('etag')).toBe(etag);
+    expect(await head.text()).toBe('');
+    expect((await call('/feed.atom', { method: 'HEAD', headers: { 'If-None-Match': etag } })).status).toBe(304);
+  });
+
   it('give each query its own ETag, the same for the same parameters in any order', async () => {
     const { etag: a } = await validators('/events?type=attack&country=IQ');
     const { etag: b } = await validators('/events?country=IQ&type=attack');

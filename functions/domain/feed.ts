@@ -16,7 +16,7 @@
  *   each rendered entry; and it writes JSON Feed 1.0, so the document is
  *   lifted to 1.1 (`authors`, `language`).
  */
-import { Feed, type Extension, type Item } from 'feed';
+import { Feed, type Extension } from 'feed';
 import type { Event } from './schema.ts';
 
 /** The feed formats served. */
@@ -60,7 +60,7 @@ export interface FeedPage {
 export const eventTagUri = (id: string): string => `tag:${SITE_NAME},2026:event:${id}`;
 
 /** When the feed last changed: the newest change among its records, else of the dataset; never the time of rendering. */
-export function feedUpdated(page: Pick<FeedPage, 'events' | 'datasetUpdatedAt'>): Date {
+function feedUpdated(page: Pick<FeedPage, 'events' | 'datasetUpdatedAt'>): Date {
   const newest = page.events.reduce<string | null>((max, event) => (max === null || event.updated_at > max ? event.updated_at : max), null);
   return new Date(newest ?? page.datasetUpdatedAt ?? 0);
 }
