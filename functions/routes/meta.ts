@@ -73,7 +73,7 @@ const homePage = () => html`<!doctype html>
     <ul>
       ${FEED_FORMATS.map((format) => html`<li><a href="${FEED_PATHS[format]}">${FEED_FORMAT_NAMES[format]}</a></li>`)}
     </ul>
-    <p>Every endpoint takes the filters of <code>/events</code>: ${Object.keys(FILTERS).join(', ')}.</p>
+    <p>The feeds, the exports and <code>/stats</code> take the filters of <code>/events</code>: ${Object.keys(FILTERS).join(', ')}.</p>
     <h2>Endpoints</h2>
     <dl>
       ${Object.entries(SERVICE.endpoints).map(([name, endpoint]) => html`<dt><code>${name}</code></dt><dd>${endpoint.description}</dd>`)}
