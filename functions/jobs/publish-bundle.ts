@@ -7,6 +7,7 @@
 import * as v from 'valibot';
 import bundledEvents from '../../data/events.json';
 import bundledTallies from '../../data/tallies.json';
+import { sha256Hex } from '../domain/digest.ts';
 import { EventInputSchema, TallySchema, type EventInput } from '../domain/schema.ts';
 import { writeTallies } from '../store/events-store.ts';
 
@@ -17,9 +18,7 @@ const published = new WeakMap<KVNamespace, string>();
 let fingerprint: Promise<string> | undefined;
 
 function bundleFingerprint(): Promise<string> {
-  fingerprint ??= crypto.subtle
-    .digest('SHA-256', new TextEncoder().encode(JSON.stringify([bundledEvents, bundledTallies])))
-    .then((digest) => [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join(''));
+  fingerprint ??= sha256Hex(JSON.stringify([bundledEvents, bundledTallies]));
   return fingerprint;
 }
 
@@ -33,14 +32,14 @@ export async function bundleIsPublished(kv: KVNamespace): Promise<boolean> {
 }
 
 /**
- * Makes sure `kv` holds the bundled dataset: events go through `writeEvents`
- * (the serialised writer), tallies are replaced. Returns true when it wrote.
+ * Makes sure `kv` holds the bundled dataset at time `now`: events go through
+ * `writeEvents` (the serialised writer), tallies are replaced. Returns true when it wrote.
  * Records added by other paths are left alone.
  */
-export async function publishBundledDataset(kv: KVNamespace, writeEvents: (records: EventInput[]) => Promise<unknown>): Promise<boolean> {
+export async function publishBundledDataset(kv: KVNamespace, now: string, writeEvents: (records: EventInput[]) => Promise<unknown>): Promise<boolean> {
   if (await bundleIsPublished(kv)) return false;
   await writeEvents(v.parse(v.array(EventInputSchema), bundledEvents));
-  await writeTallies(kv, v.parse(v.array(TallySchema), bundledTallies));
+  await writeTallies(kv, v.parse(v.array(TallySchema), bundledTallies), now);
   await kv.put(BUNDLE_FINGERPRINT_KEY, await bundleFingerprint());
   published.set(kv, await bundleFingerprint());
   return true;

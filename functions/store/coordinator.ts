@@ -133,7 +133,7 @@ export class Coordinator extends DurableObject<Env> {
 
   /** Publishes the dataset bundled from data/ if KV does not hold it yet; true when it wrote. */
   async publishBundle(now: string): Promise<boolean> {
-    return this.exclusive(() => publishBundledDataset(this.env.EVENTS, (records) => this.writeAndAlert(records, now)));
+    return this.exclusive(() => publishBundledDataset(this.env.EVENTS, now, (records) => this.writeAndAlert(records, now)));
   }
 
   private async writeAndAlert(inputs: EventInput[], now: string): Promise<WriteResult[]> {
