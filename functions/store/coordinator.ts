@@ -88,9 +88,13 @@ const toSubscription = (row: SubscriptionRow): Subscription => ({
 
 /** What reconciliation found and did. */
 export interface ReconcileReport {
+  /** Records under `event:` keys. */
   stored: number;
+  /** Ids added to the index. */
   indexed: string[];
-  alerted: number;
+  /** Webhook messages queued for revisions not alerted before. */
+  messages: number;
+  /** Records that fail the schema, left out. */
   invalid: { id: string; problem: string }[];
 }
 
@@ -153,17 +157,11 @@ export class Coordinator extends DurableObject<Env> {
   async reconcile(now: string): Promise<ReconcileReport> {
     return this.exclusive(async () => {
       const storedIds = await listStoredEventIds(this.env.EVENTS);
-      const indexed = new Set((await readAllIndexEntries(this.env.EVENTS)).map((entry) => entry.id));
-      const alerted = new Map(this.sql.exec<{ record_id: string; revision: number }>('SELECT record_id, revision FROM ledger').toArray().map((row) => [row.record_id, row.revision]));
-      const suspects = storedIds.filter((id) => !indexed.has(id) || !alerted.has(id));
-      const { valid, invalid } = await this.readValid(suspects);
-      const unindexed = valid.filter((record) => !indexed.has(record.id));
-      await indexStoredEvents(this.env.EVENTS, unindexed);
-      const outboxBefore = this.outboxSize();
-      await this.alert(valid, now);
-      const report = { stored: storedIds.length, indexed: unindexed.map((record) => record.id), alerted: this.outboxSize() - outboxBefore, invalid };
+      const indexed = await this.indexedIds();
+      const alerted = new Set(this.sql.exec<{ record_id: string }>('SELECT record_id FROM ledger').toArray().map((row) => row.record_id));
+      const report = await this.catchUp(storedIds.filter((id) => !indexed.has(id) || !alerted.has(id)), indexed, now);
       await this.flushOutbox();
-      return report;
+      return { stored: storedIds.length, ...report };
     });
   }
 
@@ -172,14 +170,25 @@ export class Coordinator extends DurableObject<Env> {
     await this.exclusive(async () => {
       const stuck = this.sql.exec<{ record_id: string }>('SELECT record_id FROM journal').toArray().map((row) => row.record_id);
       if (stuck.length > 0) {
-        const { valid } = await this.readValid(stuck);
-        const indexed = new Set((await readAllIndexEntries(this.env.EVENTS)).map((entry) => entry.id));
-        await indexStoredEvents(this.env.EVENTS, valid.filter((record) => !indexed.has(record.id)));
-        await this.alert(valid, new Date().toISOString());
+        await this.catchUp(stuck, await this.indexedIds(), new Date().toISOString());
         this.sql.exec('DELETE FROM journal');
       }
       await this.flushOutbox();
     });
+  }
+
+  private async indexedIds(): Promise<Set<string>> {
+    return new Set((await readAllIndexEntries(this.env.EVENTS)).map((entry) => entry.id));
+  }
+
+  /** Indexes the valid stored records among `ids` that `indexed` lacks, and alerts every revision the ledger lacks. */
+  private async catchUp(ids: readonly string[], indexed: ReadonlySet<string>, now: string): Promise<Omit<ReconcileReport, 'stored'>> {
+    const { valid, invalid } = await this.readValid(ids);
+    const unindexed = valid.filter((record) => !indexed.has(record.id));
+    await indexStoredEvents(this.env.EVENTS, unindexed);
+    const outboxBefore = this.outboxSize();
+    await this.alert(valid, now);
+    return { indexed: unindexed.map((record) => record.id), messages: this.outboxSize() - outboxBefore, invalid };
   }
 
   /** Creates a subscription; its secret is returned here once and never shown again. */
