@@ -1,7 +1,7 @@
 /**
  * Conditional GET and caching headers on the read endpoints: strong ETags
- * from the dataset revision and the query, Last-Modified from the newest
- * record change, 304s for If-None-Match and If-Modified-Since, validators that
+ * from the dataset revision and the query, Last-Modified from the last index
+ * change, 304s for If-None-Match and If-Modified-Since, validators that
  * change with writes (events and tallies), and the headers of `/` and `/healthz`.
  */
 import { env } from 'cloudflare:workers';
@@ -12,6 +12,7 @@ import { writeEvents, writeTallies } from '../functions/store/events-store.ts';
 import { call, makeEvent } from './helpers.ts';
 
 const NEWEST_CHANGE = '2026-02-10T08:00:30.500Z';
+const WRITTEN_AT = '2026-02-10T09:00:00.900Z';
 const READ_ENDPOINTS = ['/events', '/events/first', '/feed.rss', '/feed.atom', '/feed.json', '/events.geojson', '/events.csv', '/stats', '/stats?country=IQ'];
 
 const get = (path: string, headers: Record<string, string> = {}) => call(path, { headers });
@@ -23,17 +24,17 @@ async function validators(path: string): Promise<{ etag: string; lastModified: s
 }
 
 beforeAll(async () => {
-  await writeEvents(env.EVENTS, [makeEvent('first', '2024-01-01', { updated_at: NEWEST_CHANGE }), makeEvent('second', '2024-01-02')], '2026-02-10T09:00:00.000Z');
+  await writeEvents(env.EVENTS, [makeEvent('first', '2024-01-01', { updated_at: NEWEST_CHANGE }), makeEvent('second', '2024-01-02')], WRITTEN_AT);
   await writeTallies(env.EVENTS, tallies as Tally[], '2026-02-11T00:00:00.000Z');
 });
 
 describe('read endpoints', () => {
-  it('send a strong ETag, Last-Modified of the newest record change and a polling Cache-Control', async () => {
+  it('send a strong ETag, Last-Modified of the last index change and a polling Cache-Control', async () => {
     for (const path of READ_ENDPOINTS) {
       const response = await get(path);
       expect(response.status, path).toBe(200);
       expect(response.headers.get('etag'), path).toMatch(/^"[0-9a-f]{40}"$/);
-      expect(response.headers.get('last-modified'), path).toBe('Tue, 10 Feb 2026 08:00:30 GMT');
+      expect(response.headers.get('last-modified'), path).toBe('Tue, 10 Feb 2026 09:00:00 GMT');
       expect(response.headers.get('cache-control'), path).toBe('public, max-age=60, stale-while-revalidate=300');
     }
   });
@@ -56,10 +57,10 @@ describe('read endpoints', () => {
     const { lastModified, etag } = await validators('/feed.rss');
     expect((await get('/feed.rss', { 'If-Modified-Since': lastModified })).status).toBe(304);
     expect((await get('/feed.rss', { 'If-Modified-Since': 'Wed, 11 Feb 2026 00:00:00 GMT' })).status).toBe(304);
-    expect((await get('/feed.rss', { 'If-Modified-Since': 'Tue, 10 Feb 2026 08:00:29 GMT' })).status).toBe(200);
+    expect((await get('/feed.rss', { 'If-Modified-Since': 'Tue, 10 Feb 2026 08:59:59 GMT' })).status).toBe(200);
     expect((await get('/feed.rss', { 'If-Modified-Since': 'not a date' })).status).toBe(200);
     expect((await get('/feed.rss', { 'If-Modified-Since': lastModified, 'If-None-Match': '"other"' })).status).toBe(200);
-    expect((await get('/feed.rss', { 'If-Modified-Since': 'Tue, 10 Feb 2026 08:00:29 GMT', 'If-None-Match': etag })).status).toBe(304);
+    expect((await get('/feed.rss', { 'If-Modified-Since': 'Tue, 10 Feb 2026 08:59:59 GMT', 'If-None-Match': etag })).status).toBe(304);
   });
 
   it('answer HEAD like GET, without a body', async () => {
@@ -88,6 +89,14 @@ describe('read endpoints', () => {
     expect(after.lastModified).toBe('Sun, 01 Mar 2026 00:00:00 GMT');
     expect((await get('/feed.json', { 'If-None-Match': before.etag })).status).toBe(200);
     expect((await get('/feed.json', { 'If-Modified-Since': before.lastModified })).status).toBe(200);
+  });
+
+  it('move Last-Modified when a record arrives with an older updated_at (curated data)', async () => {
+    const before = await validators('/feed.rss');
+    await writeEvents(env.EVENTS, [makeEvent('backdated', '2024-01-03', { created_at: '2020-01-01T00:00:00.000Z', updated_at: '2020-01-01T00:00:00.000Z' })], '2026-03-02T00:00:00.000Z');
+    const after = await validators('/feed.rss');
+    expect(after.lastModified).toBe('Mon, 02 Mar 2026 00:00:00 GMT');
+    expect((await get('/feed.rss', { 'If-Modified-Since': before.lastModified })).status).toBe(200);
   });
 
   it('do not answer 304 or send validators for invalid requests', async () => {

@@ -61,13 +61,15 @@ export interface Manifest {
   count: number;
   /** The newest `updated_at` of any record; null while empty. */
   updated_at: string | null;
+  /** When the index last changed (the write's time): the Last-Modified of everything read from it; null while empty. */
+  changed_at: string | null;
   chunks: ChunkRef[];
   /** Chunk keys replaced by this revision, deleted by the next write. */
   retired: string[];
 }
 
 /** The manifest of an empty index. */
-export const emptyManifest = (): Manifest => ({ format: 1, revision: 0, count: 0, updated_at: null, chunks: [], retired: [] });
+export const emptyManifest = (): Manifest => ({ format: 1, revision: 0, count: 0, updated_at: null, changed_at: null, chunks: [], retired: [] });
 
 /** Sort key of a record: newest first means descending order of this string. */
 export const sortKey = (event: Pick<Event, 'date' | 'id'>): string => `${event.date}|${event.id}`;
@@ -153,7 +155,7 @@ export interface IndexWrite {
  * `chunksTouched`. Touched chunks are rewritten under keys of the new revision
  * (split when over CHUNK_MAX, dropped when empty); the others are kept as they are.
  */
-export function applyIndexChange(manifest: Manifest, loaded: ReadonlyMap<string, IndexEntry[]>, change: IndexChange, updatedAt: string): IndexWrite {
+export function applyIndexChange(manifest: Manifest, loaded: ReadonlyMap<string, IndexEntry[]>, change: IndexChange, updatedAt: string, changedAt: string): IndexWrite {
   const revision = manifest.revision + 1;
   const buckets = new Map<number, Map<string, IndexEntry>>();
   const bucketFor = (k: string): Map<string, IndexEntry> => {
@@ -196,5 +198,6 @@ export function applyIndexChange(manifest: Manifest, loaded: ReadonlyMap<string,
   }
   const count = chunks.reduce((sum, ref) => sum + ref.count, 0);
   const newest = manifest.updated_at && manifest.updated_at > updatedAt ? manifest.updated_at : updatedAt;
-  return { manifest: { format: 1, revision, count, updated_at: count ? newest : manifest.updated_at, chunks, retired }, chunks: written };
+  const changed = manifest.changed_at && manifest.changed_at > changedAt ? manifest.changed_at : changedAt;
+  return { manifest: { format: 1, revision, count, updated_at: count ? newest : manifest.updated_at, changed_at: changed, chunks, retired }, chunks: written };
 }

@@ -25,10 +25,15 @@ export interface DataVersion {
 /** Reads the `DataVersion` behind a request. */
 export type VersionOf = (c: Context<{ Bindings: Env }>) => Promise<DataVersion>;
 
-/** The events dataset: the manifest's revision (bumped by every write that changes a record) and its newest record change. */
+/**
+ * The events dataset: the manifest's revision (bumped by every write that
+ * changes a record) and when the index last changed. That is the write's
+ * time, not the newest record's `updated_at`, so a record that arrives with
+ * an older timestamp (curated data) still moves Last-Modified.
+ */
 export const datasetVersion: VersionOf = async (c) => {
   const manifest = await readManifest(c.env.EVENTS);
-  return { revision: `events:${manifest.revision}`, updatedAt: manifest.updated_at };
+  return { revision: `events:${manifest.revision}`, updatedAt: manifest.changed_at ?? manifest.updated_at };
 };
 
 /** The tallies collection: the digest of its content and when that last changed. */

@@ -185,7 +185,7 @@ export class Coordinator extends DurableObject<Env> {
   private async catchUp(ids: readonly string[], indexed: ReadonlySet<string>, now: string): Promise<Omit<ReconcileReport, 'stored'>> {
     const { valid, invalid } = await this.readValid(ids);
     const unindexed = valid.filter((record) => !indexed.has(record.id));
-    await indexStoredEvents(this.env.EVENTS, unindexed);
+    await indexStoredEvents(this.env.EVENTS, unindexed, now);
     const outboxBefore = this.outboxSize();
     await this.alert(valid, now);
     return { indexed: unindexed.map((record) => record.id), messages: this.outboxSize() - outboxBefore, invalid };

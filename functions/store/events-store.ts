@@ -117,7 +117,7 @@ export async function writeEvents(kv: KVNamespace, inputs: readonly EventInput[]
   const changed = results.filter((result) => result.change !== 'unchanged');
   if (changed.length === 0) return results;
   await Promise.all(changed.map(({ record }) => kv.put(eventKey(record.id), JSON.stringify(record))));
-  await updateIndex(kv, change, changed.map(({ record }) => record));
+  await updateIndex(kv, change, changed.map(({ record }) => record), now);
   return results;
 }
 
@@ -126,17 +126,17 @@ export async function writeEvents(kv: KVNamespace, inputs: readonly EventInput[]
  * missing from the index (written by another path, or by a write that
  * stopped before its index update). Not safe against a concurrent writer.
  */
-export async function indexStoredEvents(kv: KVNamespace, records: readonly Event[]): Promise<void> {
+export async function indexStoredEvents(kv: KVNamespace, records: readonly Event[], now: string): Promise<void> {
   if (records.length === 0) return;
-  await updateIndex(kv, { remove: [], upsert: records.map(toIndexEntry) }, records);
+  await updateIndex(kv, { remove: [], upsert: records.map(toIndexEntry) }, records, now);
 }
 
 /** Applies an index change as one new revision: new chunks first, then the manifest, then retired chunks of the previous revision go. */
-async function updateIndex(kv: KVNamespace, change: IndexChange, records: readonly Event[]): Promise<void> {
+async function updateIndex(kv: KVNamespace, change: IndexChange, records: readonly Event[], now: string): Promise<void> {
   const manifest = await readManifest(kv);
   const loaded = new Map(await Promise.all(chunksTouched(manifest, change).map(async (key) => [key, await readChunk(kv, key)] as const)));
   const newest = records.reduce((max, record) => (record.updated_at > max ? record.updated_at : max), '');
-  const write = applyIndexChange(manifest, loaded, change, newest);
+  const write = applyIndexChange(manifest, loaded, change, newest, now);
   await Promise.all([...write.chunks].map(([key, entries]) => kv.put(key, JSON.stringify(entries))));
   await kv.put(MANIFEST_KEY, JSON.stringify(write.manifest));
   // Chunks this write replaced stay readable until the next write, for readers holding the previous manifest.
