@@ -5,7 +5,7 @@
  * 50 concurrent ingests, retries, dead letters, redelivery, auto-disable,
  * pings, the delivery log and the cron path.
  */
-import { createMessageBatch, getQueueResult, createExecutionContext, runInDurableObject } from 'cloudflare:test';
+import { createMessageBatch, getQueueResult, createExecutionContext, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -13,6 +13,7 @@ import { eventKey } from '../functions/domain/layout.ts';
 import type { Event } from '../functions/domain/schema.ts';
 import worker from '../functions/index.ts';
 import type { DeliveryMessage } from '../functions/jobs/deliver.ts';
+import { writeEvents } from '../functions/store/events-store.ts';
 import { call, getJson, makeEvent } from './helpers.ts';
 
 const ADMIN = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
@@ -179,6 +180,20 @@ describe('deliveries', () => {
     expect(receiver.for(allUrl)).toHaveLength(3);
   });
 
+  it('tells subscribers when an edit moves a record out of their filter', async () => {
+    const url = 'https://hooks.example.com/syria-desk';
+    await subscribe(url, { filters: { country: 'SY' } });
+    await ingest(syria('reclassified-record', '2023-06-03'));
+    await vi.waitFor(() => expect(receiver.for(url)).toHaveLength(1));
+    await ingest(makeEvent('reclassified-record', '2023-06-03'));
+    await vi.waitFor(() => expect(receiver.for(url)).toHaveLength(2));
+    expect(receiver.for(url)[1]).toMatchObject({ type: 'event.updated', data: { id: 'reclassified-record', revision: 2, location: { country: 'IQ' } } });
+    // Once out of the filter, further edits no longer concern it.
+    await ingest({ ...makeEvent('reclassified-record', '2023-06-03'), title: 'Edited again' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.for(url)).toHaveLength(2);
+  });
+
   it('gives each subscriber exactly one alert per record under 50 concurrent ingests', async () => {
     const urls = ['https://hooks.example.com/concurrent-a', 'https://hooks.example.com/concurrent-b'];
     for (const url of urls) await subscribe(url, { filters: { since: '2024-03-01', until: '2024-03-31' } });
@@ -324,5 +339,28 @@ describe('deliveries', () => {
     await worker.scheduled({ scheduledTime: Date.now(), cron: '*/5 * * * *', noRetry() {} } as ScheduledController, env);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(receiver.for(url).filter((delivery) => delivery.data.id === 'bulk-put-alerted')).toHaveLength(1);
+  });
+
+  it('keeps the recovery alarm of an interrupted write when a later write empties the outbox', async () => {
+    const url = 'https://hooks.example.com/recovery';
+    await subscribe(url);
+    const stub = env.COORDINATOR.getByName('main');
+    const record = makeEvent('interrupted-update', '2023-07-10');
+    await ingest(record);
+    await vi.waitFor(() => expect(receiver.for(url)).toHaveLength(1));
+    // The state a crash between storing revision 2 and alerting it leaves behind: KV and index
+    // at revision 2, the ledger at 1, the journal entry and its alarm. Reconciliation cannot see
+    // this (the record is indexed and in the ledger); only the alarm can.
+    await runInDurableObject(stub, async (_instance, state) => {
+      state.storage.sql.exec('INSERT INTO journal (record_id, started_at) VALUES (?, ?)', record.id, '2026-11-28T12:00:00.000Z');
+      await state.storage.setAlarm(Date.now() + 60_000);
+    });
+    await writeEvents(env.EVENTS, [{ ...record, title: 'Edited before the crash' }], '2026-11-28T12:00:00.000Z');
+
+    await ingest(makeEvent('write-after-interruption', '2023-07-11'));
+    await vi.waitFor(() => expect(receiver.for(url)).toHaveLength(2));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await vi.waitFor(() => expect(receiver.for(url)).toHaveLength(3));
+    expect(receiver.for(url)[2]).toMatchObject({ type: 'event.updated', data: { id: 'interrupted-update', revision: 2, title: 'Edited before the crash' } });
   });
 });

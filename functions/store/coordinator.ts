@@ -143,7 +143,7 @@ export class Coordinator extends DurableObject<Env> {
   private async writeAndAlert(inputs: EventInput[], now: string): Promise<WriteResult[]> {
     await this.journal(inputs.map((input) => input.id), now);
     const results = await writeEvents(this.env.EVENTS, inputs, now);
-    await this.alert(results.filter((result) => result.change !== 'unchanged').map((result) => result.record), now);
+    await this.alert(results.filter((result) => result.change !== 'unchanged'), now);
     for (const input of inputs) this.sql.exec('DELETE FROM journal WHERE record_id = ?', input.id);
     await this.flushOutbox();
     return results;
@@ -187,7 +187,7 @@ export class Coordinator extends DurableObject<Env> {
     const unindexed = valid.filter((record) => !indexed.has(record.id));
     await indexStoredEvents(this.env.EVENTS, unindexed, now);
     const outboxBefore = this.outboxSize();
-    await this.alert(valid, now);
+    await this.alert(valid.map((record) => ({ record, previous: null })), now);
     return { indexed: unindexed.map((record) => record.id), messages: this.outboxSize() - outboxBefore, invalid };
   }
 
@@ -336,35 +336,42 @@ export class Coordinator extends DurableObject<Env> {
   /**
    * Records each revision not yet in the ledger, together with one outbox
    * message per matching active subscription, in one storage transaction: a
-   * record revision is alerted once, whatever path wrote it.
+   * record revision is alerted once, whatever path wrote it. An update also
+   * goes to subscribers whose filters matched the version it replaced, so
+   * they hear of a record leaving their filter.
    */
-  private async alert(records: readonly Event[], now: string): Promise<void> {
-    const ledger = new Map(this.sql.exec<{ record_id: string; revision: number }>('SELECT record_id, revision FROM ledger').toArray().map((row) => [row.record_id, row.revision]));
-    const fresh = records.filter((record) => (ledger.get(record.id) ?? 0) < record.revision);
+  private async alert(changes: readonly { record: Event; previous: Event | null }[], now: string): Promise<void> {
+    const alertedRevision = (id: string) => this.sql.exec<{ revision: number }>('SELECT revision FROM ledger WHERE record_id = ?', id).toArray()[0]?.revision;
+    const fresh = changes.map((change) => ({ ...change, alerted: alertedRevision(change.record.id) })).filter(({ record, alerted }) => (alerted ?? 0) < record.revision);
     if (fresh.length === 0) return;
     const subscriptions = this.activeSubscriptions();
     const messages: { msgId: string; body: DeliveryMessage }[] = [];
-    for (const record of fresh) {
-      const type: RecordEventType & SubscribableEventType = ledger.has(record.id) ? 'event.updated' : 'event.created';
+    for (const { record, previous, alerted } of fresh) {
+      const type: RecordEventType & SubscribableEventType = alerted === undefined ? 'event.created' : 'event.updated';
       for (const subscription of subscriptions) {
-        if (!subscriptionMatches(subscription, record, type)) continue;
+        const concerned = subscriptionMatches(subscription, record, type) || (previous !== null && subscriptionMatches(subscription, previous, type));
+        if (!concerned) continue;
         const msgId = await webhookMessageId({ subscriptionId: subscription.id, type, recordId: record.id, revision: record.revision });
         const payload = JSON.stringify(buildEnvelope(type, record, new Date(record.updated_at)));
         messages.push({ msgId, body: { msg_id: msgId, subscription_id: subscription.id, type, record_id: record.id, payload } });
       }
     }
     this.ctx.storage.transactionSync(() => {
-      for (const record of fresh) this.sql.exec('INSERT OR REPLACE INTO ledger (record_id, revision) VALUES (?, ?)', record.id, record.revision);
+      for (const { record } of fresh) this.sql.exec('INSERT OR REPLACE INTO ledger (record_id, revision) VALUES (?, ?)', record.id, record.revision);
       for (const { msgId, body } of messages) this.sql.exec('INSERT OR IGNORE INTO outbox (msg_id, body, created_at) VALUES (?, ?, ?)', msgId, JSON.stringify(body), now);
     });
   }
 
-  /** Sends the outbox to the delivery queue; what fails to send stays for the alarm. */
+  /**
+   * Sends the outbox to the delivery queue; what fails to send stays for the
+   * alarm. The alarm is cleared once the outbox is empty, unless a journalled
+   * write is unfinished: the alarm is what finishes it.
+   */
   private async flushOutbox(): Promise<void> {
     for (;;) {
       const rows = this.sql.exec<{ msg_id: string; body: string }>('SELECT msg_id, body FROM outbox ORDER BY created_at LIMIT ?', SEND_BATCH_MAX).toArray();
       if (rows.length === 0) {
-        await this.ctx.storage.deleteAlarm();
+        if (this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM journal').one().n === 0) await this.ctx.storage.deleteAlarm();
         return;
       }
       try {

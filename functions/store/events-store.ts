@@ -90,16 +90,17 @@ export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: n
   return { events: picked.flatMap((entry) => records.get(entry.id) ?? []), nextCursor, manifest };
 }
 
-/** What one write did to one record. */
+/** What one write did to one record; `previous` is the version it replaced, if any. */
 export interface WriteResult {
   record: Event;
   change: RecordChange;
+  previous: Event | null;
 }
 
 /**
  * Creates or updates records and the index in one revision. Identical
  * resubmissions change nothing. Not safe against a concurrent writer: callers
- * serialise writes (see the writer in jobs/).
+ * serialise writes (see the Coordinator in store/coordinator.ts).
  */
 export async function writeEvents(kv: KVNamespace, inputs: readonly EventInput[], now: string): Promise<WriteResult[]> {
   const latest = new Map(inputs.map((input) => [input.id, input]));
@@ -108,7 +109,7 @@ export async function writeEvents(kv: KVNamespace, inputs: readonly EventInput[]
   const change: IndexChange = { remove: [], upsert: [] };
   for (const input of latest.values()) {
     const previous = stored.get(input.id) ?? null;
-    const result = mergeRecord(previous, input, now);
+    const result = { ...mergeRecord(previous, input, now), previous };
     results.push(result);
     if (result.change === 'unchanged') continue;
     if (previous && sortKey(previous) !== sortKey(result.record)) change.remove.push(sortKey(previous));
