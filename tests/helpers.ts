@@ -1,10 +1,11 @@
 /**
- * Shared test helpers: requests through the real Worker entry point, record
- * builders for synthetic datasets, and the check of a 400 naming a parameter.
+ * Shared workerd test helpers: requests through the real Worker entry point,
+ * the check of a 400 naming a parameter, and (re-exported) the record builders.
  */
 import { exports } from 'cloudflare:workers';
 import { expect } from 'vitest';
-import type { Event } from '../functions/domain/schema.ts';
+
+export { dayFrom2000, makeEvent } from './fixtures/records.ts';
 
 /** Sends a request to the Worker's default export, as a client would. */
 export function call(path: string, init?: RequestInit): Promise<Response> {
@@ -15,33 +16,6 @@ export function call(path: string, init?: RequestInit): Promise<Response> {
 export async function getJson<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T; response: Response }> {
   const response = await call(path, init);
   return { status: response.status, body: (await response.json()) as T, response };
-}
-
-/** A valid synthetic record; `overrides` replace top-level fields. */
-export function makeEvent(id: string, date: string, overrides: Partial<Event> = {}): Event {
-  return {
-    id,
-    type: 'attack',
-    title: `Synthetic event ${id}`,
-    summary: 'A synthetic record used by the tests.',
-    date,
-    date_precision: 'day',
-    location: { name: 'Al-Asad Air Base', country: 'IQ', lat: 33.7856, lon: 42.4412, precision: 'site' },
-    actors: { perpetrator: ['Test Militia'], target: ['US forces'], claimed_by: [] },
-    weapons: ['rocket'],
-    casualties: [],
-    sources: [{ document: '000_47b8be4f10ca94f1.txt', publisher: 'Test', quote: 'Last Friday' }],
-    related: [],
-    revision: 1,
-    created_at: '2026-01-01T00:00:00.000Z',
-    updated_at: '2026-01-01T00:00:00.000Z',
-    ...overrides,
-  };
-}
-
-/** The date `days` days after 2000-01-01, as YYYY-MM-DD. */
-export function dayFrom2000(days: number): string {
-  return new Date(Date.UTC(2000, 0, 1 + days)).toISOString().slice(0, 10);
 }
 
 /** GETs `path` and expects a 400 JSON error whose problems all name `field`. */

@@ -234,7 +234,8 @@ export class Coordinator extends DurableObject<Env> {
     const msgId = await webhookMessageId({ subscriptionId: id, type: 'ping', requestedAt });
     const body: DeliveryMessage = { msg_id: msgId, subscription_id: id, type: 'ping', record_id: null, payload: JSON.stringify(buildEnvelope('ping', { subscription_id: id }, requestedAt)) };
     this.sql.exec('INSERT OR IGNORE INTO outbox (msg_id, body, created_at) VALUES (?, ?, ?)', msgId, JSON.stringify(body), now);
-    await this.flushOutbox();
+    // Sent in turn with writes, so two sends never queue the same outbox rows twice.
+    await this.exclusive(() => this.flushOutbox());
     return msgId;
   }
 
@@ -304,7 +305,7 @@ export class Coordinator extends DurableObject<Env> {
         this.sql.exec('DELETE FROM dead_letters WHERE msg_id = ?', letter.msg_id);
       }
     });
-    await this.flushOutbox();
+    await this.exclusive(() => this.flushOutbox());
     return letters.length;
   }
 

@@ -31,6 +31,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventKey } from '../../functions/domain/layout.ts';
 import type { Event, EventInput } from '../../functions/domain/schema.ts';
 import type { DeliveryAttempt } from '../../functions/store/coordinator.ts';
+import { makeEvent } from '../fixtures/records.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RECEIVER_SCRIPT = fileURLToPath(new URL('../../examples/receiver.mjs', import.meta.url));
@@ -116,22 +117,10 @@ function accepted(receiver: Receiver): Accepted[] {
   });
 }
 
-/** A valid record as a writer submits it, shaped like tests/helpers.ts `makeEvent` (which only loads inside workerd). */
+/** A valid record as a writer submits it: the server keeps revision and timestamps. */
 function eventInput(id: string, date: string, title = `Synthetic event ${id}`): EventInput {
-  return {
-    id,
-    type: 'attack',
-    title,
-    summary: 'A synthetic record used by the webhook end-to-end test.',
-    date,
-    date_precision: 'day',
-    location: { name: 'Al-Asad Air Base', country: 'IQ', lat: 33.7856, lon: 42.4412, precision: 'site' },
-    actors: { perpetrator: ['Test Militia'], target: ['US forces'], claimed_by: [] },
-    weapons: ['rocket'],
-    casualties: [],
-    sources: [{ document: '000_47b8be4f10ca94f1.txt', publisher: 'Test', quote: 'Last Friday' }],
-    related: [],
-  };
+  const { revision: _revision, created_at: _created, updated_at: _updated, ...input } = makeEvent(id, date, { title });
+  return input;
 }
 
 describe('webhook alerts to the example receiver, from wrangler dev', { timeout: 60_000 }, () => {
