@@ -43,49 +43,52 @@ async function attempt(url: string, headers: Record<string, string>, body: strin
   }
 }
 
-/** Consumes a batch of the delivery queue; `random` drives retry jitter. */
+/**
+ * Consumes a batch of the delivery queue, its messages in parallel; `random`
+ * drives retry jitter. A message whose handling throws is retried by the
+ * queue; the others keep their ack or retry.
+ */
 export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: Env, random: () => number = Math.random): Promise<void> {
   const stub = coordinator(env);
-  for (const message of batch.messages) {
-    const delivery = message.body;
-    const target = await stub.deliveryTarget(delivery.subscription_id);
-    if (!target) {
-      message.ack(); // the subscription was deleted
-      continue;
-    }
-    const base = { subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, attempt: message.attempts };
-    if (target.status !== 'active') {
-      await stub.recordDelivery({ ...base, at: new Date().toISOString(), status: null, latency_ms: null, outcome: 'skipped', error: 'subscription disabled' }, null);
-      message.ack();
-      continue;
-    }
-    const sentAt = new Date();
-    const headers = await webhookHeaders({ secret: target.secret, msgId: delivery.msg_id, timestamp: sentAt, body: delivery.payload });
-    const { result, latencyMs } = await attempt(target.url, { ...headers, 'user-agent': 'strikewire-webhooks/1' }, delivery.payload);
-    const verdict = judgeAttempt(result, new Date());
-    const status = result.kind === 'response' ? result.status : null;
-    if (verdict.outcome === 'delivered') {
-      await stub.recordDelivery({ ...base, at: sentAt.toISOString(), status, latency_ms: latencyMs, outcome: 'delivered', error: null }, verdict);
-      message.ack();
-      continue;
-    }
-    const decision = decideRetry(verdict, message.attempts, random);
-    const { disabled } = await stub.recordDelivery({
-      ...base,
-      at: sentAt.toISOString(),
-      status,
-      latency_ms: latencyMs,
-      outcome: decision.action === 'retry' ? 'retrying' : 'failed',
-      error: verdict.reason,
-    }, verdict);
-    if (decision.action === 'retry' && !disabled) {
-      message.retry({ delaySeconds: decision.delaySeconds });
-    } else {
-      const reason = decision.action === 'give_up' ? decision.reason : `${verdict.reason}; subscription disabled`;
-      await env.DEAD_LETTERS.send({ ...delivery, reason, attempts: message.attempts } satisfies DeadLetter, { contentType: 'json' });
-      message.ack();
-    }
+  await Promise.all(batch.messages.map((message) => deliver(message, stub, env, random)));
+}
+
+/** One delivery attempt of one message: skip, deliver, retry later or dead-letter. */
+async function deliver(message: Message<DeliveryMessage>, stub: ReturnType<typeof coordinator>, env: Env, random: () => number): Promise<void> {
+  const delivery = message.body;
+  const target = await stub.deliveryTarget(delivery.subscription_id);
+  if (!target) {
+    message.ack(); // the subscription was deleted
+    return;
   }
+  const base = { subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, attempt: message.attempts };
+  if (target.status !== 'active') {
+    await stub.recordDelivery({ ...base, at: new Date().toISOString(), status: null, latency_ms: null, outcome: 'skipped', error: 'subscription disabled' }, null);
+    message.ack();
+    return;
+  }
+  const sentAt = new Date();
+  const headers = await webhookHeaders({ secret: target.secret, msgId: delivery.msg_id, timestamp: sentAt, body: delivery.payload });
+  const { result, latencyMs } = await attempt(target.url, { ...headers, 'user-agent': 'strikewire-webhooks/1' }, delivery.payload);
+  const verdict = judgeAttempt(result, new Date());
+  const status = result.kind === 'response' ? result.status : null;
+  if (verdict.outcome === 'delivered') {
+    await stub.recordDelivery({ ...base, at: sentAt.toISOString(), status, latency_ms: latencyMs, outcome: 'delivered', error: null }, verdict);
+    message.ack();
+    return;
+  }
+  const decision = decideRetry(verdict, message.attempts, random);
+  const { disabled } = await stub.recordDelivery(
+    { ...base, at: sentAt.toISOString(), status, latency_ms: latencyMs, outcome: decision.action === 'retry' ? 'retrying' : 'failed', error: verdict.reason },
+    verdict,
+  );
+  if (decision.action === 'retry' && !disabled) {
+    message.retry({ delaySeconds: decision.delaySeconds });
+    return;
+  }
+  const reason = decision.action === 'give_up' ? decision.reason : `${verdict.reason}; subscription disabled`;
+  await env.DEAD_LETTERS.send({ ...delivery, reason, attempts: message.attempts } satisfies DeadLetter, { contentType: 'json' });
+  message.ack();
 }
 
 /** Consumes the dead-letter queue: each dead letter is stored with the Coordinator for inspection and redelivery. */
