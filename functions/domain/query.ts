@@ -39,7 +39,8 @@ const Bbox = v.pipe(
   v.transform(([minLon, minLat, maxLon, maxLat]) => ({ minLon: minLon!, minLat: minLat!, maxLon: maxLon!, maxLat: maxLat! })),
 );
 
-const Limit = v.pipe(
+/** A page size parameter: a whole number from 1 to MAX_LIMIT. */
+export const Limit = v.pipe(
   once,
   v.regex(/^\d{1,4}$/, `must be a whole number from 1 to ${MAX_LIMIT}`),
   v.transform(Number),

@@ -7,6 +7,7 @@ import { vValidator } from '@hono/valibot-validator';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import * as v from 'valibot';
+import { Limit } from '../domain/query.ts';
 import { subscriptionInputSchema } from '../domain/subscription.ts';
 import type { Env } from '../env.ts';
 import { requireAdmin, requireJsonBody } from './admin-auth.ts';
@@ -18,9 +19,7 @@ const MAX_SUBSCRIPTION_BYTES = 16 * 1024;
 
 const IdParam = v.object({ id: v.pipe(v.string(), v.regex(/^sub_[0-9a-f]{32}$/, 'must be a subscription id (sub_ and 32 hex digits)')) });
 
-const LogQuery = v.strictObject({
-  limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,3}$/, 'must be a whole number from 1 to 500'), v.transform(Number), v.minValue(1, 'must be a whole number from 1 to 500'), v.maxValue(500, 'must be a whole number from 1 to 500')), '100'),
-});
+const LogQuery = v.strictObject({ limit: v.optional(Limit, '100') });
 
 const missing = (c: Parameters<typeof jsonError>[0], id: string) => jsonError(c, 404, 'not_found', `No subscription with id "${id}"`, [{ field: 'id', message: 'no such subscription' }]);
 

@@ -19,7 +19,7 @@ import { buildEnvelope, generateSecret, webhookMessageId, type RecordEventType }
 import type { Env } from '../env.ts';
 import type { DeadLetter, DeliveryMessage } from '../jobs/deliver.ts';
 import { publishBundledDataset } from '../jobs/publish-bundle.ts';
-import { indexStoredEvents, listStoredEventIds, readAllIndexEntries, readEvents, writeEvents, type WriteResult } from './events-store.ts';
+import { indexStoredEvents, listStoredEventIds, readEvents, scanEntries, writeEvents, type WriteResult } from './events-store.ts';
 
 /** How long after a write starts the alarm checks that it finished. */
 const RECOVERY_DELAY_MS = 30_000;
@@ -178,7 +178,7 @@ export class Coordinator extends DurableObject<Env> {
   }
 
   private async indexedIds(): Promise<Set<string>> {
-    return new Set((await readAllIndexEntries(this.env.EVENTS)).map((entry) => entry.id));
+    return new Set((await scanEntries(this.env.EVENTS, {})).map((entry) => entry.id));
   }
 
   /** Indexes the valid stored records among `ids` that `indexed` lacks, and alerts every revision the ledger lacks. */

@@ -144,13 +144,6 @@ async function updateIndex(kv: KVNamespace, change: IndexChange, records: readon
   await Promise.all(manifest.retired.map((key) => kv.delete(key)));
 }
 
-/** Reads every index entry, newest first: for whole-dataset jobs (reconciliation), never for a page. */
-export async function readAllIndexEntries(kv: KVNamespace): Promise<IndexEntry[]> {
-  const manifest = await readManifest(kv);
-  const chunks = await Promise.all(manifest.chunks.map((ref) => readChunk(kv, ref.key)));
-  return chunks.flat();
-}
-
 /** Lists the ids of every record stored under `event:<id>`, following KV list cursors. */
 export async function listStoredEventIds(kv: KVNamespace): Promise<string[]> {
   const ids: string[] = [];
@@ -191,8 +184,8 @@ export function readTalliesVersion(kv: KVNamespace): Promise<TalliesVersion | nu
 
 /**
  * Every index entry matching `filter`, newest first, for aggregates over a
- * whole result set such as `/stats`. It reads each chunk in the filter's
- * date range, but no record.
+ * whole result set such as `/stats` and for reconciliation (`{}`: the whole
+ * index). It reads each chunk in the filter's date range, but no record.
  */
 export async function scanEntries(kv: KVNamespace, filter: EventFilter): Promise<IndexEntry[]> {
   const manifest = await readManifest(kv);
