@@ -4,7 +4,7 @@
  * and index maintenance on incremental writes (splits, moves, retired chunks).
  */
 import { env } from 'cloudflare:workers';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { CHUNK_MAX, MANIFEST_KEY } from '../functions/domain/layout.ts';
 import { MAX_CHUNKS_PER_PAGE, decodeCursor } from '../functions/domain/query.ts';
 import { queryEvents, readManifest, writeEvents } from '../functions/store/events-store.ts';
@@ -90,6 +90,16 @@ describe('a large dataset', () => {
     const deep = countingKv(env.EVENTS);
     await queryEvents(deep.kv, {}, 50, decodeCursor(first.nextCursor!)!.replace(/^\d{4}-\d{2}-\d{2}/, '2000-06-01'));
     expect(deep.reads()).toBeLessThanOrEqual(4);
+  });
+
+  it('reads the manifest once per request, for the ETag and the page alike', async () => {
+    const get = vi.spyOn(env.EVENTS, 'get');
+    const response = await getJson('/events?limit=50');
+    expect(response.status).toBe(200);
+    expect(response.body.data).toHaveLength(50);
+    // manifest + one chunk + one bulk read of the 50 records
+    expect(get.mock.calls.map(([key]) => (Array.isArray(key) ? 'records' : String(key).replace(/:\d.*$/, '')))).toEqual(['index:manifest', 'index:chunk', 'records']);
+    get.mockRestore();
   });
 
   it('bounds the scan of a sparse filter and lets the cursor go on', async () => {

@@ -8,6 +8,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { sha256Hex } from '../domain/digest.ts';
 import { canonicalQuery } from '../domain/query.ts';
+import type { Manifest } from '../domain/layout.ts';
 import type { Env } from '../env.ts';
 import { readManifest, readTalliesVersion } from '../store/events-store.ts';
 
@@ -22,8 +23,15 @@ export interface DataVersion {
   updatedAt: string | null;
 }
 
+/**
+ * The Hono env of read routes. `manifest` is the index manifest the validators
+ * were computed from, kept for the handler so it reads the manifest once and
+ * builds the body from the same revision the ETag names.
+ */
+export type ReadEnv = { Bindings: Env; Variables: { manifest?: Manifest } };
+
 /** Reads the `DataVersion` behind a request. */
-export type VersionOf = (c: Context<{ Bindings: Env }>) => Promise<DataVersion>;
+export type VersionOf = (c: Context<ReadEnv>) => Promise<DataVersion>;
 
 /**
  * The events dataset: the manifest's revision (bumped by every write that
@@ -33,6 +41,7 @@ export type VersionOf = (c: Context<{ Bindings: Env }>) => Promise<DataVersion>;
  */
 export const datasetVersion: VersionOf = async (c) => {
   const manifest = await readManifest(c.env.EVENTS);
+  c.set('manifest', manifest);
   return { revision: `events:${manifest.revision}`, updatedAt: manifest.changed_at ?? manifest.updated_at };
 };
 
@@ -49,7 +58,7 @@ export const talliesVersion: VersionOf = async (c) => {
  * If-Modified-Since not older than Last-Modified) is answered 304 with no
  * body. Only 200 responses carry the validators.
  */
-export function conditionalGet(versionOf: VersionOf, cacheControl = POLLING_CACHE_CONTROL): MiddlewareHandler<{ Bindings: Env }> {
+export function conditionalGet(versionOf: VersionOf, cacheControl = POLLING_CACHE_CONTROL): MiddlewareHandler<ReadEnv> {
   return async (c, next) => {
     const version = await versionOf(c);
     const url = new URL(c.req.url);

@@ -7,16 +7,15 @@ import { Hono } from 'hono';
 import * as v from 'valibot';
 import { EventQuerySchema } from '../domain/query.ts';
 import { EventSchema } from '../domain/schema.ts';
-import type { Env } from '../env.ts';
 import { queryEvents, readEvent, readTallies } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion, talliesVersion } from './conditional.ts';
+import { conditionalGet, datasetVersion, talliesVersion, type ReadEnv } from './conditional.ts';
 import { jsonError, validationHook } from './errors.ts';
 
 /** Routes under `/events`. */
-export const eventsRoutes = new Hono<{ Bindings: Env }>()
+export const eventsRoutes = new Hono<ReadEnv>()
   .get('/', vValidator('query', EventQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
     const { limit, cursor, ...filter } = c.req.valid('query');
-    const page = await queryEvents(c.env.EVENTS, filter, limit, cursor ?? null);
+    const page = await queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, c.get('manifest'));
     return c.json({ data: page.events, next_cursor: page.nextCursor });
   })
   .get('/:id', vValidator('param', v.object({ id: EventSchema.entries.id }), validationHook()), conditionalGet(datasetVersion), async (c) => {
@@ -26,7 +25,7 @@ export const eventsRoutes = new Hono<{ Bindings: Env }>()
   });
 
 /** `GET /tallies`: reported running counts, newest first. */
-export const talliesRoutes = new Hono<{ Bindings: Env }>().get('/', conditionalGet(talliesVersion), async (c) => {
+export const talliesRoutes = new Hono<ReadEnv>().get('/', conditionalGet(talliesVersion), async (c) => {
   const tallies = await readTallies(c.env.EVENTS);
   return c.json({ data: [...tallies].sort((a, b) => (a.as_of < b.as_of ? 1 : a.as_of > b.as_of ? -1 : a.id.localeCompare(b.id))) });
 });

@@ -9,9 +9,8 @@ import { CSV_MEDIA_TYPE, toCsv } from '../domain/csv.ts';
 import { GEOJSON_MEDIA_TYPE, toFeatureCollection } from '../domain/geojson.ts';
 import { EventQuerySchema } from '../domain/query.ts';
 import type { Event } from '../domain/schema.ts';
-import type { Env } from '../env.ts';
 import { queryEvents } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion } from './conditional.ts';
+import { conditionalGet, datasetVersion, type ReadEnv } from './conditional.ts';
 import { validationHook } from './errors.ts';
 
 /** How each export is rendered and labelled. */
@@ -21,12 +20,12 @@ const EXPORTS: Record<string, { headers: Record<string, string>; render(events: 
 };
 
 /** The export routes. */
-export const exportRoutes = new Hono<{ Bindings: Env }>();
+export const exportRoutes = new Hono<ReadEnv>();
 
 for (const [path, format] of Object.entries(EXPORTS)) {
   exportRoutes.get(path, vValidator('query', EventQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
     const { limit, cursor, ...filter } = c.req.valid('query');
-    const page = await queryEvents(c.env.EVENTS, filter, limit, cursor ?? null);
+    const page = await queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, c.get('manifest'));
     const url = new URL(c.req.url);
     const headers = { ...format.headers };
     if (page.nextCursor) {

@@ -7,18 +7,17 @@ import { vValidator } from '@hono/valibot-validator';
 import { Hono } from 'hono';
 import { FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS, renderFeed } from '../domain/feed.ts';
 import { canonicalQuery, FeedQuerySchema } from '../domain/query.ts';
-import type { Env } from '../env.ts';
 import { queryEvents } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion } from './conditional.ts';
+import { conditionalGet, datasetVersion, type ReadEnv } from './conditional.ts';
 import { validationHook } from './errors.ts';
 
 /** The three feed routes. */
-export const feedRoutes = new Hono<{ Bindings: Env }>();
+export const feedRoutes = new Hono<ReadEnv>();
 
 for (const format of FEED_FORMATS) {
   feedRoutes.get(FEED_PATHS[format], vValidator('query', FeedQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
     const { limit, ...filter } = c.req.valid('query');
-    const page = await queryEvents(c.env.EVENTS, filter, limit, null);
+    const page = await queryEvents(c.env.EVENTS, filter, limit, null, c.get('manifest'));
     const url = new URL(c.req.url);
     const body = renderFeed(format, { origin: url.origin, query: canonicalQuery(url), events: page.events, datasetUpdatedAt: page.manifest.updated_at });
     return c.body(body, 200, { 'Content-Type': `${FEED_MEDIA_TYPES[format]}; charset=utf-8` });

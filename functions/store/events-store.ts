@@ -64,12 +64,13 @@ export interface EventPage {
 
 /**
  * Reads one page, newest first, of the records matching `filter` after the
- * sort key `after`. It reads the manifest, at most MAX_CHUNKS_PER_PAGE chunks
- * and the page's records; when the chunk budget runs out first, the page is
- * short and `nextCursor` goes on from the last chunk scanned.
+ * sort key `after`. It reads the manifest (unless the caller already has
+ * it), at most MAX_CHUNKS_PER_PAGE chunks and the page's records; when the
+ * chunk budget runs out first, the page is short and `nextCursor` goes on
+ * from the last chunk scanned.
  */
-export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: number, after: string | null): Promise<EventPage> {
-  const manifest = await readManifest(kv);
+export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: number, after: string | null, known?: Manifest): Promise<EventPage> {
+  const manifest = known ?? (await readManifest(kv));
   const range = keyRange(after, filter);
   const candidates = chunksInRange(manifest, range);
   const picked: IndexEntry[] = [];
@@ -185,10 +186,11 @@ export function readTalliesVersion(kv: KVNamespace): Promise<TalliesVersion | nu
 /**
  * Every index entry matching `filter`, newest first, for aggregates over a
  * whole result set such as `/stats` and for reconciliation (`{}`: the whole
- * index). It reads each chunk in the filter's date range, but no record.
+ * index). It reads the manifest (unless the caller already has it) and each
+ * chunk in the filter's date range, but no record.
  */
-export async function scanEntries(kv: KVNamespace, filter: EventFilter): Promise<IndexEntry[]> {
-  const manifest = await readManifest(kv);
+export async function scanEntries(kv: KVNamespace, filter: EventFilter, known?: Manifest): Promise<IndexEntry[]> {
+  const manifest = known ?? (await readManifest(kv));
   const range = keyRange(null, filter);
   const chunks = await Promise.all(chunksInRange(manifest, range).map((ref) => readChunk(kv, ref.key)));
   return chunks.flatMap((entries) => selectEntries(entries, range, filter));
