@@ -1,19 +1,24 @@
 /**
  * Conditional GET and caching headers on the read endpoints: strong ETags
- * from the dataset revision and the query, Last-Modified from the last index
- * change, 304s for If-None-Match and If-Modified-Since, validators that
+ * from the dataset revision and the query (a record's digest for
+ * `/events/:id`), Last-Modified from the last index change (the record's
+ * `updated_at`), 304s for If-None-Match and If-Modified-Since, validators that
  * change with writes (events and tallies), and the headers of `/` and `/healthz`.
  */
-import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import tallies from '../data/tallies.json';
 import type { Tally } from '../functions/domain/schema.ts';
-import { writeEvents, writeTallies } from '../functions/store/events-store.ts';
-import { call, makeEvent } from './helpers.ts';
+import { call, coordinatorStub, makeEvent, seed, settled } from './helpers.ts';
 
 const NEWEST_CHANGE = '2026-02-10T08:00:30.500Z';
 const WRITTEN_AT = '2026-02-10T09:00:00.900Z';
 const READ_ENDPOINTS = ['/events', '/events/first', '/feed.rss', '/feed.atom', '/feed.json', '/events.geojson', '/events.csv', '/stats', '/stats?country=IQ'];
+
+/** Publishes `collection` as the bundled tallies at `now` (through the Coordinator, as data/ is). */
+async function publishTallies(collection: Tally[], now: string): Promise<void> {
+  await coordinatorStub().publishBundle({ fingerprint: `tallies-${now}`, events: [], tallies: collection }, now);
+  await settled();
+}
 
 const get = (path: string, headers: Record<string, string> = {}) => call(path, { headers });
 
@@ -24,8 +29,8 @@ async function validators(path: string): Promise<{ etag: string; lastModified: s
 }
 
 beforeAll(async () => {
-  await writeEvents(env.EVENTS, [makeEvent('first', '2024-01-01', { updated_at: NEWEST_CHANGE }), makeEvent('second', '2024-01-02')], WRITTEN_AT);
-  await writeTallies(env.EVENTS, tallies as Tally[], '2026-02-11T00:00:00.000Z');
+  await seed([makeEvent('first', '2024-01-01', { updated_at: NEWEST_CHANGE }), makeEvent('second', '2024-01-02')], WRITTEN_AT);
+  await publishTallies(tallies as Tally[], '2026-02-11T00:00:00.000Z');
 });
 
 describe('read endpoints', () => {
@@ -34,7 +39,8 @@ describe('read endpoints', () => {
       const response = await get(path);
       expect(response.status, path).toBe(200);
       expect(response.headers.get('etag'), path).toMatch(/^"[0-9a-f]{40}"$/);
-      expect(response.headers.get('last-modified'), path).toBe('Tue, 10 Feb 2026 09:00:00 GMT');
+      // A record's own change time for /events/:id, the index's last change for everything else.
+      expect(response.headers.get('last-modified'), path).toBe(path === '/events/first' ? 'Tue, 10 Feb 2026 08:00:30 GMT' : 'Tue, 10 Feb 2026 09:00:00 GMT');
       expect(response.headers.get('cache-control'), path).toBe('public, max-age=60, stale-while-revalidate=300');
     }
   });
@@ -83,7 +89,7 @@ describe('read endpoints', () => {
 
   it('change ETag and Last-Modified when a record changes', async () => {
     const before = await validators('/feed.json');
-    await writeEvents(env.EVENTS, [makeEvent('second', '2024-01-02', { title: 'Edited' })], '2026-03-01T00:00:00.000Z');
+    await seed([makeEvent('second', '2024-01-02', { title: 'Edited' })], '2026-03-01T00:00:00.000Z');
     const after = await validators('/feed.json');
     expect(after.etag).not.toBe(before.etag);
     expect(after.lastModified).toBe('Sun, 01 Mar 2026 00:00:00 GMT');
@@ -93,7 +99,7 @@ describe('read endpoints', () => {
 
   it('move Last-Modified when a record arrives with an older updated_at (curated data)', async () => {
     const before = await validators('/feed.rss');
-    await writeEvents(env.EVENTS, [makeEvent('backdated', '2024-01-03', { created_at: '2020-01-01T00:00:00.000Z', updated_at: '2020-01-01T00:00:00.000Z' })], '2026-03-02T00:00:00.000Z');
+    await seed([makeEvent('backdated', '2024-01-03', { created_at: '2020-01-01T00:00:00.000Z', updated_at: '2020-01-01T00:00:00.000Z' })], '2026-03-02T00:00:00.000Z');
     const after = await validators('/feed.rss');
     expect(after.lastModified).toBe('Mon, 02 Mar 2026 00:00:00 GMT');
     expect((await get('/feed.rss', { 'If-Modified-Since': before.lastModified })).status).toBe(200);
@@ -122,11 +128,11 @@ describe('GET /tallies', () => {
     expect(first.lastModified).toBe('Wed, 11 Feb 2026 00:00:00 GMT');
     expect((await get('/tallies', { 'If-None-Match': first.etag })).status).toBe(304);
 
-    await writeTallies(env.EVENTS, tallies as Tally[], '2026-03-01T00:00:00.000Z');
+    await publishTallies(tallies as Tally[], '2026-03-01T00:00:00.000Z');
     expect(await validators('/tallies')).toEqual(first);
 
     const changed = (tallies as Tally[]).map((tally, index) => (index === 0 ? { ...tally, value: tally.value + 1 } : tally));
-    await writeTallies(env.EVENTS, changed, '2026-03-02T00:00:00.000Z');
+    await publishTallies(changed, '2026-03-02T00:00:00.000Z');
     const second = await validators('/tallies');
     expect(second.etag).not.toBe(first.etag);
     expect(second.lastModified).toBe('Mon, 02 Mar 2026 00:00:00 GMT');

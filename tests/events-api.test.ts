@@ -3,6 +3,7 @@
  * Worker entry point in workerd, on the curated dataset published from data/.
  */
 import { env } from 'cloudflare:workers';
+import { ensureBundlePublished } from '../functions/jobs/publish-bundle.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import bundled from '../data/events.json';
 import type { Event } from '../functions/domain/schema.ts';
@@ -16,7 +17,7 @@ const ids = async (query: string): Promise<string[]> => {
 };
 
 beforeAll(async () => {
-  await env.COORDINATOR.getByName('main').publishBundle('2026-11-28T00:00:00.000Z');
+  await ensureBundlePublished(env, '2026-11-28T00:00:00.000Z');
 });
 
 describe('GET /events', () => {

@@ -2,11 +2,9 @@
  * `/events.geojson` and `/events.csv`: structure, [lon, lat] order, CSV
  * quoting and the formula guard, filters, and paging by `Link: rel="next"`.
  */
-import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CSV_COLUMNS, csvCell } from '../functions/domain/csv.ts';
-import { writeEvents } from '../functions/store/events-store.ts';
-import { call, expectInvalidParameter, getJson, makeEvent } from './helpers.ts';
+import { call, expectInvalidParameter, getJson, makeEvent, seed } from './helpers.ts';
 
 const ORIGIN = 'http://strikewire.test';
 const WESTERN = { name: 'Somewhere west', country: 'US', lat: 38.8977, lon: -77.0365, precision: 'city' } as const;
@@ -49,7 +47,7 @@ function nextPath(response: Response): string | null {
 
 beforeAll(async () => {
   const days = Array.from({ length: 5 }, (_, index) => makeEvent(`plain-${index}`, `2024-01-0${index + 1}`));
-  await writeEvents(env.EVENTS, [...days, tricky], '2026-02-01T00:00:00.000Z');
+  await seed([...days, tricky], '2026-02-01T00:00:00.000Z');
 });
 
 describe('GET /events.geojson', () => {

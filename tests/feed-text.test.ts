@@ -4,13 +4,11 @@
  * titles, summaries, places and actor names, in all three formats. (The
  * Node project in tests/clients/ checks the same feeds with feedparser.)
  */
-import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { xml2js } from 'xml-js';
 import { eventTagUri, xmlSafe } from '../functions/domain/feed.ts';
-import { writeEvents } from '../functions/store/events-store.ts';
 import { HOSTILE_TITLES, hostileEvents } from './fixtures/hostile-events.ts';
-import { call } from './helpers.ts';
+import { call, seed } from './helpers.ts';
 
 /** Characters XML 1.0 does not allow, plus the discouraged C1 controls. */
 const XML_UNSAFE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFE\uFFFF]/;
@@ -31,7 +29,7 @@ async function body(path: string): Promise<string> {
 const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 beforeAll(async () => {
-  await writeEvents(env.EVENTS, hostileEvents(), '2030-01-20T00:00:00.000Z');
+  await seed(hostileEvents(), '2030-01-20T00:00:00.000Z');
 });
 
 describe('hostile text', () => {

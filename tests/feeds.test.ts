@@ -3,13 +3,11 @@
  * and structure of each format, ids that survive edits, `updated` from record
  * changes, self links, GeoRSS points, filters and parameter errors.
  */
-import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { xml2js } from 'xml-js';
 import { eventTagUri } from '../functions/domain/feed.ts';
 import type { Event } from '../functions/domain/schema.ts';
-import { writeEvents } from '../functions/store/events-store.ts';
-import { call, expectInvalidParameter, getJson, makeEvent } from './helpers.ts';
+import { call, expectInvalidParameter, getJson, makeEvent, seed } from './helpers.ts';
 
 const ORIGIN = 'http://strikewire.test';
 const TOWER_22 = { name: 'Tower 22', country: 'JO', lat: 33.3189, lon: 38.6981, precision: 'site' } as const;
@@ -63,7 +61,7 @@ async function jsonFeed(query = ''): Promise<{ feed: any; response: Response }> 
 }
 
 beforeAll(async () => {
-  await writeEvents(env.EVENTS, records, '2026-02-10T08:00:00.000Z');
+  await seed(records, '2026-02-10T08:00:00.000Z');
 });
 
 describe('RSS 2.0', () => {
@@ -144,7 +142,7 @@ describe('all formats', () => {
   it('keep ids when a record is edited, and move updated to the edit', async () => {
     const before = { json: (await jsonFeed()).feed.items.map((item: { id: string }) => item.id), rss: (await rss()).items.map((item) => item.guid._text), atom: (await atom()).entries.map((entry) => entry.id._text) };
     const edited = { ...records[3]!, title: 'Rocket attack on Al-Tanf garrison (corrected)', date: '2023-11-21' };
-    await writeEvents(env.EVENTS, [edited], '2026-03-05T12:00:00.000Z');
+    await seed([edited], '2026-03-05T12:00:00.000Z');
 
     const { feed } = await jsonFeed();
     expect(feed.items.map((item: { id: string }) => item.id)).toEqual(before.json);

@@ -1,9 +1,15 @@
 /**
  * Shared workerd test helpers: requests through the real Worker entry point,
- * the check of a 400 naming a parameter, and (re-exported) the record builders.
+ * writing records through the Coordinator and waiting until they are
+ * published, the check of a 400 naming a parameter, and (re-exported) the
+ * record builders.
  */
-import { exports } from 'cloudflare:workers';
+import { runDurableObjectAlarm } from 'cloudflare:test';
+import { env, exports } from 'cloudflare:workers';
 import { expect } from 'vitest';
+import type { EventInput } from '../functions/domain/schema.ts';
+import type { CoordinatorStatus } from '../functions/store/coordinator.ts';
+import type { WriteResult } from '../functions/store/dataset-table.ts';
 
 export { dayFrom2000, makeEvent } from './fixtures/records.ts';
 
@@ -25,4 +31,32 @@ export async function expectInvalidParameter(path: string, field: string): Promi
   expect(response.headers.get('content-type'), path).toMatch(/^application\/json/);
   expect(body.error.code, path).toBe('invalid_parameter');
   expect(new Set(body.error.fields.map((problem: { field: string }) => problem.field)), path).toEqual(new Set([field]));
+}
+
+/** The Coordinator instance the Worker writes through. */
+export const coordinatorStub = () => env.COORDINATOR.getByName('main');
+
+/**
+ * Waits until everything committed is published to KV and the webhook
+ * outbox is sent, running the Coordinator's alarm rather than waiting for it
+ * (KV's one-write-per-second rule still applies: the manifest may wait up to
+ * a second). Returns the final status; throws after `timeoutMs`.
+ */
+export async function settled(timeoutMs = 15_000): Promise<CoordinatorStatus> {
+  const stub = coordinatorStub();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await stub.status();
+    if (status.publish.up_to_date && status.outbox.pending === 0 && !status.reconciliation.pass_under_way) return status;
+    if (Date.now() > deadline) throw new Error(`not settled after ${timeoutMs} ms: ${JSON.stringify(status)}`);
+    await runDurableObjectAlarm(stub);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Writes records through the Coordinator at time `now` (keeping the timestamps they carry when new), then waits until they are published. */
+export async function seed(records: readonly EventInput[], now: string): Promise<WriteResult[]> {
+  const results = await coordinatorStub().ingest([...records], now);
+  await settled();
+  return results;
 }

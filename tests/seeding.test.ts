@@ -1,21 +1,23 @@
 /**
  * Publishing the dataset bundled from data/: with SEED_FROM_BUNDLE on, the
- * first request seeds an empty KV namespace through the Coordinator, and
- * later requests and cron runs leave it alone while data/ is unchanged.
+ * first request hands it to the Coordinator, which writes it into the truth
+ * and publishes it before that request is answered; later requests and cron
+ * runs leave it alone while data/ is unchanged.
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import bundledEvents from '../data/events.json';
 import bundledTallies from '../data/tallies.json';
 import { app } from '../functions/app.ts';
-import { readManifest } from '../functions/store/events-store.ts';
+import { ensureBundlePublished } from '../functions/jobs/publish-bundle.ts';
+import { coordinatorStub } from './helpers.ts';
 
 const seededEnv = { ...env, SEED_FROM_BUNDLE: 'true' };
 const get = async (path: string) => (await app.request(path, {}, seededEnv)).json() as Promise<any>;
 
 describe('bundled dataset', () => {
   it('is published into an empty namespace on the first request', async () => {
-    expect((await readManifest(env.EVENTS)).count).toBe(0);
+    expect((await coordinatorStub().status()).dataset.records).toBe(0);
     const health = await get('/healthz');
     expect(health.events).toBe(bundledEvents.length);
     const tallies = await get('/tallies');
@@ -25,10 +27,10 @@ describe('bundled dataset', () => {
   });
 
   it('is not written again while data/ is unchanged', async () => {
-    const before = await readManifest(env.EVENTS);
+    const before = (await coordinatorStub().status()).dataset.revision;
     await get('/events?limit=1');
-    expect(await env.COORDINATOR.getByName('main').publishBundle(new Date().toISOString())).toBe(false);
-    expect((await readManifest(env.EVENTS)).revision).toBe(before.revision);
+    expect(await ensureBundlePublished(env, new Date().toISOString(), true)).toBe(false);
+    expect((await coordinatorStub().status()).dataset.revision).toBe(before);
   });
 
   it('is not served when seeding is off and the namespace is empty elsewhere', async () => {

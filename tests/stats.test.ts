@@ -2,18 +2,14 @@
  * `GET /stats`: totals and casualty sums by month (gap-filled), type,
  * country and actor over every matching record, honouring the filters.
  */
-import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeEvents } from '../functions/store/events-store.ts';
-import { dayFrom2000, expectInvalidParameter, getJson, makeEvent } from './helpers.ts';
+import { dayFrom2000, expectInvalidParameter, getJson, makeEvent, seed } from './helpers.ts';
 
 const SYRIA = { name: 'Al-Tanf garrison', country: 'SY', lat: 33.4987, lon: 38.6332, precision: 'site' } as const;
 
 beforeAll(async () => {
   const casualties = (killed: number | null, injured: number | null) => [{ group: 'us_military' as const, killed, injured }];
-  await writeEvents(
-    env.EVENTS,
-    [
+  await seed([
       makeEvent('jan-iq-attack', '2024-01-05', { casualties: casualties(1, 2), actors: { perpetrator: ['Kataib Hezbollah'], target: ['US forces'], claimed_by: ['Islamic Resistance in Iraq'] } }),
       makeEvent('jan-sy-attack', '2024-01-20', { location: SYRIA, casualties: [...casualties(3, 40), { group: 'civilians', killed: null, injured: 1 }] }),
       makeEvent('apr-sy-strike', '2024-04-02', { type: 'strike', location: SYRIA, actors: { perpetrator: ['US forces'], target: ['Kataib Hezbollah'], claimed_by: [] } }),
@@ -61,7 +57,7 @@ describe('GET /stats', () => {
 
   it('counts every matching record, across many index chunks', async () => {
     const many = Array.from({ length: 700 }, (_, index) => makeEvent(`bulk-${index}`, dayFrom2000(index), { casualties: [{ group: 'unknown', killed: 1, injured: null }] }));
-    for (let start = 0; start < many.length; start += 250) await writeEvents(env.EVENTS, many.slice(start, start + 250), '2026-02-02T00:00:00.000Z');
+    for (let start = 0; start < many.length; start += 250) await seed(many.slice(start, start + 250), '2026-02-02T00:00:00.000Z');
     const { body } = await getJson('/stats?until=2010-12-31');
     expect(body.data.total).toEqual({ events: 700, killed: 700, injured: 0 });
     expect(body.data.by_month[0].key).toBe('2000-01');

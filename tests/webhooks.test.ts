@@ -5,16 +5,15 @@
  * 50 concurrent ingests, retries, dead letters, redelivery, auto-disable,
  * pings, the delivery log and the cron path.
  */
-import { createMessageBatch, getQueueResult, createExecutionContext, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { createMessageBatch, getQueueResult, createExecutionContext, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { eventKey } from '../functions/domain/layout.ts';
 import type { Event } from '../functions/domain/schema.ts';
 import worker from '../functions/index.ts';
-import type { DeliveryMessage } from '../functions/jobs/deliver.ts';
-import { writeEvents } from '../functions/store/events-store.ts';
-import { call, getJson, makeEvent } from './helpers.ts';
+import type { DeliveryMessage } from '../functions/domain/delivery-messages.ts';
+import { call, getJson, makeEvent, settled } from './helpers.ts';
 
 const ADMIN = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
 
@@ -84,7 +83,12 @@ async function subscribe(url: string, extra: Record<string, unknown> = {}): Prom
   return body;
 }
 
-const ingest = (records: Event | Event[]) => call('/events', { method: 'POST', headers: ADMIN, body: JSON.stringify(records) });
+/** POSTs records, then waits until the write is published and its alerts are queued. */
+async function ingest(records: Event | Event[]): Promise<Response> {
+  const response = await call('/events', { method: 'POST', headers: ADMIN, body: JSON.stringify(records) });
+  await settled();
+  return response;
+}
 
 const syria = (id: string, date = '2023-06-01') => makeEvent(id, date, { location: { name: 'Deir ez-Zor', country: 'SY', lat: 35.33, lon: 40.14, precision: 'city' } });
 
@@ -341,26 +345,4 @@ describe('deliveries', () => {
     expect(receiver.for(url).filter((delivery) => delivery.data.id === 'bulk-put-alerted')).toHaveLength(1);
   });
 
-  it('keeps the recovery alarm of an interrupted write when a later write empties the outbox', async () => {
-    const url = 'https://hooks.example.com/recovery';
-    await subscribe(url);
-    const stub = env.COORDINATOR.getByName('main');
-    const record = makeEvent('interrupted-update', '2023-07-10');
-    await ingest(record);
-    await vi.waitFor(() => expect(receiver.for(url)).toHaveLength(1));
-    // The state a crash between storing revision 2 and alerting it leaves behind: KV and index
-    // at revision 2, the ledger at 1, the journal entry and its alarm. Reconciliation cannot see
-    // this (the record is indexed and in the ledger); only the alarm can.
-    await runInDurableObject(stub, async (_instance, state) => {
-      state.storage.sql.exec('INSERT INTO journal (record_id, started_at) VALUES (?, ?)', record.id, '2026-11-28T12:00:00.000Z');
-      await state.storage.setAlarm(Date.now() + 60_000);
-    });
-    await writeEvents(env.EVENTS, [{ ...record, title: 'Edited before the crash' }], '2026-11-28T12:00:00.000Z');
-
-    await ingest(makeEvent('write-after-interruption', '2023-07-11'));
-    await vi.waitFor(() => expect(receiver.for(url)).toHaveLength(2));
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
-    await vi.waitFor(() => expect(receiver.for(url)).toHaveLength(3));
-    expect(receiver.for(url)[2]).toMatchObject({ type: 'event.updated', data: { id: 'interrupted-update', revision: 2, title: 'Edited before the crash' } });
-  });
 });

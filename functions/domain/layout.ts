@@ -1,13 +1,18 @@
 /**
  * The KV layout of the query index, as pure functions.
  *
- * Records live under `event:<id>`. A small manifest (`index:manifest`) lists
- * index chunks, newest first; each chunk (`index:chunk:<revision>-<n>`) holds
- * up to CHUNK_MAX compact entries sorted newest first by `<date>|<id>`. A page
- * of results reads the manifest, the few chunks that cover it and then only the
- * records on the page, so its cost does not grow with the dataset. Chunks are
- * copy-on-write: a write stores changed chunks under new keys and the manifest
- * names them, so a reader always sees one consistent revision.
+ * This is the layout of the published copy: the Coordinator's SQLite holds the
+ * truth and writes these keys. The latest version of each record lives under
+ * `event:<id>`, and every version also under its own immutable key
+ * `event-version:<id>:<revision>`. A small manifest (`index:manifest`) lists
+ * index chunks, newest first; each chunk (`index:chunk:<epoch>-<revision>-<n>`)
+ * holds up to CHUNK_MAX compact entries sorted newest first by `<date>|<id>`,
+ * each naming the record revision it indexes. A page of results reads the
+ * manifest, the few chunks that cover it and then only the page's record
+ * versions, so its cost does not grow with the dataset, and everything a page
+ * is built from is immutable once the manifest names it: one manifest
+ * revision always gives the same body. Chunks are copy-on-write: a write
+ * stores changed chunks under new keys and the manifest names them.
  */
 import type { Event } from './schema.ts';
 import { foldText } from './text.ts';
@@ -21,14 +26,22 @@ export const CHUNK_TARGET = 128;
 /** A chunk that grows past this is split in two. */
 export const CHUNK_MAX = 256;
 
-/** KV key of the record with `id`. */
+/** KV key prefix of immutable record versions. */
+export const EVENT_VERSION_KEY_PREFIX = 'event-version:';
+
+/** KV key of the latest version of the record with `id`. */
 export const eventKey = (id: string): string => `${EVENT_KEY_PREFIX}${id}`;
+
+/** KV key of one version of a record; its value never changes. */
+export const eventVersionKey = (id: string, revision: number): string => `${EVENT_VERSION_KEY_PREFIX}${id}:${revision}`;
 
 /** What a query needs to know about a record without reading it. */
 export interface IndexEntry {
   /** Sort key `<date>|<id>`; the index is ordered by it, descending. */
   k: string;
   id: string;
+  /** The record revision this entry indexes: the page reads `eventVersionKey(id, rev)`. */
+  rev: number;
   date: string;
   type: Event['type'];
   country: string;
@@ -54,9 +67,14 @@ export interface ChunkRef {
   count: number;
 }
 
-/** The index root. `revision` increases with every write that changes anything. */
+/**
+ * The index root. `revision` increases with every write that changes anything
+ * and is never reused within an `epoch` (a random id of the Coordinator's
+ * storage), so `<epoch>-<revision>` names one content for ever.
+ */
 export interface Manifest {
-  format: 1;
+  format: 2;
+  epoch: string;
   revision: number;
   count: number;
   /** The newest `updated_at` of any record; null while empty. */
@@ -64,12 +82,10 @@ export interface Manifest {
   /** When the index last changed (the write's time): the Last-Modified of everything read from it; null while empty. */
   changed_at: string | null;
   chunks: ChunkRef[];
-  /** Chunk keys replaced by this revision, deleted by the next write. */
-  retired: string[];
 }
 
-/** The manifest of an empty index. */
-export const emptyManifest = (): Manifest => ({ format: 1, revision: 0, count: 0, updated_at: null, changed_at: null, chunks: [], retired: [] });
+/** The manifest of an empty index of storage `epoch`. */
+export const emptyManifest = (epoch: string): Manifest => ({ format: 2, epoch, revision: 0, count: 0, updated_at: null, changed_at: null, chunks: [] });
 
 /** Sort key of a record: newest first means descending order of this string. */
 export const sortKey = (event: Pick<Event, 'date' | 'id'>): string => `${event.date}|${event.id}`;
@@ -92,6 +108,7 @@ export function toIndexEntry(event: Event): IndexEntry {
   return {
     k: sortKey(event),
     id: event.id,
+    rev: event.revision,
     date: event.date,
     type: event.type,
     country: event.location.country,
@@ -144,10 +161,11 @@ export function chunksTouched(manifest: Manifest, change: IndexChange): string[]
   return [...keys];
 }
 
-/** The outcome of `applyIndexChange`: the new manifest and the chunks to store under new keys. */
+/** The outcome of `applyIndexChange`: the new manifest, the chunks to store under new keys and the keys of the chunks they replace. */
 export interface IndexWrite {
   manifest: Manifest;
   chunks: Map<string, IndexEntry[]>;
+  replaced: string[];
 }
 
 /**
@@ -175,10 +193,10 @@ export function applyIndexChange(manifest: Manifest, loaded: ReadonlyMap<string,
 
   const written = new Map<string, IndexEntry[]>();
   const chunks: ChunkRef[] = [];
-  const retired: string[] = [];
+  const replaced: string[] = [];
   let serial = 0;
   const store = (entries: IndexEntry[]): void => {
-    const key = `index:chunk:${revision}-${serial++}`;
+    const key = `index:chunk:${manifest.epoch}-${revision}-${serial++}`;
     written.set(key, entries);
     chunks.push({ key, first: entries[0]!.k, last: entries[entries.length - 1]!.k, count: entries.length });
   };
@@ -190,7 +208,7 @@ export function applyIndexChange(manifest: Manifest, loaded: ReadonlyMap<string,
       if (ref) chunks.push(ref);
       continue;
     }
-    if (ref) retired.push(ref.key);
+    if (ref) replaced.push(ref.key);
     const entries = [...bucket.values()].sort(newestFirst);
     const pieces = entries.length > CHUNK_MAX ? Math.ceil(entries.length / CHUNK_TARGET) : 1;
     const size = Math.ceil(entries.length / pieces);
@@ -199,5 +217,5 @@ export function applyIndexChange(manifest: Manifest, loaded: ReadonlyMap<string,
   const count = chunks.reduce((sum, ref) => sum + ref.count, 0);
   const newest = manifest.updated_at && manifest.updated_at > updatedAt ? manifest.updated_at : updatedAt;
   const changed = manifest.changed_at && manifest.changed_at > changedAt ? manifest.changed_at : changedAt;
-  return { manifest: { format: 1, revision, count, updated_at: count ? newest : manifest.updated_at, changed_at: changed, chunks, retired }, chunks: written };
+  return { manifest: { format: 2, epoch: manifest.epoch, revision, count, updated_at: count ? newest : manifest.updated_at, changed_at: changed, chunks }, chunks: written, replaced };
 }

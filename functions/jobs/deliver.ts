@@ -6,30 +6,16 @@
  * the Coordinator so they can be inspected and redelivered.
  */
 import { MAX_ATTEMPTS, decideRetry, judgeAttempt, type AttemptResult } from '../domain/delivery-policy.ts';
-import { webhookHeaders, type WebhookEventType } from '../domain/webhook-signing.ts';
+import type { DeadLetter, DeliveryMessage } from '../domain/delivery-messages.ts';
+import { webhookHeaders } from '../domain/webhook-signing.ts';
 import type { Env } from '../env.ts';
-import { coordinator } from '../routes/ingest.ts';
+import { coordinator } from '../store/coordinator-stub.ts';
 
 /** Name of the dead-letter queue (wrangler.toml). */
 export const DEAD_LETTER_QUEUE = 'strikewire-deliveries-dlq';
 
 /** How long one delivery attempt may take before it counts as a network failure. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
-
-/** A queued delivery: the exact payload bytes to sign and send, and where it belongs. */
-export interface DeliveryMessage {
-  msg_id: string;
-  subscription_id: string;
-  type: WebhookEventType;
-  record_id: string | null;
-  payload: string;
-}
-
-/** A delivery the main consumer gave up on, with why. */
-export interface DeadLetter extends DeliveryMessage {
-  reason: string;
-  attempts: number;
-}
 
 async function attempt(url: string, headers: Record<string, string>, body: string): Promise<{ result: AttemptResult; latencyMs: number }> {
   const started = Date.now();

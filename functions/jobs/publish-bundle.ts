@@ -1,46 +1,47 @@
 /**
- * Publishes the curated dataset bundled from data/ into KV: on a fresh
- * namespace it seeds everything; after data/ changes only the changed
- * records are written (and alerted, as any write is). A fingerprint of the
- * bundle in KV makes the check one read, and each isolate makes it once.
+ * The curated dataset bundled from data/: handed to the Coordinator, which
+ * writes it into the truth when its fingerprint is new (only changed records
+ * are written, and alerted, as any write is) and publishes it. Each isolate
+ * hands it over at most once: it first looks for the fingerprint the
+ * Coordinator published to KV, and otherwise asks the Coordinator, whose
+ * SQLite decides.
  */
 import * as v from 'valibot';
 import bundledEvents from '../../data/events.json';
 import bundledTallies from '../../data/tallies.json';
 import { sha256Hex } from '../domain/digest.ts';
-import { EventInputSchema, TallySchema, type EventInput } from '../domain/schema.ts';
-import { writeTallies } from '../store/events-store.ts';
-
-/** KV key holding the fingerprint of the last bundle published. */
-export const BUNDLE_FINGERPRINT_KEY = 'meta:bundle';
+import { EventInputSchema, TallySchema } from '../domain/schema.ts';
+import type { Env } from '../env.ts';
+import { coordinator } from '../store/coordinator-stub.ts';
+import type { Bundle } from '../store/coordinator.ts';
+import { BUNDLE_FINGERPRINT_KEY } from '../store/events-store.ts';
 
 const published = new WeakMap<KVNamespace, string>();
-let fingerprint: Promise<string> | undefined;
+let bundle: Promise<Bundle> | undefined;
 
-function bundleFingerprint(): Promise<string> {
-  fingerprint ??= sha256Hex(JSON.stringify([bundledEvents, bundledTallies]));
-  return fingerprint;
-}
-
-/** True when `kv` already holds the bundled dataset (one KV read per isolate at most). */
-export async function bundleIsPublished(kv: KVNamespace): Promise<boolean> {
-  const wanted = await bundleFingerprint();
-  if (published.get(kv) === wanted) return true;
-  if ((await kv.get(BUNDLE_FINGERPRINT_KEY)) !== wanted) return false;
-  published.set(kv, wanted);
-  return true;
+/** The bundled dataset, validated, with its fingerprint (computed once per isolate). */
+function bundled(): Promise<Bundle> {
+  bundle ??= (async () => ({
+    fingerprint: await sha256Hex(JSON.stringify([bundledEvents, bundledTallies])),
+    events: v.parse(v.array(EventInputSchema), bundledEvents),
+    tallies: v.parse(v.array(TallySchema), bundledTallies),
+  }))();
+  return bundle;
 }
 
 /**
- * Makes sure `kv` holds the bundled dataset at time `now`: events go through
- * `writeEvents` (the serialised writer), tallies are replaced. Returns true when it wrote.
- * Records added by other paths are left alone.
+ * Makes sure the bundled dataset is in the truth and published, at most once
+ * per isolate; `force` asks the Coordinator even when this isolate already
+ * did (the cron's daily check). Returns true when the Coordinator wrote.
  */
-export async function publishBundledDataset(kv: KVNamespace, now: string, writeEvents: (records: EventInput[]) => Promise<unknown>): Promise<boolean> {
-  if (await bundleIsPublished(kv)) return false;
-  await writeEvents(v.parse(v.array(EventInputSchema), bundledEvents));
-  await writeTallies(kv, v.parse(v.array(TallySchema), bundledTallies), now);
-  await kv.put(BUNDLE_FINGERPRINT_KEY, await bundleFingerprint());
-  published.set(kv, await bundleFingerprint());
-  return true;
+export async function ensureBundlePublished(env: Env, now: string, force = false): Promise<boolean> {
+  const { fingerprint } = await bundled();
+  if (!force && published.get(env.EVENTS) === fingerprint) return false;
+  if (!force && (await env.EVENTS.get(BUNDLE_FINGERPRINT_KEY)) === fingerprint) {
+    published.set(env.EVENTS, fingerprint);
+    return false;
+  }
+  const wrote = await coordinator(env).publishBundle(await bundled(), now);
+  published.set(env.EVENTS, fingerprint);
+  return wrote;
 }

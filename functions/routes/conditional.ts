@@ -1,16 +1,17 @@
 /**
  * Conditional GET for the read endpoints. Validators come from what the data
- * behind an endpoint is at (the index manifest's revision, or the tallies'
- * digest) rather than from the body, so a client that already has the
- * current representation gets its 304 after one small KV read, before any
- * body is built.
+ * behind an endpoint is at (the index manifest's epoch and revision, a
+ * record's digest, or the tallies' digest) rather than from the body, so a
+ * client that already has the current representation gets its 304 after one
+ * small KV read, before any body is built. Everything a manifest revision
+ * names is immutable, so one ETag never stands for two different bodies.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { sha256Hex } from '../domain/digest.ts';
 import { canonicalQuery } from '../domain/query.ts';
 import type { Manifest } from '../domain/layout.ts';
 import type { Env } from '../env.ts';
-import { readManifest, readTalliesVersion } from '../store/events-store.ts';
+import { readEvent, readManifest, readTallies, withFreshManifest, type PublishedTallies, type StoredEvent } from '../store/events-store.ts';
 
 /** Cache-Control for lists, feeds, exports and stats: fresh for a minute, then served stale for five while revalidated, which suits feed polling. */
 export const POLLING_CACHE_CONTROL = 'public, max-age=60, stale-while-revalidate=300';
@@ -24,31 +25,66 @@ export interface DataVersion {
 }
 
 /**
- * The Hono env of read routes. `manifest` is the index manifest the validators
- * were computed from, kept for the handler so it reads the manifest once and
- * builds the body from the same revision the ETag names.
+ * The Hono env of read routes. What the validators were computed from is
+ * kept for the handler, so it reads it once and builds the body from the
+ * same data the ETag names: the index `manifest`, the stored `record` of
+ * `/events/:id`, or the published `tallies`. `version` is what the
+ * validators sent with a 200 describe; a handler that had to move to a newer
+ * manifest updates it (see `readIndex`).
  */
-export type ReadEnv = { Bindings: Env; Variables: { manifest?: Manifest } };
+export type ReadEnv = {
+  Bindings: Env;
+  Variables: { manifest?: Manifest; record?: StoredEvent | null; tallies?: PublishedTallies | null; version?: DataVersion };
+};
 
 /** Reads the `DataVersion` behind a request. */
 export type VersionOf = (c: Context<ReadEnv>) => Promise<DataVersion>;
 
 /**
- * The events dataset: the manifest's revision (bumped by every write that
- * changes a record) and when the index last changed. That is the write's
- * time, not the newest record's `updated_at`, so a record that arrives with
- * an older timestamp (curated data) still moves Last-Modified.
+ * The version of an index manifest: its storage epoch and revision (never
+ * reused for other content), and when the index last changed. That is the
+ * write's time, not the newest record's `updated_at`, so a record that
+ * arrives with an older timestamp (curated data) still moves Last-Modified.
  */
+const manifestVersion = (manifest: Manifest): DataVersion => ({
+  revision: `events:${manifest.epoch}:${manifest.revision}`,
+  updatedAt: manifest.changed_at ?? manifest.updated_at,
+});
+
+/** The events dataset, from the published manifest. */
 export const datasetVersion: VersionOf = async (c) => {
   const manifest = await readManifest(c.env.EVENTS);
   c.set('manifest', manifest);
-  return { revision: `events:${manifest.revision}`, updatedAt: manifest.changed_at ?? manifest.updated_at };
+  return manifestVersion(manifest);
 };
 
-/** The tallies collection: the digest of its content and when that last changed. */
+/**
+ * Runs a read of the index from the manifest the validators came from,
+ * moving to a fresher manifest if that one names keys this location cannot
+ * read yet (then the validators follow the manifest actually used).
+ */
+export async function readIndex<T>(c: Context<ReadEnv>, read: (manifest: Manifest) => Promise<T>): Promise<T> {
+  const known = c.get('manifest') ?? (await readManifest(c.env.EVENTS));
+  const { value, manifest } = await withFreshManifest(c.env.EVENTS, known, read);
+  if (manifest !== known) {
+    c.set('manifest', manifest);
+    c.set('version', manifestVersion(manifest));
+  }
+  return value;
+}
+
+/** One record, from the text stored under `event:<id>`: the validators are its digest and `updated_at`. */
+export const recordVersion: VersionOf = async (c) => {
+  const stored = await readEvent(c.env.EVENTS, c.req.param('id') ?? '');
+  c.set('record', stored);
+  return { revision: `record:${stored ? await sha256Hex(stored.text) : 'none'}`, updatedAt: stored?.record.updated_at ?? null };
+};
+
+/** The tallies collection: the digest of its content and when that last changed, published with it in one value. */
 export const talliesVersion: VersionOf = async (c) => {
-  const version = await readTalliesVersion(c.env.EVENTS);
-  return { revision: `tallies:${version?.digest ?? 'unversioned'}`, updatedAt: version?.updated_at ?? null };
+  const tallies = await readTallies(c.env.EVENTS);
+  c.set('tallies', tallies);
+  return { revision: `tallies:${tallies?.digest ?? 'unpublished'}`, updatedAt: tallies?.updated_at ?? null };
 };
 
 /**
@@ -60,15 +96,21 @@ export const talliesVersion: VersionOf = async (c) => {
  */
 export function conditionalGet(versionOf: VersionOf, cacheControl = POLLING_CACHE_CONTROL): MiddlewareHandler<ReadEnv> {
   return async (c, next) => {
-    const version = await versionOf(c);
     const url = new URL(c.req.url);
-    const etag = `"${(await sha256Hex(`${version.revision}\n${url.pathname}\n${canonicalQuery(url)}`)).slice(0, 40)}"`;
-    const validators: Record<string, string> = { ETag: etag, 'Cache-Control': cacheControl };
-    if (version.updatedAt) validators['Last-Modified'] = new Date(version.updatedAt).toUTCString();
-
-    if (isFresh(c.req.header('If-None-Match'), c.req.header('If-Modified-Since'), etag, version.updatedAt)) return c.body(null, 304, validators);
+    const validatorsOf = async (version: DataVersion) => {
+      const etag = `"${(await sha256Hex(`${version.revision}\n${url.pathname}\n${canonicalQuery(url)}`)).slice(0, 40)}"`;
+      const validators: Record<string, string> = { ETag: etag, 'Cache-Control': cacheControl };
+      if (version.updatedAt) validators['Last-Modified'] = new Date(version.updatedAt).toUTCString();
+      return validators;
+    };
+    const version = await versionOf(c);
+    c.set('version', version);
+    const validators = await validatorsOf(version);
+    if (isFresh(c.req.header('If-None-Match'), c.req.header('If-Modified-Since'), validators.ETag!, version.updatedAt)) return c.body(null, 304, validators);
     await next();
-    if (c.res.status === 200) for (const [name, value] of Object.entries(validators)) c.res.headers.set(name, value);
+    if (c.res.status !== 200) return;
+    const served = c.get('version') ?? version;
+    for (const [name, value] of Object.entries(served === version ? validators : await validatorsOf(served))) c.res.headers.set(name, value);
   };
 }
 

@@ -7,25 +7,25 @@ import { Hono } from 'hono';
 import * as v from 'valibot';
 import { EventQuerySchema } from '../domain/query.ts';
 import { EventSchema } from '../domain/schema.ts';
-import { queryEvents, readEvent, readTallies } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion, talliesVersion, type ReadEnv } from './conditional.ts';
+import { queryEvents } from '../store/events-store.ts';
+import { conditionalGet, datasetVersion, readIndex, recordVersion, talliesVersion, type ReadEnv } from './conditional.ts';
 import { jsonError, validationHook } from './errors.ts';
 
 /** Routes under `/events`. */
 export const eventsRoutes = new Hono<ReadEnv>()
   .get('/', vValidator('query', EventQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
     const { limit, cursor, ...filter } = c.req.valid('query');
-    const page = await queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, c.get('manifest'));
+    const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, manifest));
     return c.json({ data: page.events, next_cursor: page.nextCursor });
   })
-  .get('/:id', vValidator('param', v.object({ id: EventSchema.entries.id }), validationHook()), conditionalGet(datasetVersion), async (c) => {
+  .get('/:id', vValidator('param', v.object({ id: EventSchema.entries.id }), validationHook()), conditionalGet(recordVersion), async (c) => {
     const { id } = c.req.valid('param');
-    const event = await readEvent(c.env.EVENTS, id);
-    return event ? c.json(event) : jsonError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);
+    const stored = c.get('record');
+    return stored ? c.body(stored.text, 200, { 'Content-Type': 'application/json' }) : jsonError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);
   });
 
 /** `GET /tallies`: reported running counts, newest first. */
 export const talliesRoutes = new Hono<ReadEnv>().get('/', conditionalGet(talliesVersion), async (c) => {
-  const tallies = await readTallies(c.env.EVENTS);
+  const tallies = c.get('tallies')?.data ?? [];
   return c.json({ data: [...tallies].sort((a, b) => (a.as_of < b.as_of ? 1 : a.as_of > b.as_of ? -1 : a.id.localeCompare(b.id))) });
 });

@@ -1,7 +1,9 @@
 /**
  * `POST /events`: validated, idempotent upserts of one record or an array,
  * written through the Coordinator so that concurrent writes are serialised
- * and every new record revision is alerted once.
+ * and every new record revision is alerted once. The answer comes once the
+ * write is committed to the Coordinator's storage; reads see it once it is
+ * published to KV (see store/publisher.ts).
  */
 import { vValidator } from '@hono/valibot-validator';
 import { Hono } from 'hono';
@@ -9,6 +11,7 @@ import { bodyLimit } from 'hono/body-limit';
 import * as v from 'valibot';
 import { EventInputSchema, type EventInput } from '../domain/schema.ts';
 import type { Env } from '../env.ts';
+import { coordinator } from '../store/coordinator-stub.ts';
 import { requireAdmin, requireJsonBody } from './admin-auth.ts';
 import { jsonError, validationHook } from './errors.ts';
 
@@ -28,9 +31,6 @@ const BatchSchema = v.pipe(
 
 /** One record, or a non-empty array of records with distinct ids; issues name fields as `title` or `3.title`. */
 const IngestBodySchema = v.lazy((body) => (Array.isArray(body) ? BatchSchema : EventInputSchema));
-
-/** The stub of the one Coordinator instance. */
-export const coordinator = (env: Env) => env.COORDINATOR.getByName('main');
 
 /** Route `POST /events`. */
 export const ingestRoutes = new Hono<{ Bindings: Env }>().post(

@@ -12,7 +12,7 @@ import { subscriptionInputSchema } from '../domain/subscription.ts';
 import type { Env } from '../env.ts';
 import { requireAdmin, requireJsonBody } from './admin-auth.ts';
 import { invalidInput, jsonError, validationHook } from './errors.ts';
-import { coordinator } from './ingest.ts';
+import { coordinator } from '../store/coordinator-stub.ts';
 
 /** Largest accepted subscription body. */
 const MAX_SUBSCRIPTION_BYTES = 16 * 1024;

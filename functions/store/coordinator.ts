@@ -1,388 +1,304 @@
 /**
- * The Coordinator Durable Object: the single writer of events, and the home
- * of subscriptions, the alert ledger, the delivery outbox and the delivery
- * log (its SQLite storage).
+ * The Coordinator Durable Object: the single writer and the source of truth.
  *
- * Every write goes through `ingest` one at a time, so concurrent requests
- * never lose index updates. After a write, each record revision not yet in
- * the alert ledger gets one outbox message per matching subscription, in the
- * same storage transaction as the ledger entry; the outbox is then sent to
- * the delivery queue. A journal of in-flight writes and an alarm make sure a
- * write interrupted half-way is still indexed and alerted.
+ * Its SQLite storage holds every record, the index and a dataset revision
+ * that only goes up (dataset-table.ts), the webhook outbox (alert-outbox.ts),
+ * subscriptions and their logs (subscriptions-table.ts), the publishing queue
+ * (publisher.ts) and the quarantine (reconciler.ts). A write is decided from
+ * SQLite alone and committed in one storage transaction with its alerts and
+ * the keys it queues for publishing; the POST answers then. The alarm
+ * publishes to KV in bounded, rate-limited slices, sends the outbox and
+ * continues reconciliation, so a crash at any point loses nothing: whatever
+ * was committed is published and alerted by the next alarm.
  */
 import { DurableObject } from 'cloudflare:workers';
-import * as v from 'valibot';
-import { initialHealth, recordOutcome, type AttemptVerdict, type EndpointHealth } from '../domain/delivery-policy.ts';
-import { EventSchema, type Event, type EventInput } from '../domain/schema.ts';
-import { subscriptionMatches, type SubscribableEventType, type SubscriptionInput, type SubscriptionScope } from '../domain/subscription.ts';
-import { buildEnvelope, generateSecret, webhookMessageId, type RecordEventType } from '../domain/webhook-signing.ts';
+import { EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, MANIFEST_KEY } from '../domain/layout.ts';
+import type { DeadLetter } from '../domain/delivery-messages.ts';
+import { sha256Hex } from '../domain/digest.ts';
+import type { EventInput, Tally } from '../domain/schema.ts';
+import type { SubscriptionInput } from '../domain/subscription.ts';
+import { buildEnvelope, webhookMessageId } from '../domain/webhook-signing.ts';
 import type { Env } from '../env.ts';
-import type { DeadLetter, DeliveryMessage } from '../jobs/deliver.ts';
-import { publishBundledDataset } from '../jobs/publish-bundle.ts';
-import { indexStoredEvents, listStoredEventIds, readEvents, scanEntries, writeEvents, type WriteResult } from './events-store.ts';
+import { AlertOutbox, OUTBOX_SCHEMA, alertMessages } from './alert-outbox.ts';
+import { DATASET_SCHEMA, DatasetTable, type WriteResult } from './dataset-table.ts';
+import { BUNDLE_FINGERPRINT_KEY, TALLIES_KEY, type PublishedTallies } from './events-store.ts';
+import { META_SCHEMA, readMeta, writeMeta } from './meta-table.ts';
+import { PUBLISH_SCHEMA, Publisher, type PublishStatus } from './publisher.ts';
+import { RECONCILE_SCHEMA, Reconciler, type QuarantineEntry } from './reconciler.ts';
+import { SUBSCRIPTIONS_SCHEMA, SubscriptionsTable, type DeadLetterSummary, type DeliveryAttempt, type DeliveryTarget, type Subscription } from './subscriptions-table.ts';
+import type { AttemptVerdict } from '../domain/delivery-policy.ts';
 
-/** How long after a write starts the alarm checks that it finished. */
-const RECOVERY_DELAY_MS = 30_000;
-/** Most messages one queue `sendBatch` may carry. */
-const SEND_BATCH_MAX = 100;
+/** Slices one inline publish (of the bundled dataset) may run before leaving the rest to the alarm. */
+const INLINE_PUBLISH_SLICES = 20;
 
-/** Delivery log entries kept per subscription; older ones are pruned. */
-const DELIVERY_LOG_KEEP = 500;
-
-/** A subscription as the API shows it: never with its secret. */
-export interface Subscription extends SubscriptionScope {
-  id: string;
-  url: string;
-  description: string | null;
-  status: 'active' | 'disabled';
-  health: EndpointHealth;
-  created_at: string;
-  updated_at: string;
-}
-
-/** What the delivery consumer needs to send to a subscription. */
-export interface DeliveryTarget {
-  url: string;
-  secret: string;
-  status: Subscription['status'];
-}
-
-/** One delivery attempt (or a skip) in a subscription's log. */
-export interface DeliveryAttempt {
-  subscription_id: string;
-  msg_id: string;
-  type: string;
-  record_id: string | null;
-  attempt: number;
-  at: string;
-  status: number | null;
-  latency_ms: number | null;
-  outcome: 'delivered' | 'retrying' | 'failed' | 'skipped' | 'dead_lettered' | 'redelivered';
-  error: string | null;
-}
-
-type SubscriptionRow = {
-  id: string;
-  url: string;
-  filters: string;
-  event_types: string;
-  description: string | null;
-  secret: string;
-  status: string;
-  health: string;
-  created_at: string;
-  updated_at: string;
-};
-
-const toSubscription = (row: SubscriptionRow): Subscription => ({
-  id: row.id,
-  url: row.url,
-  filters: JSON.parse(row.filters) as Subscription['filters'],
-  event_types: JSON.parse(row.event_types) as SubscribableEventType[],
-  description: row.description,
-  status: row.status === 'active' ? 'active' : 'disabled',
-  health: JSON.parse(row.health) as EndpointHealth,
-  created_at: row.created_at,
-  updated_at: row.updated_at,
-});
-
-/** What reconciliation found and did. */
+/** What one reconciliation slice found and did. */
 export interface ReconcileReport {
-  /** Records under `event:` keys. */
-  stored: number;
-  /** Ids added to the index. */
-  indexed: string[];
-  /** Webhook messages queued for revisions not alerted before. */
+  /** `event:` keys read. */
+  scanned: number;
+  /** Ids of records adopted from KV (new, or changed elsewhere). */
+  adopted: string[];
+  /** Webhook messages queued for them. */
   messages: number;
-  /** Records that fail the schema, left out. */
-  invalid: { id: string; problem: string }[];
+  /** Invalid values seen for the first time, now quarantined. */
+  quarantined: { key: string; problem: string }[];
+  /** Whether the pass over every key is over (otherwise the alarm goes on with it). */
+  complete: boolean;
 }
 
-const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS journal (record_id TEXT PRIMARY KEY, started_at TEXT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS ledger (record_id TEXT PRIMARY KEY, revision INTEGER NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS outbox (msg_id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at TEXT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS subscriptions (
-     id TEXT PRIMARY KEY, url TEXT NOT NULL, filters TEXT NOT NULL, event_types TEXT NOT NULL, description TEXT,
-     secret TEXT NOT NULL, status TEXT NOT NULL, health TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS deliveries (
-     seq INTEGER PRIMARY KEY AUTOINCREMENT, subscription_id TEXT NOT NULL, msg_id TEXT NOT NULL, type TEXT NOT NULL, record_id TEXT,
-     attempt INTEGER NOT NULL, at TEXT NOT NULL, status INTEGER, latency_ms INTEGER, outcome TEXT NOT NULL, error TEXT)`,
-  `CREATE INDEX IF NOT EXISTS deliveries_by_subscription ON deliveries (subscription_id, seq)`,
-  `CREATE TABLE IF NOT EXISTS dead_letters (msg_id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL, at TEXT NOT NULL)`,
-];
+/** The dataset bundled from data/, as the Worker hands it over. */
+export interface Bundle {
+  fingerprint: string;
+  events: EventInput[];
+  tallies: Tally[];
+}
+
+/** The Coordinator's state, as `GET /admin/status` shows it. */
+export interface CoordinatorStatus {
+  dataset: { epoch: string; revision: number; records: number };
+  publish: PublishStatus;
+  outbox: { pending: number };
+  reconciliation: { pass_under_way: boolean };
+  quarantine: { count: number };
+}
 
 /** The Coordinator Durable Object; one instance, named "main". */
 export class Coordinator extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  private readonly dataset: DatasetTable;
+  private readonly publisher: Publisher;
+  private readonly outbox: AlertOutbox;
+  private readonly subscriptions: SubscriptionsTable;
+  private readonly reconciler: Reconciler;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    for (const statement of SCHEMA) this.sql.exec(statement);
+    const sql = ctx.storage.sql;
+    for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...PUBLISH_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA]) sql.exec(statement);
+    // Tables of the design before SQLite held the truth.
+    sql.exec('DROP TABLE IF EXISTS journal');
+    sql.exec('DROP TABLE IF EXISTS ledger');
+    this.dataset = new DatasetTable(sql);
+    this.publisher = new Publisher(sql, env.EVENTS, (key) => this.publishedValue(key));
+    this.outbox = new AlertOutbox(sql, env.DELIVERIES);
+    this.subscriptions = new SubscriptionsTable(sql);
+    this.reconciler = new Reconciler(sql, env.EVENTS, this.dataset, this.publisher);
   }
 
-  /** Runs `work` after every earlier exclusive task has finished. */
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(work, work);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Creates or updates records, indexes them and alerts subscribers of each new revision. */
+  /** Creates or updates records; answers once the write is committed (published to KV by the alarm right after). */
   async ingest(inputs: EventInput[], now: string): Promise<WriteResult[]> {
-    return this.exclusive(() => this.writeAndAlert(inputs, now));
-  }
-
-  /** Publishes the dataset bundled from data/ if KV does not hold it yet; true when it wrote. */
-  async publishBundle(now: string): Promise<boolean> {
-    return this.exclusive(() => publishBundledDataset(this.env.EVENTS, now, (records) => this.writeAndAlert(records, now)));
-  }
-
-  private async writeAndAlert(inputs: EventInput[], now: string): Promise<WriteResult[]> {
-    await this.journal(inputs.map((input) => input.id), now);
-    const results = await writeEvents(this.env.EVENTS, inputs, now);
-    await this.alert(results.filter((result) => result.change !== 'unchanged'), now);
-    for (const input of inputs) this.sql.exec('DELETE FROM journal WHERE record_id = ?', input.id);
-    await this.flushOutbox();
+    const results = await this.exclusive(() => this.write(inputs, now));
+    await this.rearm();
     return results;
   }
 
   /**
-   * Indexes and alerts records that are in KV but not in the index or the
-   * ledger (added by `wrangler kv bulk put` or any other path). Records that
-   * fail the schema are reported and left alone.
+   * Makes the truth hold the bundled dataset: when its fingerprint is new,
+   * writes its records (alerted as any write) and tallies, then publishes
+   * before answering, so the first request after a deploy sees the data.
+   * Returns true when it wrote.
    */
-  async reconcile(now: string): Promise<ReconcileReport> {
-    return this.exclusive(async () => {
-      const storedIds = await listStoredEventIds(this.env.EVENTS);
-      const indexed = await this.indexedIds();
-      const alerted = new Set(this.sql.exec<{ record_id: string }>('SELECT record_id FROM ledger').toArray().map((row) => row.record_id));
-      const report = await this.catchUp(storedIds.filter((id) => !indexed.has(id) || !alerted.has(id)), indexed, now);
-      await this.flushOutbox();
-      return { stored: storedIds.length, ...report };
+  async publishBundle(bundle: Bundle, now: string): Promise<boolean> {
+    const wrote = await this.exclusive(async () => {
+      if (readMeta(this.ctx.storage.sql, 'bundle_fingerprint') === bundle.fingerprint) return false;
+      const talliesText = JSON.stringify(bundle.tallies);
+      const talliesDigest = await sha256Hex(talliesText);
+      await this.write(bundle.events, now, () => {
+        const sql = this.ctx.storage.sql;
+        if (readMeta(sql, 'tallies_digest') !== talliesDigest) {
+          writeMeta(sql, 'tallies_digest', talliesDigest);
+          const published: PublishedTallies = { digest: talliesDigest, updated_at: now, data: bundle.tallies };
+          this.publisher.enqueue(TALLIES_KEY, JSON.stringify(published));
+        }
+        writeMeta(sql, 'bundle_fingerprint', bundle.fingerprint);
+        this.publisher.enqueue(BUNDLE_FINGERPRINT_KEY, bundle.fingerprint);
+      });
+      for (let slice = 0; slice < INLINE_PUBLISH_SLICES; slice++) {
+        const nowMs = Date.now();
+        const next = this.publisher.nextRunAt(nowMs);
+        if (next === null || next > nowMs) break;
+        await this.publisher.run(nowMs);
+      }
+      return true;
     });
+    await this.rearm();
+    return wrote;
   }
 
-  /** Finishes writes interrupted by a restart and sends what is left in the outbox. */
+  /** Starts a reconciliation pass (unless one is under way) and runs its first slice; the alarm runs the rest. */
+  async reconcile(now: string): Promise<ReconcileReport> {
+    const report = await this.exclusive(() => {
+      this.reconciler.startPass();
+      return this.reconcileSlice(now);
+    });
+    await this.rearm();
+    return report;
+  }
+
+  /** Publishes a slice, sends the outbox, continues reconciliation, and sets the next alarm. */
   override async alarm(): Promise<void> {
     await this.exclusive(async () => {
-      const stuck = this.sql.exec<{ record_id: string }>('SELECT record_id FROM journal').toArray().map((row) => row.record_id);
-      if (stuck.length > 0) {
-        await this.catchUp(stuck, await this.indexedIds(), new Date().toISOString());
-        this.sql.exec('DELETE FROM journal');
+      await this.publisher.run(Date.now());
+      const outboxAt = this.outbox.nextSendAt(Date.now());
+      if (outboxAt !== null && outboxAt <= Date.now()) await this.outbox.send(Date.now());
+      if (this.reconciler.passUnderWay()) {
+        const report = await this.reconcileSlice(new Date().toISOString());
+        if (report.adopted.length > 0 || report.quarantined.length > 0) console.log('reconciled', JSON.stringify(report));
       }
-      await this.flushOutbox();
     });
+    await this.rearm();
   }
 
-  private async indexedIds(): Promise<Set<string>> {
-    return new Set((await scanEntries(this.env.EVENTS, {})).map((entry) => entry.id));
+  /** The dataset, publishing, outbox and quarantine state. */
+  status(): CoordinatorStatus {
+    const manifest = this.dataset.manifest();
+    return {
+      dataset: { epoch: manifest.epoch, revision: manifest.revision, records: this.dataset.count() },
+      publish: this.publisher.status(manifest.revision),
+      outbox: { pending: this.outbox.size() },
+      reconciliation: { pass_under_way: this.reconciler.passUnderWay() },
+      quarantine: { count: this.reconciler.quarantineCount() },
+    };
   }
 
-  /** Indexes the valid stored records among `ids` that `indexed` lacks, and alerts every revision the ledger lacks. */
-  private async catchUp(ids: readonly string[], indexed: ReadonlySet<string>, now: string): Promise<Omit<ReconcileReport, 'stored'>> {
-    const { valid, invalid } = await this.readValid(ids);
-    const unindexed = valid.filter((record) => !indexed.has(record.id));
-    await indexStoredEvents(this.env.EVENTS, unindexed, now);
-    const outboxBefore = this.outboxSize();
-    await this.alert(valid.map((record) => ({ record, previous: null })), now);
-    return { indexed: unindexed.map((record) => record.id), messages: this.outboxSize() - outboxBefore, invalid };
+  /** Invalid values found under `event:` keys, oldest first. */
+  quarantined(): QuarantineEntry[] {
+    return this.reconciler.quarantined();
   }
 
   /** Creates a subscription; its secret is returned here once and never shown again. */
   createSubscription(input: SubscriptionInput, now: string): { subscription: Subscription; secret: string } {
-    const id = `sub_${crypto.randomUUID().replace(/-/g, '')}`;
-    const secret = generateSecret();
-    this.sql.exec(
-      'INSERT INTO subscriptions (id, url, filters, event_types, description, secret, status, health, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      id, input.url, JSON.stringify(input.filters), JSON.stringify(input.event_types), input.description ?? null, secret, 'active', JSON.stringify(initialHealth()), now, now,
-    );
-    return { subscription: this.getSubscription(id)!, secret };
+    return this.subscriptions.create(input, now);
   }
 
   /** Every subscription, oldest first. */
   listSubscriptions(): Subscription[] {
-    return this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions ORDER BY created_at, id').toArray().map(toSubscription);
+    return this.subscriptions.list();
   }
 
   /** One subscription, or null. */
   getSubscription(id: string): Subscription | null {
-    const row = this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions WHERE id = ?', id).toArray()[0];
-    return row ? toSubscription(row) : null;
+    return this.subscriptions.get(id);
   }
 
   /** Deletes a subscription with its log and dead letters; false when there was none. Queued messages for it are dropped on delivery. */
   deleteSubscription(id: string): boolean {
-    const deleted = this.sql.exec('DELETE FROM subscriptions WHERE id = ?', id).rowsWritten > 0;
-    this.sql.exec('DELETE FROM deliveries WHERE subscription_id = ?', id);
-    this.sql.exec('DELETE FROM dead_letters WHERE subscription_id = ?', id);
-    return deleted;
+    return this.subscriptions.delete(id);
   }
 
   /** Re-enables a disabled subscription with a clean health record; null when there is none. */
   enableSubscription(id: string, now: string): Subscription | null {
-    this.sql.exec("UPDATE subscriptions SET status = 'active', health = ?, updated_at = ? WHERE id = ?", JSON.stringify(initialHealth()), now, id);
-    return this.getSubscription(id);
+    return this.subscriptions.enable(id, now);
   }
 
   /** Queues a signed `ping` to a subscription; its message id, or null when there is no such subscription. */
   async pingSubscription(id: string, now: string): Promise<string | null> {
-    if (!this.getSubscription(id)) return null;
+    if (!this.subscriptions.get(id)) return null;
     const requestedAt = new Date(now);
     const msgId = await webhookMessageId({ subscriptionId: id, type: 'ping', requestedAt });
-    const body: DeliveryMessage = { msg_id: msgId, subscription_id: id, type: 'ping', record_id: null, payload: JSON.stringify(buildEnvelope('ping', { subscription_id: id }, requestedAt)) };
-    this.sql.exec('INSERT OR IGNORE INTO outbox (msg_id, body, created_at) VALUES (?, ?, ?)', msgId, JSON.stringify(body), now);
-    // Sent in turn with writes, so two sends never queue the same outbox rows twice.
-    await this.exclusive(() => this.flushOutbox());
+    const payload = JSON.stringify(buildEnvelope('ping', { subscription_id: id }, requestedAt));
+    this.outbox.add([{ msg_id: msgId, subscription_id: id, type: 'ping', record_id: null, payload }], now);
+    // Sent in turn with the alarm, so two sends never queue the same outbox rows twice.
+    await this.exclusive(() => this.outbox.send(Date.now()));
     return msgId;
   }
 
   /** URL, secret and status for the delivery consumer; null when the subscription is gone. */
   deliveryTarget(id: string): DeliveryTarget | null {
-    const row = this.sql.exec<Pick<SubscriptionRow, 'url' | 'secret' | 'status'>>('SELECT url, secret, status FROM subscriptions WHERE id = ?', id).toArray()[0];
-    return row ? { url: row.url, secret: row.secret, status: row.status === 'active' ? 'active' : 'disabled' } : null;
+    return this.subscriptions.deliveryTarget(id);
   }
 
-  /**
-   * Logs a delivery attempt and, when `verdict` is given, updates the
-   * endpoint's health, disabling it under the delivery policy's rule.
-   * Returns whether the subscription is now disabled.
-   */
+  /** Logs a delivery attempt and updates endpoint health; whether the subscription is now disabled. */
   recordDelivery(entry: DeliveryAttempt, verdict: AttemptVerdict | null): { disabled: boolean } {
-    const row = this.sql.exec<Pick<SubscriptionRow, 'health' | 'status'>>('SELECT health, status FROM subscriptions WHERE id = ?', entry.subscription_id).toArray()[0];
-    if (!row) return { disabled: true };
-    this.sql.exec(
-      'INSERT INTO deliveries (subscription_id, msg_id, type, record_id, attempt, at, status, latency_ms, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      entry.subscription_id, entry.msg_id, entry.type, entry.record_id, entry.attempt, entry.at, entry.status, entry.latency_ms, entry.outcome, entry.error,
-    );
-    this.sql.exec(
-      'DELETE FROM deliveries WHERE subscription_id = ? AND seq <= (SELECT seq FROM deliveries WHERE subscription_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)',
-      entry.subscription_id, entry.subscription_id, DELIVERY_LOG_KEEP,
-    );
-    if (!verdict) return { disabled: row.status !== 'active' };
-    const health = recordOutcome(JSON.parse(row.health) as EndpointHealth, verdict, new Date(entry.at));
-    const status = health.disabled ? 'disabled' : 'active';
-    this.sql.exec('UPDATE subscriptions SET health = ?, status = ?, updated_at = ? WHERE id = ?', JSON.stringify(health), status, entry.at, entry.subscription_id);
-    if (status === 'disabled' && row.status === 'active') console.warn('subscription disabled', entry.subscription_id, health.disabled?.reason);
-    return { disabled: status === 'disabled' };
+    return this.subscriptions.recordDelivery(entry, verdict);
   }
 
   /** A subscription's delivery log, newest first; null when there is no such subscription. */
   deliveries(id: string, limit: number): DeliveryAttempt[] | null {
-    if (!this.getSubscription(id)) return null;
-    return this.sql.exec<Omit<DeliveryAttempt, 'subscription_id'> & { subscription_id: string }>(
-      'SELECT subscription_id, msg_id, type, record_id, attempt, at, status, latency_ms, outcome, error FROM deliveries WHERE subscription_id = ? ORDER BY seq DESC LIMIT ?',
-      id, limit,
-    ).toArray();
+    return this.subscriptions.deliveries(id, limit);
   }
 
   /** Keeps a dead letter for inspection and redelivery, and logs it. */
   storeDeadLetter(letter: DeadLetter, now: string): void {
-    const { reason, attempts, ...message } = letter;
-    if (!this.getSubscription(message.subscription_id)) return;
-    this.sql.exec('INSERT OR REPLACE INTO dead_letters (msg_id, subscription_id, body, reason, attempts, at) VALUES (?, ?, ?, ?, ?, ?)', message.msg_id, message.subscription_id, JSON.stringify(message), reason, attempts, now);
-    this.recordDelivery({ subscription_id: message.subscription_id, msg_id: message.msg_id, type: message.type, record_id: message.record_id, attempt: attempts, at: now, status: null, latency_ms: null, outcome: 'dead_lettered', error: reason }, null);
+    this.subscriptions.storeDeadLetter(letter, now);
   }
 
   /** The dead letters of a subscription, oldest first; null when there is no such subscription. */
-  deadLetters(id: string): { msg_id: string; type: string; record_id: string | null; reason: string; attempts: number; at: string }[] | null {
-    if (!this.getSubscription(id)) return null;
-    return this.sql.exec<{ body: string; reason: string; attempts: number; at: string }>('SELECT body, reason, attempts, at FROM dead_letters WHERE subscription_id = ? ORDER BY at, msg_id', id).toArray().map((row) => {
-      const message = JSON.parse(row.body) as DeliveryMessage;
-      return { msg_id: message.msg_id, type: message.type, record_id: message.record_id, reason: row.reason, attempts: row.attempts, at: row.at };
-    });
+  deadLetters(id: string): DeadLetterSummary[] | null {
+    return this.subscriptions.deadLetters(id);
   }
 
   /** Queues a subscription's dead letters again, with their original webhook ids; how many, or null when there is no such subscription. */
   async redeliver(id: string, now: string): Promise<number | null> {
-    if (!this.getSubscription(id)) return null;
-    const letters = this.sql.exec<{ msg_id: string; body: string }>('SELECT msg_id, body FROM dead_letters WHERE subscription_id = ?', id).toArray();
-    this.ctx.storage.transactionSync(() => {
-      for (const letter of letters) {
-        this.sql.exec('INSERT OR IGNORE INTO outbox (msg_id, body, created_at) VALUES (?, ?, ?)', letter.msg_id, letter.body, now);
-        this.sql.exec('DELETE FROM dead_letters WHERE msg_id = ?', letter.msg_id);
-      }
+    if (!this.subscriptions.get(id)) return null;
+    const letters = this.ctx.storage.transactionSync(() => {
+      const taken = this.subscriptions.takeDeadLetters(id);
+      for (const letter of taken) this.outbox.addBody(letter.msg_id, letter.body, now);
+      return taken;
     });
-    await this.exclusive(() => this.flushOutbox());
+    await this.exclusive(() => this.outbox.send(Date.now()));
     return letters.length;
   }
 
-  private activeSubscriptions(): Subscription[] {
-    return this.sql.exec<SubscriptionRow>("SELECT * FROM subscriptions WHERE status = 'active'").toArray().map(toSubscription);
-  }
-
-  private async journal(ids: readonly string[], now: string): Promise<void> {
-    for (const id of ids) this.sql.exec('INSERT OR REPLACE INTO journal (record_id, started_at) VALUES (?, ?)', id, now);
-    await this.ctx.storage.setAlarm(Date.now() + RECOVERY_DELAY_MS);
-  }
-
-  private async readValid(ids: readonly string[]): Promise<{ valid: Event[]; invalid: { id: string; problem: string }[] }> {
-    const found = await readEvents(this.env.EVENTS, ids);
-    const valid: Event[] = [];
-    const invalid: { id: string; problem: string }[] = [];
-    for (const id of ids) {
-      const result = v.safeParse(EventSchema, found.get(id));
-      if (result.success && result.output.id === id) valid.push(result.output);
-      else invalid.push({ id, problem: result.success ? 'id does not match its key' : v.summarize(result.issues) });
-    }
-    return { valid, invalid };
-  }
-
-  private outboxSize(): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM outbox').one().n;
+  /** Runs `work` after every earlier exclusive task has finished. */
+  private exclusive<T>(work: () => Promise<T> | T): Promise<T> {
+    const run = this.tail.then(work, work);
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   /**
-   * Records each revision not yet in the ledger, together with one outbox
-   * message per matching active subscription, in one storage transaction: a
-   * record revision is alerted once, whatever path wrote it. An update also
-   * goes to subscribers whose filters matched the version it replaced, so
-   * they hear of a record leaving their filter.
+   * Writes records: the plan is made from SQLite, then the records, index,
+   * publishing queue, alerts and anything `alsoInTransaction` does are
+   * committed in one storage transaction. Runs inside `exclusive`.
    */
-  private async alert(changes: readonly { record: Event; previous: Event | null }[], now: string): Promise<void> {
-    const alertedRevision = (id: string) => this.sql.exec<{ revision: number }>('SELECT revision FROM ledger WHERE record_id = ?', id).toArray()[0]?.revision;
-    const fresh = changes.map((change) => ({ ...change, alerted: alertedRevision(change.record.id) })).filter(({ record, alerted }) => (alerted ?? 0) < record.revision);
-    if (fresh.length === 0) return;
-    const subscriptions = this.activeSubscriptions();
-    const messages: { msgId: string; body: DeliveryMessage }[] = [];
-    for (const { record, previous, alerted } of fresh) {
-      const type: RecordEventType & SubscribableEventType = alerted === undefined ? 'event.created' : 'event.updated';
-      for (const subscription of subscriptions) {
-        const concerned = subscriptionMatches(subscription, record, type) || (previous !== null && subscriptionMatches(subscription, previous, type));
-        if (!concerned) continue;
-        const msgId = await webhookMessageId({ subscriptionId: subscription.id, type, recordId: record.id, revision: record.revision });
-        const payload = JSON.stringify(buildEnvelope(type, record, new Date(record.updated_at)));
-        messages.push({ msgId, body: { msg_id: msgId, subscription_id: subscription.id, type, record_id: record.id, payload } });
-      }
-    }
+  private async write(inputs: readonly EventInput[], now: string, alsoInTransaction?: () => void): Promise<WriteResult[]> {
+    const plan = await this.dataset.plan(inputs, now);
+    const messages = await alertMessages(
+      plan.changed.map(({ result }) => ({ record: result.record, previous: result.previous })),
+      this.subscriptions.active(),
+    );
+    const nowMs = Date.now();
     this.ctx.storage.transactionSync(() => {
-      for (const { record } of fresh) this.sql.exec('INSERT OR REPLACE INTO ledger (record_id, revision) VALUES (?, ?)', record.id, record.revision);
-      for (const { msgId, body } of messages) this.sql.exec('INSERT OR IGNORE INTO outbox (msg_id, body, created_at) VALUES (?, ?, ?)', msgId, JSON.stringify(body), now);
+      this.dataset.apply(plan, this.publisher, nowMs);
+      this.outbox.add(messages, now);
+      alsoInTransaction?.();
     });
+    return plan.results;
   }
 
-  /**
-   * Sends the outbox to the delivery queue; what fails to send stays for the
-   * alarm. The alarm is cleared once the outbox is empty, unless a journalled
-   * write is unfinished: the alarm is what finishes it.
-   */
-  private async flushOutbox(): Promise<void> {
-    for (;;) {
-      const rows = this.sql.exec<{ msg_id: string; body: string }>('SELECT msg_id, body FROM outbox ORDER BY created_at LIMIT ?', SEND_BATCH_MAX).toArray();
-      if (rows.length === 0) {
-        if (this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM journal').one().n === 0) await this.ctx.storage.deleteAlarm();
-        return;
-      }
-      try {
-        await this.env.DELIVERIES.sendBatch(rows.map((row) => ({ body: JSON.parse(row.body) as unknown, contentType: 'json' as const })));
-      } catch (error) {
-        console.error('delivery queue unavailable; the outbox is kept for the alarm:', error instanceof Error ? error.message : String(error));
-        await this.ctx.storage.setAlarm(Date.now() + RECOVERY_DELAY_MS);
-        return;
-      }
-      this.sql.exec(`DELETE FROM outbox WHERE msg_id IN (${rows.map(() => '?').join(',')})`, ...rows.map((row) => row.msg_id));
+  /** Reads the next reconciliation slice and adopts what it found, moving the pass's cursor in the same transaction. */
+  private async reconcileSlice(now: string): Promise<ReconcileReport> {
+    const slice = await this.reconciler.scan(now);
+    const outboxBefore = this.outbox.size();
+    const results = await this.write(slice.adopt, now, () => this.reconciler.advance(slice.nextCursor));
+    return {
+      scanned: slice.scanned,
+      adopted: results.filter((result) => result.change !== 'unchanged').map((result) => result.record.id),
+      messages: this.outbox.size() - outboxBefore,
+      quarantined: slice.quarantined.map(({ key, problem }) => ({ key, problem })),
+      complete: slice.nextCursor === null,
+    };
+  }
+
+  /** The value to publish under a key the queue holds without one: records, chunks and the manifest come from the truth. */
+  private publishedValue(key: string): string | null {
+    if (key === MANIFEST_KEY) return this.dataset.manifestText();
+    if (key.startsWith('index:chunk:')) return this.dataset.chunkText(key);
+    if (key.startsWith(EVENT_VERSION_KEY_PREFIX)) {
+      const [id, revision] = key.slice(EVENT_VERSION_KEY_PREFIX.length).split(':');
+      return this.dataset.currentText(id!, Number(revision));
     }
+    if (key.startsWith(EVENT_KEY_PREFIX)) return this.dataset.currentText(key.slice(EVENT_KEY_PREFIX.length));
+    return null;
+  }
+
+  /** Sets the alarm to the earliest moment publishing, the outbox or reconciliation has work. */
+  private async rearm(): Promise<void> {
+    const nowMs = Date.now();
+    const times = [this.publisher.nextRunAt(nowMs), this.outbox.nextSendAt(nowMs), this.reconciler.passUnderWay() ? nowMs : null].filter((time): time is number => time !== null);
+    if (times.length === 0) return;
+    const wanted = Math.min(...times);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > wanted) await this.ctx.storage.setAlarm(wanted);
   }
 }

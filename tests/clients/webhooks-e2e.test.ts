@@ -30,7 +30,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventKey } from '../../functions/domain/layout.ts';
 import type { Event, EventInput } from '../../functions/domain/schema.ts';
-import type { DeliveryAttempt } from '../../functions/store/coordinator.ts';
+import type { DeliveryAttempt } from '../../functions/store/subscriptions-table.ts';
 import { makeEvent } from '../fixtures/records.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -254,7 +254,12 @@ describe('webhook alerts to the example receiver, from wrangler dev', { timeout:
 
     const cron = await fetch(`${base}/cdn-cgi/local/scheduled`);
     expect(cron.status).toBe(200);
-    expect((await listed()).data.map((event) => event.id)).toEqual([record.id]);
+    // Adopted into the truth by the cron, then published to KV by the Coordinator's alarm.
+    const ids = await waitFor('e2e-bulk-put in /events', async () => {
+      const found = (await listed()).data.map((event) => event.id);
+      return found.length > 0 ? found : undefined;
+    }, () => 'not listed');
+    expect(ids).toEqual([record.id]);
     const delivery = await waitFor('event.created for e2e-bulk-put', () => accepted(receiver!).find((entry) => entry.detail.startsWith('e2e-bulk-put ')), receiverLog(receiver));
     expect(delivery).toMatchObject({ type: 'event.created', detail: `e2e-bulk-put (revision 1): ${record.title}` });
   });

@@ -1,0 +1,231 @@
+/**
+ * Publishing the Coordinator's truth to KV, the public copy readers use.
+ *
+ * A write only queues keys (`publish_queue`, in the same SQLite transaction
+ * as the write); the Coordinator's alarm then runs bounded slices that put
+ * them: record versions, latest records, chunks and small values first, the
+ * manifest last and only once nothing it names is still waiting. The rules
+ * of production KV are kept here, not assumed away:
+ * - no key is written twice within a second (`kv_writes` remembers the last
+ *   second's writes; a burst of writes to one record or the manifest is
+ *   coalesced into the next allowed put of the newest value);
+ * - at most MAX_CONNECTIONS operations in flight and a bounded number per
+ *   slice, well under 1,000 KV operations per invocation;
+ * - a failed put (429, or any transient error) stays queued and the slice is
+ *   retried with exponential backoff;
+ * - keys replaced by a newer manifest (chunks, record versions) stay
+ *   readable for RETIRED_GRACE_MS, for readers still holding an older
+ *   manifest, and are deleted afterwards.
+ * Nothing here reads KV.
+ */
+import { MANIFEST_KEY } from '../domain/layout.ts';
+import { settleLimited } from './limited.ts';
+import { addToCounter, readCounter, readMeta, writeMeta } from './meta-table.ts';
+
+/** The tables this module keeps. */
+export const PUBLISH_SCHEMA = [
+  'CREATE TABLE IF NOT EXISTS publish_queue (key TEXT PRIMARY KEY, seq INTEGER NOT NULL, value TEXT)',
+  'CREATE INDEX IF NOT EXISTS publish_queue_by_seq ON publish_queue (seq)',
+  'CREATE TABLE IF NOT EXISTS kv_writes (key TEXT PRIMARY KEY, at INTEGER NOT NULL)',
+  'CREATE TABLE IF NOT EXISTS retired_keys (key TEXT PRIMARY KEY, retired_at INTEGER NOT NULL)',
+  'CREATE INDEX IF NOT EXISTS retired_keys_by_time ON retired_keys (retired_at)',
+];
+
+/** KV allows one write per second to a key. */
+export const KEY_WRITE_INTERVAL_MS = 1_000;
+/** How long a replaced chunk or record version stays readable. */
+export const RETIRED_GRACE_MS = 60 * 60 * 1_000;
+/** Most puts one slice makes. */
+const PUT_SLICE = 200;
+/** Most deletes one slice makes. */
+const DELETE_SLICE = 100;
+/** Backoff after failed puts: doubling from the first delay up to the last. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+
+/** Publishing state, as `GET /admin/status` shows it. */
+export interface PublishStatus {
+  published_revision: number;
+  up_to_date: boolean;
+  pending_records: number;
+  pending_chunks: number;
+  pending_other: number;
+  retired_keys: number;
+  kv_puts: number;
+  kv_deletes: number;
+  kv_failures: number;
+  consecutive_failures: number;
+  last_published_at: string | null;
+  next_attempt_at: string | null;
+}
+
+/** Finds the value to put for a queued key that carries none (records, chunks, the manifest); null when it is no longer wanted. */
+export type ValueResolver = (key: string) => string | null;
+
+/** Publishes queued keys from the Coordinator's SQLite to a KV namespace. */
+export class Publisher {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly kv: KVNamespace,
+    private readonly resolve: ValueResolver,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Queues `key` for publishing; `value` is stored with it, or resolved when it is published. Call inside the write's transaction. */
+  enqueue(key: string, value: string | null = null): void {
+    this.sql.exec(
+      'INSERT INTO publish_queue (key, seq, value) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM publish_queue), ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      key,
+      value,
+    );
+  }
+
+  /**
+   * A key the truth no longer names (a replaced chunk, a superseded record
+   * version): withdrawn if it was never published, otherwise deleted from KV
+   * after the grace period.
+   */
+  retire(key: string, nowMs: number): void {
+    const queued = this.sql.exec('DELETE FROM publish_queue WHERE key = ?', key).rowsWritten > 0;
+    if (!queued) this.sql.exec('INSERT OR IGNORE INTO retired_keys (key, retired_at) VALUES (?, ?)', key, nowMs);
+  }
+
+  /** Runs one bounded slice of publishing at `nowMs`. */
+  async run(nowMs: number): Promise<void> {
+    this.sql.exec('DELETE FROM kv_writes WHERE at <= ?', nowMs - KEY_WRITE_INTERVAL_MS);
+    if (nowMs < readCounter(this.sql, 'publish_retry_at')) return;
+    let failures = await this.putAllowed();
+    if (failures === 0) failures = await this.putManifestWhenComplete(nowMs);
+    if (failures === 0) failures = await this.deleteExpired(nowMs);
+    if (failures === 0) {
+      writeMeta(this.sql, 'publish_consecutive_failures', null);
+      writeMeta(this.sql, 'publish_retry_at', null);
+      return;
+    }
+    const consecutive = readCounter(this.sql, 'publish_consecutive_failures') + 1;
+    const delay = Math.min(RETRY_FIRST_MS * 2 ** (consecutive - 1), RETRY_MAX_MS) * (0.8 + 0.4 * this.random());
+    writeMeta(this.sql, 'publish_consecutive_failures', String(consecutive));
+    writeMeta(this.sql, 'publish_retry_at', String(Math.round(nowMs + delay)));
+  }
+
+  /** When the next slice has work it may do, or null when there is none. */
+  nextRunAt(nowMs: number): number | null {
+    const times: number[] = [];
+    const queued = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM publish_queue WHERE key <> ?', MANIFEST_KEY).one().n;
+    const manifestQueued = this.isQueued(MANIFEST_KEY);
+    if (queued > 0) {
+      // The earliest moment any queued key may be written again.
+      const blocked = this.sql.exec<{ n: number; until: number | null }>(
+        'SELECT COUNT(*) AS n, MIN(w.at) AS until FROM publish_queue q JOIN kv_writes w ON w.key = q.key WHERE q.key <> ?',
+        MANIFEST_KEY,
+      ).one();
+      times.push(blocked.n < queued ? nowMs : (blocked.until ?? nowMs) + KEY_WRITE_INTERVAL_MS);
+    } else if (manifestQueued) {
+      times.push(this.lastWriteOf(MANIFEST_KEY) === null ? nowMs : this.lastWriteOf(MANIFEST_KEY)! + KEY_WRITE_INTERVAL_MS);
+    }
+    const retryAt = readCounter(this.sql, 'publish_retry_at');
+    if (times.length > 0 && retryAt > 0) times[0] = Math.max(times[0]!, retryAt);
+    const oldestRetired = this.sql.exec<{ at: number | null }>('SELECT MIN(retired_at) AS at FROM retired_keys').one().at;
+    if (oldestRetired !== null) times.push(Math.max(oldestRetired + RETIRED_GRACE_MS, retryAt));
+    return times.length > 0 ? Math.min(...times) : null;
+  }
+
+  /** The publishing state and counters. */
+  status(publishedRevisionWanted: number): PublishStatus {
+    const count = (where: string, ...args: string[]) => this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM publish_queue WHERE ${where}`, ...args).one().n;
+    const pendingRecords = count("key LIKE 'event:%' OR key LIKE 'event-version:%'");
+    const pendingChunks = count("key LIKE 'index:chunk:%'");
+    const pendingOther = count("key NOT LIKE 'event:%' AND key NOT LIKE 'event-version:%' AND key NOT LIKE 'index:chunk:%'");
+    const publishedRevision = readCounter(this.sql, 'published_revision');
+    const retryAt = readCounter(this.sql, 'publish_retry_at');
+    const next = this.nextRunAt(Date.now());
+    return {
+      published_revision: publishedRevision,
+      up_to_date: pendingRecords + pendingChunks + pendingOther === 0 && publishedRevision === publishedRevisionWanted,
+      pending_records: pendingRecords,
+      pending_chunks: pendingChunks,
+      pending_other: pendingOther,
+      retired_keys: this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM retired_keys').one().n,
+      kv_puts: readCounter(this.sql, 'kv_puts'),
+      kv_deletes: readCounter(this.sql, 'kv_deletes'),
+      kv_failures: readCounter(this.sql, 'kv_failures'),
+      consecutive_failures: readCounter(this.sql, 'publish_consecutive_failures'),
+      last_published_at: readMeta(this.sql, 'last_published_at'),
+      next_attempt_at: retryAt > 0 ? new Date(retryAt).toISOString() : next === null ? null : new Date(next).toISOString(),
+    };
+  }
+
+  /** Puts the oldest queued keys (not the manifest) not written within the last second; returns how many failed. */
+  private async putAllowed(): Promise<number> {
+    const rows = this.sql.exec<{ key: string; value: string | null }>(
+      'SELECT key, value FROM publish_queue q WHERE key <> ? AND NOT EXISTS (SELECT 1 FROM kv_writes w WHERE w.key = q.key) ORDER BY seq LIMIT ?',
+      MANIFEST_KEY,
+      PUT_SLICE,
+    ).toArray();
+    const items: { key: string; value: string }[] = [];
+    for (const row of rows) {
+      const value = row.value ?? this.resolve(row.key);
+      if (value === null) this.sql.exec('DELETE FROM publish_queue WHERE key = ?', row.key);
+      else items.push({ key: row.key, value });
+    }
+    return this.putEach(items);
+  }
+
+  /** Puts the manifest once nothing else is queued and it was not written within the last second; returns 1 when that failed. */
+  private async putManifestWhenComplete(nowMs: number): Promise<number> {
+    if (!this.isQueued(MANIFEST_KEY) || this.lastWriteOf(MANIFEST_KEY) !== null) return 0;
+    if (this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM publish_queue WHERE key <> ?', MANIFEST_KEY).one().n > 0) return 0;
+    const value = this.resolve(MANIFEST_KEY);
+    if (value === null) return 0;
+    const failures = await this.putEach([{ key: MANIFEST_KEY, value }]);
+    if (failures === 0) {
+      writeMeta(this.sql, 'published_revision', String((JSON.parse(value) as { revision: number }).revision));
+      writeMeta(this.sql, 'last_published_at', new Date(nowMs).toISOString());
+    }
+    return failures;
+  }
+
+  /** Puts `items`, dequeuing each one that succeeded; returns how many failed. */
+  private async putEach(items: readonly { key: string; value: string }[]): Promise<number> {
+    const outcomes = await settleLimited(items, ({ key, value }) => this.kv.put(key, value));
+    // Stamped after the puts finished, so the next write of a key is at least a second after this one.
+    const writtenAt = Date.now();
+    let failures = 0;
+    outcomes.forEach((outcome, index) => {
+      const { key } = items[index]!;
+      // A failed attempt counts as a write too: a 429 means the key was written too recently.
+      this.sql.exec('INSERT INTO kv_writes (key, at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET at = excluded.at', key, writtenAt);
+      if (outcome.status === 'fulfilled') {
+        this.sql.exec('DELETE FROM publish_queue WHERE key = ?', key);
+        return;
+      }
+      failures++;
+      console.warn('KV put failed; the key stays queued:', key, outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason));
+    });
+    addToCounter(this.sql, 'kv_puts', items.length - failures);
+    addToCounter(this.sql, 'kv_failures', failures);
+    return failures;
+  }
+
+  /** Deletes retired keys whose grace period is over; returns how many failed. */
+  private async deleteExpired(nowMs: number): Promise<number> {
+    const keys = this.sql.exec<{ key: string }>('SELECT key FROM retired_keys WHERE retired_at <= ? ORDER BY retired_at LIMIT ?', nowMs - RETIRED_GRACE_MS, DELETE_SLICE).toArray().map((row) => row.key);
+    const outcomes = await settleLimited(keys, (key) => this.kv.delete(key));
+    let failures = 0;
+    outcomes.forEach((outcome, index) => {
+      if (outcome.status === 'rejected') failures++;
+      else this.sql.exec('DELETE FROM retired_keys WHERE key = ?', keys[index]!);
+    });
+    addToCounter(this.sql, 'kv_deletes', keys.length - failures);
+    addToCounter(this.sql, 'kv_failures', failures);
+    return failures;
+  }
+
+  private isQueued(key: string): boolean {
+    return this.sql.exec('SELECT 1 FROM publish_queue WHERE key = ?', key).toArray().length > 0;
+  }
+
+  private lastWriteOf(key: string): number | null {
+    return this.sql.exec<{ at: number }>('SELECT at FROM kv_writes WHERE key = ?', key).toArray()[0]?.at ?? null;
+  }
+}

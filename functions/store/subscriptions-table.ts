@@ -1,0 +1,200 @@
+/**
+ * Webhook subscriptions in the Coordinator's SQLite: the subscriptions with
+ * their secrets and endpoint health, the delivery log and dead letters.
+ * Every method is synchronous SQL, so each one is atomic in the Durable Object.
+ */
+import { initialHealth, recordOutcome, type AttemptVerdict, type EndpointHealth } from '../domain/delivery-policy.ts';
+import type { DeadLetter, DeliveryMessage } from '../domain/delivery-messages.ts';
+import type { SubscribableEventType, SubscriptionInput, SubscriptionScope } from '../domain/subscription.ts';
+import { generateSecret } from '../domain/webhook-signing.ts';
+
+/** Delivery log entries kept per subscription; older ones are pruned. */
+const DELIVERY_LOG_KEEP = 500;
+
+/** The tables this module keeps. */
+export const SUBSCRIPTIONS_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS subscriptions (
+     id TEXT PRIMARY KEY, url TEXT NOT NULL, filters TEXT NOT NULL, event_types TEXT NOT NULL, description TEXT,
+     secret TEXT NOT NULL, status TEXT NOT NULL, health TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS deliveries (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, subscription_id TEXT NOT NULL, msg_id TEXT NOT NULL, type TEXT NOT NULL, record_id TEXT,
+     attempt INTEGER NOT NULL, at TEXT NOT NULL, status INTEGER, latency_ms INTEGER, outcome TEXT NOT NULL, error TEXT)`,
+  'CREATE INDEX IF NOT EXISTS deliveries_by_subscription ON deliveries (subscription_id, seq)',
+  'CREATE TABLE IF NOT EXISTS dead_letters (msg_id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL, at TEXT NOT NULL)',
+];
+
+/** A subscription as the API shows it: never with its secret. */
+export interface Subscription extends SubscriptionScope {
+  id: string;
+  url: string;
+  description: string | null;
+  status: 'active' | 'disabled';
+  health: EndpointHealth;
+  created_at: string;
+  updated_at: string;
+}
+
+/** What the delivery consumer needs to send to a subscription. */
+export interface DeliveryTarget {
+  url: string;
+  secret: string;
+  status: Subscription['status'];
+}
+
+/** One delivery attempt (or a skip) in a subscription's log. */
+export interface DeliveryAttempt {
+  subscription_id: string;
+  msg_id: string;
+  type: string;
+  record_id: string | null;
+  attempt: number;
+  at: string;
+  status: number | null;
+  latency_ms: number | null;
+  outcome: 'delivered' | 'retrying' | 'failed' | 'skipped' | 'dead_lettered' | 'redelivered';
+  error: string | null;
+}
+
+/** A dead letter as the API lists it. */
+export interface DeadLetterSummary {
+  msg_id: string;
+  type: string;
+  record_id: string | null;
+  reason: string;
+  attempts: number;
+  at: string;
+}
+
+type SubscriptionRow = {
+  id: string;
+  url: string;
+  filters: string;
+  event_types: string;
+  description: string | null;
+  secret: string;
+  status: string;
+  health: string;
+  created_at: string;
+  updated_at: string;
+};
+
+const toSubscription = (row: SubscriptionRow): Subscription => ({
+  id: row.id,
+  url: row.url,
+  filters: JSON.parse(row.filters) as Subscription['filters'],
+  event_types: JSON.parse(row.event_types) as SubscribableEventType[],
+  description: row.description,
+  status: row.status === 'active' ? 'active' : 'disabled',
+  health: JSON.parse(row.health) as EndpointHealth,
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+});
+
+/** Subscriptions, their delivery log and their dead letters. */
+export class SubscriptionsTable {
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** Creates a subscription; its secret is returned here once and never shown again. */
+  create(input: SubscriptionInput, now: string): { subscription: Subscription; secret: string } {
+    const id = `sub_${crypto.randomUUID().replace(/-/g, '')}`;
+    const secret = generateSecret();
+    this.sql.exec(
+      'INSERT INTO subscriptions (id, url, filters, event_types, description, secret, status, health, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      id, input.url, JSON.stringify(input.filters), JSON.stringify(input.event_types), input.description ?? null, secret, 'active', JSON.stringify(initialHealth()), now, now,
+    );
+    return { subscription: this.get(id)!, secret };
+  }
+
+  /** Every subscription, oldest first. */
+  list(): Subscription[] {
+    return this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions ORDER BY created_at, id').toArray().map(toSubscription);
+  }
+
+  /** The active subscriptions. */
+  active(): Subscription[] {
+    return this.sql.exec<SubscriptionRow>("SELECT * FROM subscriptions WHERE status = 'active'").toArray().map(toSubscription);
+  }
+
+  /** One subscription, or null. */
+  get(id: string): Subscription | null {
+    const row = this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions WHERE id = ?', id).toArray()[0];
+    return row ? toSubscription(row) : null;
+  }
+
+  /** Deletes a subscription with its log and dead letters; false when there was none. */
+  delete(id: string): boolean {
+    const deleted = this.sql.exec('DELETE FROM subscriptions WHERE id = ?', id).rowsWritten > 0;
+    this.sql.exec('DELETE FROM deliveries WHERE subscription_id = ?', id);
+    this.sql.exec('DELETE FROM dead_letters WHERE subscription_id = ?', id);
+    return deleted;
+  }
+
+  /** Re-enables a disabled subscription with a clean health record; null when there is none. */
+  enable(id: string, now: string): Subscription | null {
+    this.sql.exec("UPDATE subscriptions SET status = 'active', health = ?, updated_at = ? WHERE id = ?", JSON.stringify(initialHealth()), now, id);
+    return this.get(id);
+  }
+
+  /** URL, secret and status for the delivery consumer; null when the subscription is gone. */
+  deliveryTarget(id: string): DeliveryTarget | null {
+    const row = this.sql.exec<Pick<SubscriptionRow, 'url' | 'secret' | 'status'>>('SELECT url, secret, status FROM subscriptions WHERE id = ?', id).toArray()[0];
+    return row ? { url: row.url, secret: row.secret, status: row.status === 'active' ? 'active' : 'disabled' } : null;
+  }
+
+  /**
+   * Logs a delivery attempt and, when `verdict` is given, updates the
+   * endpoint's health, disabling it under the delivery policy's rule.
+   * Returns whether the subscription is now disabled.
+   */
+  recordDelivery(entry: DeliveryAttempt, verdict: AttemptVerdict | null): { disabled: boolean } {
+    const row = this.sql.exec<Pick<SubscriptionRow, 'health' | 'status'>>('SELECT health, status FROM subscriptions WHERE id = ?', entry.subscription_id).toArray()[0];
+    if (!row) return { disabled: true };
+    this.sql.exec(
+      'INSERT INTO deliveries (subscription_id, msg_id, type, record_id, attempt, at, status, latency_ms, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      entry.subscription_id, entry.msg_id, entry.type, entry.record_id, entry.attempt, entry.at, entry.status, entry.latency_ms, entry.outcome, entry.error,
+    );
+    this.sql.exec(
+      'DELETE FROM deliveries WHERE subscription_id = ? AND seq <= (SELECT seq FROM deliveries WHERE subscription_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)',
+      entry.subscription_id, entry.subscription_id, DELIVERY_LOG_KEEP,
+    );
+    if (!verdict) return { disabled: row.status !== 'active' };
+    const health = recordOutcome(JSON.parse(row.health) as EndpointHealth, verdict, new Date(entry.at));
+    const status = health.disabled ? 'disabled' : 'active';
+    this.sql.exec('UPDATE subscriptions SET health = ?, status = ?, updated_at = ? WHERE id = ?', JSON.stringify(health), status, entry.at, entry.subscription_id);
+    if (status === 'disabled' && row.status === 'active') console.warn('subscription disabled', entry.subscription_id, health.disabled?.reason);
+    return { disabled: status === 'disabled' };
+  }
+
+  /** A subscription's delivery log, newest first; null when there is no such subscription. */
+  deliveries(id: string, limit: number): DeliveryAttempt[] | null {
+    if (!this.get(id)) return null;
+    return this.sql.exec<DeliveryAttempt & Record<string, SqlStorageValue>>(
+      'SELECT subscription_id, msg_id, type, record_id, attempt, at, status, latency_ms, outcome, error FROM deliveries WHERE subscription_id = ? ORDER BY seq DESC LIMIT ?',
+      id, limit,
+    ).toArray();
+  }
+
+  /** Keeps a dead letter for inspection and redelivery, and logs it. */
+  storeDeadLetter(letter: DeadLetter, now: string): void {
+    const { reason, attempts, ...message } = letter;
+    if (!this.get(message.subscription_id)) return;
+    this.sql.exec('INSERT OR REPLACE INTO dead_letters (msg_id, subscription_id, body, reason, attempts, at) VALUES (?, ?, ?, ?, ?, ?)', message.msg_id, message.subscription_id, JSON.stringify(message), reason, attempts, now);
+    this.recordDelivery({ subscription_id: message.subscription_id, msg_id: message.msg_id, type: message.type, record_id: message.record_id, attempt: attempts, at: now, status: null, latency_ms: null, outcome: 'dead_lettered', error: reason }, null);
+  }
+
+  /** The dead letters of a subscription, oldest first; null when there is no such subscription. */
+  deadLetters(id: string): DeadLetterSummary[] | null {
+    if (!this.get(id)) return null;
+    return this.sql.exec<{ body: string; reason: string; attempts: number; at: string }>('SELECT body, reason, attempts, at FROM dead_letters WHERE subscription_id = ? ORDER BY at, msg_id', id).toArray().map((row) => {
+      const message = JSON.parse(row.body) as DeliveryMessage;
+      return { msg_id: message.msg_id, type: message.type, record_id: message.record_id, reason: row.reason, attempts: row.attempts, at: row.at };
+    });
+  }
+
+  /** Removes and returns a subscription's dead letters (message id and queued body), for redelivery in the caller's transaction. */
+  takeDeadLetters(id: string): { msg_id: string; body: string }[] {
+    const letters = this.sql.exec<{ msg_id: string; body: string }>('SELECT msg_id, body FROM dead_letters WHERE subscription_id = ?', id).toArray();
+    this.sql.exec('DELETE FROM dead_letters WHERE subscription_id = ?', id);
+    return letters;
+  }
+}
