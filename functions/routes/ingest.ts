@@ -28,8 +28,7 @@ export type RecordsPerPost = { maxRecords: number } | { problem: string };
 export function recordsPerPost(configured: string | number | undefined): RecordsPerPost {
   if (configured === undefined) return { maxRecords: MAX_INGEST_RECORDS };
   const text = String(configured).trim();
-  const maxRecords = /^[1-9]\d*$/.test(text) ? Number(text) : Number.NaN;
-  if (maxRecords <= MAX_INGEST_RECORDS) return { maxRecords };
+  if (/^[1-9]\d*$/.test(text) && Number(text) <= MAX_INGEST_RECORDS) return { maxRecords: Number(text) };
   return { problem: `MAX_RECORDS_PER_POST must be a whole number from 1 to ${MAX_INGEST_RECORDS}, got ${JSON.stringify(configured)}` };
 }
 
