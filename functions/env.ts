@@ -13,6 +13,13 @@ interface Bindings {
   ADMIN_TOKEN?: string;
   /** "true" only in local development: allows http(s) webhook targets on loopback. */
   ALLOW_LOOPBACK_WEBHOOKS?: string;
+  /**
+   * Most records one `POST /events` may hold: a whole number from 1 to 500
+   * (the hard cap, and the default when unset). A smaller value keeps one
+   * write within the Workers Free plan's per-request limits. Any other value
+   * closes the write API with 503 `misconfigured` (and a log line) until fixed.
+   */
+  MAX_RECORDS_PER_POST?: string | number;
   /** The single writer and webhook bookkeeper. */
   COORDINATOR: DurableObjectNamespace<import('./store/coordinator.ts').Coordinator>;
   /** Webhook deliveries waiting to be sent. */

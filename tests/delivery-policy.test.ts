@@ -69,13 +69,18 @@ describe('backoffSeconds', () => {
     expect(RETRY_DELAYS_SECONDS.map((_, index) => backoffSeconds(index + 1, middle))).toEqual([30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200]);
   });
 
-  it('spreads each delay by ±20 % and never beyond the Queues cap', () => {
+  it('spreads each delay by ±20 %, the last (12 h) included', () => {
     expect(backoffSeconds(1, lowest)).toBe(24);
     expect(backoffSeconds(1, highest)).toBe(36);
     expect(backoffSeconds(5, lowest)).toBe(2880);
     expect(backoffSeconds(5, highest)).toBe(4320);
-    expect(backoffSeconds(9, highest)).toBe(MAX_DELAY_SECONDS);
-    expect(MAX_DELAY_SECONDS).toBe(12 * 3600);
+    expect(backoffSeconds(9, lowest)).toBe(34560);
+    expect(backoffSeconds(9, highest)).toBe(51840);
+  });
+
+  it('caps delays at Queues\' 24 h limit on `delaySeconds`, above the longest jittered backoff', () => {
+    expect(MAX_DELAY_SECONDS).toBe(24 * 3600);
+    expect(backoffSeconds(RETRY_DELAYS_SECONDS.length, highest)).toBeLessThan(MAX_DELAY_SECONDS);
   });
 
   it('keeps the last delay for attempts past the schedule', () => {
@@ -97,7 +102,9 @@ describe('decideRetry', () => {
   it('waits for Retry-After when it asks for longer, up to the cap', () => {
     expect(decideRetry({ ...serverError, retryAfterSeconds: 900 }, 1, middle)).toEqual({ action: 'retry', delaySeconds: 900 });
     expect(decideRetry({ ...serverError, retryAfterSeconds: 5 }, 3, middle)).toEqual({ action: 'retry', delaySeconds: 600 });
-    expect(decideRetry({ ...serverError, retryAfterSeconds: 86400 }, 1, middle)).toEqual({ action: 'retry', delaySeconds: MAX_DELAY_SECONDS });
+    expect(decideRetry({ ...serverError, retryAfterSeconds: 20 * 3600 }, 1, middle)).toEqual({ action: 'retry', delaySeconds: 20 * 3600 });
+    expect(decideRetry({ ...serverError, retryAfterSeconds: 30 * 3600 }, 1, middle)).toEqual({ action: 'retry', delaySeconds: 24 * 3600 });
+    expect(decideRetry({ ...serverError, retryAfterSeconds: 30 * 3600 }, 9, highest)).toEqual({ action: 'retry', delaySeconds: MAX_DELAY_SECONDS });
   });
 
   it('gives up on permanent failures at once', () => {
@@ -124,8 +131,8 @@ function failOneMessage(start: Date, random: () => number, health: EndpointHealt
 }
 
 describe('one message retried to the end', () => {
-  it('is attempted MAX_ATTEMPTS times over 22 to 31 hours', () => {
-    for (const [random, low, high] of [[lowest, 22, 23], [highest, 30, 31]] as const) {
+  it('is attempted MAX_ATTEMPTS times over 22 to 34 hours', () => {
+    for (const [random, low, high] of [[lowest, 22, 23], [highest, 33, 34]] as const) {
       const timeline = failOneMessage(NOW, random);
       expect(timeline).toHaveLength(MAX_ATTEMPTS);
       const hours = (timeline.at(-1)!.at.getTime() - NOW.getTime()) / 3_600_000;
@@ -138,7 +145,7 @@ describe('one message retried to the end', () => {
     for (const random of [lowest, middle, highest]) {
       const timeline = failOneMessage(NOW, random);
       expect(timeline.slice(0, -1).every((step) => step.health.disabled === null)).toBe(true);
-      expect(timeline.at(-1)!.health.disabled).toEqual({ at: timeline.at(-1)!.at.toISOString(), reason: expect.stringMatching(/^10 failed attempts in a row over (?:2\d|3[01]) hours; last: HTTP 503$/) });
+      expect(timeline.at(-1)!.health.disabled).toEqual({ at: timeline.at(-1)!.at.toISOString(), reason: expect.stringMatching(/^10 failed attempts in a row over (?:2\d|3[0-3]) hours; last: HTTP 503$/) });
     }
   });
 });

@@ -3,7 +3,10 @@
  * input, size limits, idempotent upserts with revisions, and 50 concurrent
  * ingests through the Coordinator losing nothing.
  */
-import { describe, expect, it } from 'vitest';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it, vi } from 'vitest';
+import { app } from '../functions/app.ts';
+import { MAX_INGEST_RECORDS, recordsPerPost } from '../functions/routes/ingest.ts';
 import { call, coordinatorStub, getJson, makeEvent, settled } from './helpers.ts';
 
 const ADMIN = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
@@ -16,6 +19,12 @@ async function post(body: unknown, headers: Record<string, string> = ADMIN): Pro
 }
 
 const datasetState = async () => (await coordinatorStub().status()).dataset;
+
+/** POSTs `body` through the Hono app with MAX_RECORDS_PER_POST set to `maxRecordsPerPost`. */
+const postConfigured = (maxRecordsPerPost: string, body: unknown) =>
+  app.fetch(new Request('http://strikewire.test/events', { method: 'POST', headers: ADMIN, body: JSON.stringify(body) }), { ...env, MAX_RECORDS_PER_POST: maxRecordsPerPost });
+
+type ErrorJson = { error: { code: string; message: string; fields?: { field: string; message: string }[] } };
 
 describe('POST /events', () => {
   it('rejects requests without a valid admin token with 401 JSON and writes nothing', async () => {
@@ -104,6 +113,60 @@ describe('POST /events', () => {
     const response = await post(huge);
     expect(response.status).toBe(413);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
+  });
+
+  it('reads MAX_RECORDS_PER_POST: 1 to the hard cap of 500, unset means 500, anything else is a configuration error', () => {
+    expect(MAX_INGEST_RECORDS).toBe(500);
+    expect(recordsPerPost(undefined)).toEqual({ maxRecords: 500 });
+    expect(recordsPerPost('500')).toEqual({ maxRecords: 500 });
+    expect(recordsPerPost(' 50 ')).toEqual({ maxRecords: 50 });
+    expect(recordsPerPost(1)).toEqual({ maxRecords: 1 });
+    for (const bad of ['0', '501', '-3', '2.5', '1e2', '050', 'ten', '', 600]) {
+      expect(recordsPerPost(bad), String(bad)).toEqual({ problem: `MAX_RECORDS_PER_POST must be a whole number from 1 to 500, got ${JSON.stringify(bad)}` });
+    }
+  });
+
+  it('answers 400 naming body beyond MAX_RECORDS_PER_POST, before validating the records, and writes nothing', async () => {
+    const batch = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => makeEvent(`${prefix}-${i}`, '2020-06-01'));
+    const over = await postConfigured('3', batch('configured-over', 4));
+    expect(over.status).toBe(400);
+    const body = (await over.json()) as ErrorJson;
+    expect(body.error.code).toBe('invalid_body');
+    expect(body.error.fields).toEqual([{ field: 'body', message: 'must hold at most 3 records (got 4)' }]);
+    expect((await call('/events/configured-over-0')).status).toBe(404);
+
+    const invalidAndOver = await postConfigured('3', batch('configured-bad', 4).map((record) => ({ ...record, type: 'massacre' })));
+    expect(((await invalidAndOver.json()) as ErrorJson).error.fields?.map((problem) => problem.field)).toEqual(['body']);
+
+    const within = await postConfigured('3', batch('configured-within', 3));
+    expect(within.status).toBe(201);
+    expect(((await within.json()) as { results: unknown[] }).results).toHaveLength(3);
+  });
+
+  it('holds the hard cap of 500 records by default', async () => {
+    const records = Array.from({ length: MAX_INGEST_RECORDS + 1 }, (_, i) => makeEvent(`hard-cap-${i}`, '2020-07-01'));
+    const response = await post(records);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as ErrorJson).error.fields).toEqual([{ field: 'body', message: 'must hold at most 500 records (got 501)' }]);
+    expect((await call('/events/hard-cap-0')).status).toBe(404);
+  });
+
+  it('closes writes with 503 and a log line while MAX_RECORDS_PER_POST is not usable', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      for (const bad of ['0', '501', 'fifty']) {
+        const response = await postConfigured(bad, makeEvent('misconfigured-write', '2020-08-01'));
+        expect(response.status, bad).toBe(503);
+        const body = (await response.json()) as ErrorJson;
+        expect(body.error.code).toBe('misconfigured');
+        expect(body.error.message).toBe(`Writes are disabled: MAX_RECORDS_PER_POST must be a whole number from 1 to 500, got ${JSON.stringify(bad)}`);
+      }
+      expect(logged).toHaveBeenCalledTimes(3);
+      expect(String(logged.mock.calls[0])).toContain('MAX_RECORDS_PER_POST');
+    } finally {
+      logged.mockRestore();
+    }
+    expect((await call('/events/misconfigured-write')).status).toBe(404);
   });
 
   it('loses nothing under 50 concurrent ingests of distinct records', async () => {

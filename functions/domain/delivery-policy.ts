@@ -8,9 +8,11 @@
  * 30 min, 1 h, 2 h, 4 h, 8 h, 12 h), each scaled by a random factor in
  * [1 - JITTER, 1 + JITTER) so receivers that fail together do not retry
  * together, and never beyond MAX_DELAY_SECONDS, the longest delay Cloudflare
- * Queues' `message.retry({ delaySeconds })` is documented to take everywhere
- * (12 h; newer limits allow 24 h). A `Retry-After` on a retryable answer
- * lengthens the wait up to that cap. One message is thus tried over 22–31 hours.
+ * Queues' `message.retry({ delaySeconds })` takes (24 h). A `Retry-After` on a
+ * retryable answer lengthens the wait up to that cap. One message is thus
+ * tried over 22–34 hours (22.2 h with every wait at -20 %, 33.3 h at +20 %),
+ * or up to 9 × 24 h when every answer asks for a day: the deliveries queue's
+ * message retention must cover that (see wrangler.toml and the README).
  *
  * Auto-disable: an endpoint is disabled once it has failed at least
  * DISABLE_AFTER_FAILURES attempts in a row (any messages) over at least
@@ -28,8 +30,8 @@ export const RETRY_DELAYS_SECONDS: readonly number[] = [30, 120, 600, 1800, 3600
 /** Attempts per message, the first included. Configure the queue's `max_retries` at least MAX_ATTEMPTS - 1 so this policy, not the queue, gives up. */
 export const MAX_ATTEMPTS = RETRY_DELAYS_SECONDS.length + 1;
 
-/** Longest delay one retry may ask of Cloudflare Queues (12 hours). */
-export const MAX_DELAY_SECONDS = 43200;
+/** Longest delay one retry may ask of Cloudflare Queues (24 hours, the documented `delaySeconds` limit). */
+export const MAX_DELAY_SECONDS = 86400;
 
 /** Relative spread of a retry delay: ±20 %. */
 export const JITTER = 0.2;
