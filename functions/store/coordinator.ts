@@ -140,9 +140,15 @@ export class Coordinator extends DurableObject<Env> {
       await this.publisher.run(Date.now());
       const outboxAt = this.outbox.nextSendAt(Date.now());
       if (outboxAt !== null && outboxAt <= Date.now()) await this.outbox.send(Date.now());
-      if (this.reconciler.passUnderWay()) {
-        const report = await this.reconcileSlice(new Date().toISOString());
-        if (report.adopted.length > 0 || report.quarantined.length > 0) console.log('reconciled', JSON.stringify(report));
+      const sliceAt = this.reconciler.nextSliceAt(Date.now());
+      if (sliceAt !== null && sliceAt <= Date.now()) {
+        try {
+          const report = await this.reconcileSlice(new Date().toISOString());
+          if (report.adopted.length > 0 || report.quarantined.length > 0) console.log('reconciled', JSON.stringify(report));
+        } catch (error) {
+          console.error('reconciliation slice failed; retrying later:', error instanceof Error ? error.message : String(error));
+          this.reconciler.sliceFailed(Date.now());
+        }
       }
     });
     await this.rearm();
@@ -295,7 +301,7 @@ export class Coordinator extends DurableObject<Env> {
   /** Sets the alarm to the earliest moment publishing, the outbox or reconciliation has work. */
   private async rearm(): Promise<void> {
     const nowMs = Date.now();
-    const times = [this.publisher.nextRunAt(nowMs), this.outbox.nextSendAt(nowMs), this.reconciler.passUnderWay() ? nowMs : null].filter((time): time is number => time !== null);
+    const times = [this.publisher.nextRunAt(nowMs), this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs)].filter((time): time is number => time !== null);
     if (times.length === 0) return;
     const wanted = Math.min(...times);
     const current = await this.ctx.storage.getAlarm();

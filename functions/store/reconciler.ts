@@ -20,7 +20,7 @@ import type { EventInput } from '../domain/schema.ts';
 import { parseStoredRecord } from '../domain/stored-record.ts';
 import type { DatasetTable } from './dataset-table.ts';
 import { settleLimited } from './limited.ts';
-import { readMeta, writeMeta } from './meta-table.ts';
+import { readCounter, readMeta, writeMeta } from './meta-table.ts';
 import type { Publisher } from './publisher.ts';
 
 /** The table this module keeps. */
@@ -32,6 +32,8 @@ export const RECONCILE_SCHEMA = [
 const LIST_PAGE = 1_000;
 /** Most keys one KV bulk read may ask for. */
 const BULK_GET_MAX = 100;
+/** How long the pass waits after a slice failed (KV unavailable) before trying it again. */
+const SLICE_RETRY_MS = 30_000;
 
 /** An invalid value found under an `event:` key. */
 export interface QuarantineEntry {
@@ -73,9 +75,20 @@ export class Reconciler {
     return readMeta(this.sql, 'reconcile_cursor') !== null;
   }
 
+  /** When the pass's next slice is due, or null when no pass is under way. */
+  nextSliceAt(nowMs: number): number | null {
+    return this.passUnderWay() ? Math.max(nowMs, readCounter(this.sql, 'reconcile_retry_at')) : null;
+  }
+
+  /** Puts the pass's next slice off after a failure. */
+  sliceFailed(nowMs: number): void {
+    writeMeta(this.sql, 'reconcile_retry_at', String(nowMs + SLICE_RETRY_MS));
+  }
+
   /** Records where the pass goes on (null: it is over). Call in the transaction that applies the slice. */
   advance(nextCursor: string | null): void {
     writeMeta(this.sql, 'reconcile_cursor', nextCursor);
+    writeMeta(this.sql, 'reconcile_retry_at', null);
   }
 
   /** Reads the pass's next slice at `now`; invalid values are quarantined (and our versions queued over them) right away. */
