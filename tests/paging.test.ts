@@ -58,7 +58,8 @@ describe('a large dataset', () => {
     for (let start = 0; start < TOTAL; start += 250) {
       await seed(Array.from({ length: Math.min(250, TOTAL - start) }, (_, offset) => synthetic(start + offset)), NOW);
     }
-  });
+    // Each publish waits for KV's one-write-per-second rule on the manifest.
+  }, 60_000);
 
   it('keeps every chunk within CHUNK_MAX, and every stored chunk is live or waiting for deletion', async () => {
     const manifest = await readManifest(env.EVENTS);
