@@ -1,7 +1,10 @@
 /**
  * Two test projects, both run by `npm test`:
  * - workers: tests/*.test.ts inside workerd through
- *   @cloudflare/vitest-pool-workers, with the bindings of wrangler.toml.
+ *   @cloudflare/vitest-pool-workers, with the bindings of wrangler.toml. Its
+ *   entry is tests/platform/worker.ts: the real Worker, whose Coordinator
+ *   writes KV through the platform simulation (429 on a second write of a key
+ *   within a second, six connections; see tests/platform/simulated-kv.ts).
  *   Bundled seeding is off so each test controls its data; the admin token is
  *   a test value; queue batches are flushed quickly.
  * - clients: tests/clients/*.test.ts in Node, against the Worker served over
@@ -16,6 +19,7 @@ export default defineConfig({
       {
         plugins: [
           cloudflareTest({
+            main: './tests/platform/worker.ts',
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               bindings: { SEED_FROM_BUNDLE: 'false', ADMIN_TOKEN: 'test-admin-token' },
