@@ -147,9 +147,9 @@ const write = (shape: Shape, title: string, after: Write | null = null): Write =
 function burst(): { starters: Write[]; followers: Map<Write, Write> } {
   const starters: Write[] = [];
   const followers = new Map<Write, Write>();
-  const chain = (first: Write, shape: Shape, steps: number) => {
+  const chain = (first: Write, shape: Shape, steps: number, firstStep = 1) => {
     let previous = first;
-    for (let step = 1; step <= steps; step++) {
+    for (let step = firstStep; step < firstStep + steps; step++) {
       const next = write(shape, `Chain ${shape.id} step ${step}`, previous);
       followers.set(previous, next);
       previous = next;
@@ -164,7 +164,7 @@ function burst(): { starters: Write[]; followers: Map<Write, Write> } {
   for (const shape of BASELINE.slice(20, 30)) {
     const first = write(shape, `Chain ${shape.id} step 1`);
     starters.push(first);
-    chain(first, shape, 2);
+    chain(first, shape, 2, 2);
   }
   // A fixed shuffle, so that creates, concurrent updates and chains interleave.
   let seed = 7;
