@@ -7,12 +7,16 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 
-/** The code under test: short commit, with `+changes` when the work tree differs from it. */
+/** The Worker's files: what `wrangler dev` runs. */
+const WORKER_PATHS = ['functions', 'wrangler.toml', 'package-lock.json'];
+
+/** The code under test: the commit checked out, the last commit that changed the Worker, and whether it has uncommitted changes. */
 function codeVersion(): string {
+  const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'functions', 'wrangler.toml'], { encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${commit}+changes in functions/` : commit;
+    const worker = git('log', '-1', '--format=%h', '--', ...WORKER_PATHS);
+    const dirty = git('status', '--porcelain', '--', ...WORKER_PATHS) !== '';
+    return `${git('rev-parse', '--short', 'HEAD')} (Worker as of ${worker}${dirty ? ' plus uncommitted changes' : ''})`;
   } catch {
     return 'unknown (not a git work tree)';
   }
