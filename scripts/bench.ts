@@ -1,110 +1,283 @@
 /**
- * Benchmark: latency of `/events` pages as the dataset grows, to check the
- * KV layout's promise that a page costs the same whatever the dataset size.
+ * Benchmark: what reads and writes cost as the dataset grows, each figure a
+ * ratio to the same figure at the smallest size measured in the same run.
  *
- * Starts `wrangler dev` (local workerd + local KV in a temporary folder) on a
- * spare port, ingests synthetic records through `POST /events` in steps, and
- * after each step times unfiltered, filtered and deep-cursor pages. Target:
- * the p95 of an unfiltered page of 50 at the largest size is within 2x of
- * the p95 at the smallest. Exits 1 when the target is missed.
+ * Starts `wrangler dev` (local workerd, local KV and Coordinator storage in
+ * a temporary folder, seeding off) on a free port, and grows one store of
+ * synthetic records through `POST /events` in 500-record batches. At each
+ * read size it times unfiltered, filtered and deep-cursor pages; at each
+ * ingest size it measures records/s of single-record POSTs (several at once)
+ * and of 500-record batches, until committed and until published, and KV
+ * puts per record. Every measurement is repeated (median and range shown);
+ * the records an ingest measurement writes stay in the store. When wrangler
+ * dev exits during a step (its proxy does now and then under sustained load),
+ * it is restarted on the same state and the step is run again with new
+ * records; the output lists every restart.
  *
- * Usage: npm run bench [-- --sizes 1000,5000,20000 --requests 200]
+ * Targets (exit 1 when one is missed, or when the run fails):
+ * - the p95 of an unfiltered page of 50 at the largest read size is within
+ *   2x of the p95 at the smallest;
+ * - for both ingest modes, records/s committed and published at the largest
+ *   ingest size are within 1.5x of the smallest (rate there / rate here ≤ 1.5).
+ *
+ * Usage: npm run bench [-- --sizes 1000,20000,100000 --requests 200
+ *   --ingest-sizes 1000,100000 --repeats 3 --singles 200 --concurrency 8
+ *   --batches 4 --load-concurrency 2 --publish-timeout 600 --port 8797]
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { countRecords, detectPublishProbe, measureIngest, postRecords, waitUntilPublished, waitUntilUpToDate, type IngestMode, type IngestSample, type PublishProbe } from './bench/ingest.ts';
+import { describeMachine } from './bench/machine.ts';
+import { measureReads, TARGET_QUERY, type ReadResult } from './bench/reads.ts';
+import { syntheticRecords } from './bench/records.ts';
+import { startDevServer } from './bench/server.ts';
+import { count, fixed, summarize, table, withSpread, type Summary } from './bench/stats.ts';
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '1000,5000,20000' }, requests: { type: 'string', default: '200' }, port: { type: 'string', default: '8797' } } });
-const sizes = values.sizes.split(',').map(Number);
-const requests = Number(values.requests);
-const base = `http://127.0.0.1:${values.port}`;
-const token = 'bench-admin-token';
-const state = mkdtempSync(join(tmpdir(), 'strikewire-bench-'));
+/** Most records a POST takes (the API's limit); the store is loaded in batches of this size. */
+const BATCH_SIZE = 500;
+/** Records loaded between progress lines. */
+const LOAD_STEP = 10_000;
+/** Read target: p95 of a page of 50, largest size over smallest. */
+const READ_TARGET = 2;
+/** Ingest target: records/s at the smallest ingest size over records/s at the largest. */
+const INGEST_TARGET = 1.5;
+/** Most restarts of wrangler dev in one run before the run fails. */
+const MAX_RESTARTS = 5;
 
-const server = spawn(
-  'wrangler',
-  ['dev', '--port', values.port, '--ip', '127.0.0.1', '--persist-to', state, '--var', 'SEED_FROM_BUNDLE:false', '--var', `ADMIN_TOKEN:${token}`, '--log-level', 'error'],
-  { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
-);
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '1000,20000,100000' },
+    requests: { type: 'string', default: '200' },
+    'ingest-sizes': { type: 'string', default: '1000,100000' },
+    repeats: { type: 'string', default: '3' },
+    singles: { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '8' },
+    batches: { type: 'string', default: '4' },
+    'load-concurrency': { type: 'string', default: '2' },
+    'publish-timeout': { type: 'string', default: '600' },
+    port: { type: 'string' },
+  },
+});
 
-function record(i: number) {
-  const day = new Date(Date.UTC(1990, 0, 1 + i)).toISOString().slice(0, 10);
-  const inSyria = i % 37 === 0;
-  return {
-    id: `bench-${String(i).padStart(6, '0')}`,
-    type: i % 5 === 0 ? 'strike' : 'attack',
-    title: `Benchmark event ${i}`,
-    summary: 'A synthetic record for the benchmark.',
-    date: day,
-    date_precision: 'day',
-    location: inSyria ? { name: 'Deir ez-Zor', country: 'SY', lat: 35.33, lon: 40.14, precision: 'city' } : { name: 'Al-Asad Air Base', country: 'IQ', lat: 33.78, lon: 42.44, precision: 'site' },
-    actors: { perpetrator: ['Benchmark Militia'], target: ['US forces'], claimed_by: [] },
-    weapons: ['rocket'],
-    casualties: i % 11 === 0 ? [{ group: 'us_military', killed: null, injured: 1 }] : [],
-    sources: [{ document: '000_47b8be4f10ca94f1.txt', publisher: 'Benchmark', quote: 'Last Friday' }],
-    related: [],
-  };
+/** A positive integer flag, or exit with a message. */
+function positive(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`--${name} must be a positive integer, got "${text}"`);
+    process.exit(2);
+  }
+  return value;
+}
+const sizeList = (name: string, text: string): number[] => [...new Set(text.split(',').filter(Boolean).map((size) => positive(name, size)))].sort((a, b) => a - b);
+
+const readSizes = sizeList('sizes', values.sizes);
+const ingestSizes = sizeList('ingest-sizes', values['ingest-sizes']);
+const requests = positive('requests', values.requests);
+const repeats = positive('repeats', values.repeats);
+const concurrency = positive('concurrency', values.concurrency);
+const loadConcurrency = positive('load-concurrency', values['load-concurrency']);
+const publishTimeout = positive('publish-timeout', values['publish-timeout']);
+const singles = positive('singles', values.singles);
+const batches = positive('batches', values.batches);
+/** The two ways of ingesting that are measured. */
+const modes: IngestMode[] = [
+  { label: `${singles} single-record POST${singles === 1 ? '' : 's'}, ${concurrency} at once`, records: singles, perRequest: 1, concurrency },
+  { label: `${batches} POST${batches === 1 ? '' : 's'} of ${BATCH_SIZE}, one at a time`, records: batches * BATCH_SIZE, perRequest: BATCH_SIZE, concurrency: 1 },
+];
+
+/** Loading the store from one size to the next. */
+interface Load {
+  from: number;
+  to: number;
+  seconds: number;
+}
+/** The read measurements at one size. */
+interface ReadBlock {
+  stored: number;
+  /** 1-minute load average of the machine when the measurement started. */
+  load: number;
+  results: ReadResult[];
+}
+/** The ingest measurements at one size: the store grows from `from` to `to` while they run. */
+interface IngestBlock {
+  /** 1-minute load average of the machine when the measurement started. */
+  load: number;
+  from: number;
+  to: number;
+  samples: Map<string, IngestSample[]>;
 }
 
-async function waitForServer(): Promise<void> {
-  for (let attempt = 0; attempt < 120; attempt++) {
+const runStarted = performance.now();
+const seconds = (since: number): number => (performance.now() - since) / 1000;
+const progress = (message: string) => console.error(`[${fixed(seconds(runStarted))} s] ${message}`);
+
+const loads: Load[] = [];
+const readBlocks: ReadBlock[] = [];
+const ingestBlocks: IngestBlock[] = [];
+/** Times wrangler dev exited during a step and was restarted on the same state. */
+const restarts: string[] = [];
+let probe: PublishProbe = 'read-back';
+let failure: unknown;
+
+const server = await startDevServer(values.port === undefined ? undefined : positive('port', values.port));
+/** Records in the store. */
+let stored = 0;
+/** The next synthetic record number: never reused, so a step rerun after a restart writes new records. */
+let nextIndex = 0;
+/** Takes the next `count` synthetic records. */
+const takeRecords = (count: number) => {
+  const records = syntheticRecords(nextIndex, count);
+  nextIndex += count;
+  return records;
+};
+
+/**
+ * Runs `step`; when it fails because wrangler dev exited, restarts wrangler on
+ * the same state, waits until what was committed is published, recounts the
+ * store and runs `step` again with new records (at most MAX_RESTARTS times
+ * in a run).
+ */
+async function resilient<T>(what: string, step: () => Promise<T>): Promise<T> {
+  for (;;) {
     try {
-      if ((await fetch(`${base}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
+      return await step();
+    } catch (error) {
+      if (restarts.length >= MAX_RESTARTS || !(await server.exitsWithin(5_000))) throw error;
+      const restartStarted = performance.now();
+      await server.restart();
+      // What the interrupted step committed is published before going on (older code published before answering).
+      if (probe === 'admin-status') await waitUntilUpToDate(server, null, publishTimeout);
+      stored = await countRecords(server, probe);
+      const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+      const incident = `wrangler dev exited during ${what} (${message}); restarted on the same state in ${fixed(seconds(restartStarted))} s, ${count(stored)} records stored; the step was run again`;
+      progress(incident);
+      restarts.push(`[${fixed(seconds(runStarted))} s] ${incident}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error('wrangler dev did not start');
-}
-
-async function ingest(from: number, to: number): Promise<void> {
-  for (let start = from; start < to; start += 500) {
-    const batch = Array.from({ length: Math.min(500, to - start) }, (_, offset) => record(start + offset));
-    const response = await fetch(`${base}/events`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(batch) });
-    if (!response.ok) throw new Error(`ingest failed: ${response.status} ${await response.text()}`);
   }
 }
 
-async function time(path: string): Promise<{ p50: number; p95: number }> {
-  const samples: number[] = [];
-  for (let i = 0; i < requests; i++) {
-    const started = performance.now();
-    const response = await fetch(`${base}${path}`);
-    await response.arrayBuffer();
-    if (!response.ok) throw new Error(`${path}: ${response.status}`);
-    samples.push(performance.now() - started);
-  }
-  samples.sort((a, b) => a - b);
-  return { p50: samples[Math.floor(samples.length / 2)]!, p95: samples[Math.floor(samples.length * 0.95)]! };
-}
-
-const rows: { size: number; query: string; p50: number; p95: number }[] = [];
 try {
-  await waitForServer();
-  let stored = 0;
-  for (const size of sizes) {
-    await ingest(stored, size);
-    stored = size;
-    const middle = await (await fetch(`${base}/events?limit=1&until=${record(Math.floor(size / 2)).date}`)).json();
-    const queries = {
-      'page of 50': '/events?limit=50',
-      'page of 500': '/events?limit=500',
-      'filtered (SY strikes)': '/events?country=SY&type=strike&limit=50',
-      'deep cursor (middle)': `/events?limit=50&cursor=${(middle as { next_cursor: string }).next_cursor}`,
-    };
-    for (const [query, path] of Object.entries(queries)) rows.push({ size, query, ...(await time(path)) });
+  probe = await detectPublishProbe(server);
+  progress(`wrangler dev at ${server.base}; published = ${probe === 'admin-status' ? 'GET /admin/status up to date' : 'GET /events/<last id> answers 200 (no /admin/status)'}`);
+  for (const size of [...new Set([...readSizes, ...ingestSizes])].sort((a, b) => a - b)) {
+    if (stored < size) {
+      const loadStarted = performance.now();
+      const from = stored;
+      while (stored < size) {
+        await resilient(`loading from ${count(stored)} records`, async () => {
+          const records = takeRecords(Math.min(LOAD_STEP, size - stored));
+          await postRecords(server, records, BATCH_SIZE, loadConcurrency);
+          stored += records.length;
+        });
+        progress(`loaded ${count(stored)} records`);
+      }
+      await resilient('publishing', () => waitUntilPublished(server, probe, syntheticRecords(nextIndex - 1, 1)[0]!.id, stored, publishTimeout));
+      loads.push({ from, to: stored, seconds: seconds(loadStarted) });
+      progress(`store of ${count(stored)} records published`);
+    }
+    if (readSizes.includes(size)) {
+      const load = loadavg()[0]!;
+      const results = await resilient(`reads at ${count(stored)} records`, () => measureReads(server.base, Math.floor(nextIndex / 2), requests, repeats));
+      readBlocks.push({ stored, load, results });
+      progress(`reads timed at ${count(stored)} records`);
+    }
+    if (ingestSizes.includes(size)) {
+      const block: IngestBlock = { load: loadavg()[0]!, from: stored, to: stored, samples: new Map(modes.map((mode) => [mode.label, []])) };
+      for (let repeat = 0; repeat < repeats; repeat++) {
+        for (const mode of modes) {
+          const sample = await resilient(`ingest (${mode.label}) at ${count(stored)} records`, () => measureIngest(server, probe, mode, takeRecords(mode.records), stored, publishTimeout));
+          block.samples.get(mode.label)!.push(sample);
+          stored += mode.records;
+        }
+      }
+      block.to = stored;
+      ingestBlocks.push(block);
+      progress(`ingest measured from ${count(block.from)} records`);
+    }
   }
+} catch (error) {
+  failure = error;
 } finally {
-  server.kill('SIGTERM');
-  rmSync(state, { recursive: true, force: true });
+  await server.stop();
 }
 
-console.log('\nrecords  query                   p50 ms   p95 ms');
-for (const row of rows) console.log(`${String(row.size).padStart(7)}  ${row.query.padEnd(22)}  ${row.p50.toFixed(1).padStart(6)}   ${row.p95.toFixed(1).padStart(6)}`);
-const page = (size: number) => rows.find((row) => row.size === size && row.query === 'page of 50')!.p95;
-const ratio = page(sizes.at(-1)!) / page(sizes[0]!);
-console.log(`\ntarget: p95 of a page of 50 at ${sizes.at(-1)} records within 2x of ${sizes[0]} records: ${ratio.toFixed(2)}x ${ratio <= 2 ? 'MET' : 'MISSED'}`);
-process.exit(ratio <= 2 ? 0 : 1);
+/** `here / baseline` as `1.23x`. */
+const ratio = (here: number, baseline: number): string => `${(here / baseline).toFixed(2)}x`;
+const targetLine = (what: string, value: number, limit: number): string => `target: ${what}: ${value.toFixed(2)}x (≤ ${limit}x) ${value <= limit ? 'MET' : 'MISSED'}`;
+const targets: { line: string; met: boolean }[] = [];
+
+console.log(`\n${describeMachine()}`);
+console.log(`every figure: median of ${repeats} repeats (range in brackets); ratio = cost here / cost at the smallest size of this run (> 1 is slower); load = the machine's 1-minute load average when the measurement started`);
+
+if (loads.length > 0) {
+  const loaded = loads.reduce((sum, load) => sum + load.to - load.from, 0);
+  const loadSeconds = loads.reduce((sum, load) => sum + load.seconds, 0);
+  console.log(`\nloading the store (POSTs of ${BATCH_SIZE}, ${loadConcurrency} at once, until published): ${count(loaded)} records in ${fixed(loadSeconds)} s, ${fixed(loaded / loadSeconds)} records/s`);
+  console.log(table(['records', 'seconds', 'records/s'], loads.map((load) => [`${count(load.from)} → ${count(load.to)}`, fixed(load.seconds), fixed((load.to - load.from) / load.seconds)])));
+}
+
+if (readBlocks.length > 0) {
+  const baseline = readBlocks[0]!;
+  console.log(`\nreads: ${requests} sequential requests per query and size, in ${repeats} repeats of ${Math.ceil(requests / repeats)}; ms`);
+  const rows = readBlocks.flatMap((block) =>
+    block.results.map((result) => {
+      const base = baseline.results.find((candidate) => candidate.query === result.query)!;
+      return [count(block.stored), fixed(block.load, 2), result.query, withSpread(result.p50), withSpread(result.p95), ratio(result.p95.median, base.p95.median)];
+    }),
+  );
+  console.log(table(['records', 'load', 'query', 'p50 ms', 'p95 ms', `p95 ratio to ${count(baseline.stored)}`], rows));
+  if (readBlocks.length > 1) {
+    const p95 = (block: ReadBlock) => block.results.find((result) => result.query === TARGET_QUERY)!.p95.median;
+    const value = p95(readBlocks.at(-1)!) / p95(baseline);
+    targets.push({ line: targetLine(`p95 of a ${TARGET_QUERY} at ${count(readBlocks.at(-1)!.stored)} records over ${count(baseline.stored)}`, value, READ_TARGET), met: value <= READ_TARGET });
+  }
+}
+
+if (ingestBlocks.length > 0) {
+  const baseline = ingestBlocks[0]!;
+  const published = probe === 'admin-status' ? 'published (GET /admin/status: up to date, outbox empty)' : 'published (no /admin/status in this code: GET /events/<last id> answers 200)';
+  console.log(`\ningest: records/s committed (every POST answered) and ${published}; records are new, appended after the newest; ratio = records/s at ${count(baseline.from)} / records/s here`);
+  const summaries = (block: IngestBlock, label: string, pick: (sample: IngestSample) => number | null): Summary | null => {
+    const picked = block.samples.get(label)!.map(pick);
+    return picked.every((value): value is number => value !== null) ? summarize(picked) : null;
+  };
+  const rows = ingestBlocks.flatMap((block) =>
+    modes.map((mode) => {
+      const committed = summaries(block, mode.label, (sample) => sample.committedPerSecond)!;
+      const publishedRate = summaries(block, mode.label, (sample) => sample.publishedPerSecond)!;
+      const puts = summaries(block, mode.label, (sample) => sample.kvPutsPerRecord);
+      const basePuts = summaries(baseline, mode.label, (sample) => sample.kvPutsPerRecord);
+      return [
+        `${count(block.from)} → ${count(block.to)}`,
+        fixed(block.load, 2),
+        mode.label,
+        withSpread(committed),
+        ratio(summaries(baseline, mode.label, (sample) => sample.committedPerSecond)!.median, committed.median),
+        withSpread(publishedRate),
+        ratio(summaries(baseline, mode.label, (sample) => sample.publishedPerSecond)!.median, publishedRate.median),
+        puts ? withSpread(puts, 2) : 'n/a (no /admin/status)',
+        puts && basePuts ? ratio(puts.median, basePuts.median) : 'n/a',
+      ];
+    }),
+  );
+  console.log(table(['records (during)', 'load', 'mode', 'committed/s', 'ratio', 'published/s', 'ratio', 'KV puts/record', 'ratio'], rows));
+  if (ingestBlocks.length > 1) {
+    const last = ingestBlocks.at(-1)!;
+    for (const mode of modes) {
+      for (const [kind, pick] of [['committed', (sample: IngestSample) => sample.committedPerSecond], ['published', (sample: IngestSample) => sample.publishedPerSecond]] as const) {
+        const value = summaries(baseline, mode.label, pick)!.median / summaries(last, mode.label, pick)!.median;
+        targets.push({ line: targetLine(`${mode.label}, ${kind} records/s at ${count(last.from)} vs ${count(baseline.from)}`, value, INGEST_TARGET), met: value <= INGEST_TARGET });
+      }
+    }
+  }
+}
+
+if (restarts.length > 0) console.log(`\n${restarts.join('\n')}`);
+console.log('');
+for (const target of targets) console.log(target.line);
+console.log(`\nrun time ${fixed(seconds(runStarted))} s`);
+if (failure !== undefined) {
+  console.error(`\nbenchmark failed: ${failure instanceof Error ? failure.message : String(failure)}`);
+  process.exit(1);
+}
+process.exit(targets.every((target) => target.met) ? 0 : 1);

@@ -1,0 +1,31 @@
+/**
+ * Synthetic records for the benchmark. Record `i` is dated `i` days after
+ * 1990-01-01, so records made in increasing order are appended at the
+ * newest end of the index, like a live feed.
+ */
+
+/** The record the benchmark writes as number `i` (ids `bench-000000`, …). */
+export function syntheticRecord(i: number) {
+  const day = new Date(Date.UTC(1990, 0, 1 + i)).toISOString().slice(0, 10);
+  const inSyria = i % 37 === 0;
+  return {
+    id: `bench-${String(i).padStart(6, '0')}`,
+    type: i % 5 === 0 ? 'strike' : 'attack',
+    title: `Benchmark event ${i}`,
+    summary: 'A synthetic record for the benchmark.',
+    date: day,
+    date_precision: 'day',
+    location: inSyria ? { name: 'Deir ez-Zor', country: 'SY', lat: 35.33, lon: 40.14, precision: 'city' } : { name: 'Al-Asad Air Base', country: 'IQ', lat: 33.78, lon: 42.44, precision: 'site' },
+    actors: { perpetrator: ['Benchmark Militia'], target: ['US forces'], claimed_by: [] },
+    weapons: ['rocket'],
+    casualties: i % 11 === 0 ? [{ group: 'us_military', killed: null, injured: 1 }] : [],
+    sources: [{ document: '000_47b8be4f10ca94f1.txt', publisher: 'Benchmark', quote: 'Last Friday' }],
+    related: [],
+  };
+}
+
+/** A synthetic record. */
+export type SyntheticRecord = ReturnType<typeof syntheticRecord>;
+
+/** Records `from` … `from + count - 1`. */
+export const syntheticRecords = (from: number, count: number): SyntheticRecord[] => Array.from({ length: count }, (_, offset) => syntheticRecord(from + offset));
