@@ -5,7 +5,7 @@
  * 50 concurrent ingests, retries, dead letters, redelivery, auto-disable,
  * pings, the delivery log and the cron path.
  */
-import { createMessageBatch, getQueueResult, createExecutionContext, runInDurableObject } from 'cloudflare:test';
+import { createMessageBatch, getQueueResult, createExecutionContext, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -254,6 +254,38 @@ describe('deliveries', () => {
     expect(delays[0]).toBeGreaterThanOrEqual(96);
     expect(delays[1]! / delays[0]!).toBeGreaterThan(3);
     expect(delays[2]! / delays[1]!).toBeGreaterThan(1.9);
+  });
+
+  it('keeps a message until its outcome is reported, and sends one the queue lost again with the same webhook-id and its attempt count', async () => {
+    const url = 'https://hooks.example.com/lost-by-the-queue';
+    const { id } = await subscribe(url);
+    await ingest(makeEvent('lost-message-record', '2023-07-02'));
+    await vi.waitFor(() => expect(receiver.for(url)).toHaveLength(1));
+    const first = receiver.for(url)[0]!;
+    const stub = env.COORDINATOR.getByName('main');
+    const rows = () => runInDurableObject(stub, (_instance, state) => state.storage.sql.exec('SELECT COUNT(*) AS n FROM alert_outbox WHERE msg_id = ?', first.id).one().n);
+    // Delivered and reported: the message has left the outbox.
+    await vi.waitFor(async () => expect(await rows()).toBe(0));
+
+    // The state a queue that lost the message after two failed attempts leaves: handed over, no news since.
+    const body = JSON.stringify({ msg_id: first.id, subscription_id: id, type: 'event.created', record_id: 'lost-message-record', payload: first.body });
+    await runInDurableObject(stub, async (_instance, state) => {
+      state.storage.sql.exec(
+        'INSERT INTO alert_outbox (msg_id, subscription_id, body, created_at, sent_at, resend_at, resends, attempts) VALUES (?, ?, ?, ?, ?, ?, 0, 2)',
+        first.id, id, body, new Date().toISOString(), Date.now() - 60_000, Date.now() - 1,
+      );
+      await state.storage.setAlarm(Date.now() + 60_000);
+    });
+    receiver.answer(url, 503);
+    await runDurableObjectAlarm(stub);
+    await vi.waitFor(() => expect(receiver.for(url)).toHaveLength(2));
+    expect(receiver.for(url)[1]!.id).toBe(first.id);
+    await vi.waitFor(async () => {
+      const log = await getJson(`/subscriptions/${id}/deliveries`, { headers: ADMIN });
+      expect(log.body.data[0]).toMatchObject({ msg_id: first.id, outcome: 'retrying', attempt: 3 });
+    });
+    // Still waiting for its outcome (a retry is due), so it stays in the outbox.
+    expect(await rows()).toBe(1);
   });
 
   it('dead-letters a message it gives up on, and redelivers it on request', async () => {

@@ -11,6 +11,8 @@ export interface DeliveryMessage {
   type: WebhookEventType;
   record_id: string | null;
   payload: string;
+  /** Attempts made before this message was sent again by the outbox (a lost or unconfirmed message); absent on a first send. */
+  prior_attempts?: number;
 }
 
 /** A delivery the main consumer gave up on, with why. */

@@ -47,7 +47,9 @@ async function deliver(message: Message<DeliveryMessage>, stub: ReturnType<typeo
     message.ack(); // the subscription was deleted
     return;
   }
-  const base = { subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, attempt: message.attempts };
+  // A message the outbox sent again carries the attempts made before, so the retry budget goes on.
+  const attemptNumber = message.attempts + (delivery.prior_attempts ?? 0);
+  const base = { subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, attempt: attemptNumber };
   if (target.status !== 'active') {
     await stub.recordDelivery({ ...base, at: new Date().toISOString(), status: null, latency_ms: null, outcome: 'skipped', error: 'subscription disabled' }, null);
     message.ack();
@@ -63,17 +65,19 @@ async function deliver(message: Message<DeliveryMessage>, stub: ReturnType<typeo
     message.ack();
     return;
   }
-  const decision = decideRetry(verdict, message.attempts, random);
+  const decision = decideRetry(verdict, attemptNumber, random);
+  const nextAttemptAt = decision.action === 'retry' ? new Date(sentAt.getTime() + decision.delaySeconds * 1_000).toISOString() : null;
   const { disabled } = await stub.recordDelivery(
     { ...base, at: sentAt.toISOString(), status, latency_ms: latencyMs, outcome: decision.action === 'retry' ? 'retrying' : 'failed', error: verdict.reason },
     verdict,
+    nextAttemptAt,
   );
   if (decision.action === 'retry' && !disabled) {
     message.retry({ delaySeconds: decision.delaySeconds });
     return;
   }
   const reason = decision.action === 'give_up' ? decision.reason : `${verdict.reason}; subscription disabled`;
-  await env.DEAD_LETTERS.send({ ...delivery, reason, attempts: message.attempts } satisfies DeadLetter, { contentType: 'json' });
+  await env.DEAD_LETTERS.send({ ...delivery, reason, attempts: attemptNumber } satisfies DeadLetter, { contentType: 'json' });
   message.ack();
 }
 

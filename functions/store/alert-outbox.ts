@@ -14,16 +14,30 @@ import { buildEnvelope, webhookMessageId, type RecordEventType } from '../domain
 import { readCounter, writeMeta } from './meta-table.ts';
 import type { Subscription } from './subscriptions-table.ts';
 
-/** The table this module keeps. */
+/** The table this module keeps (`outbox` was its form before delivery confirmation). */
 export const OUTBOX_SCHEMA = [
-  'CREATE TABLE IF NOT EXISTS outbox (msg_id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at TEXT NOT NULL)',
-  'CREATE INDEX IF NOT EXISTS outbox_by_age ON outbox (created_at)',
+  'DROP TABLE IF EXISTS outbox',
+  `CREATE TABLE IF NOT EXISTS alert_outbox (
+     msg_id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL,
+     sent_at INTEGER, resend_at INTEGER, resends INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0)`,
+  'CREATE INDEX IF NOT EXISTS alert_outbox_unsent ON alert_outbox (sent_at, created_at)',
+  'CREATE INDEX IF NOT EXISTS alert_outbox_resend ON alert_outbox (resend_at)',
 ];
 
 /** Most messages one queue `sendBatch` may carry. */
 const SEND_BATCH_MAX = 100;
 /** How long to wait before sending again after the queue failed. */
 export const OUTBOX_RETRY_MS = 30_000;
+/**
+ * How long a message handed to the queue may go without news from the
+ * consumer before it is sent again (same webhook-id); doubled on every
+ * resend up to RESEND_MAX_MS, so a slow queue is not flooded.
+ */
+export const UNCONFIRMED_RESEND_MS = 20_000;
+const RESEND_MAX_MS = 60 * 60 * 1_000;
+
+/** What the consumer reported of a message: final outcomes end its stay in the outbox. */
+export type ReportedOutcome = 'delivered' | 'retrying' | 'failed' | 'skipped' | 'dead_lettered' | 'redelivered';
 
 /** A record change to alert: the new version and the one it replaced (null for a new record). */
 export interface RecordChangeToAlert {
@@ -52,7 +66,15 @@ export async function alertMessages(changes: readonly RecordChangeToAlert[], sub
   return messages;
 }
 
-/** The outbox of messages waiting to be queued for delivery. */
+/**
+ * The outbox of alerts. A message stays in it from the write that made it
+ * until the consumer reports a final outcome (delivered, skipped, or stored
+ * as a dead letter), not just until the queue accepted it: a message the
+ * queue lost (local queues keep messages in memory only), or whose consumer
+ * died before reporting, is sent again with the same webhook-id once it has
+ * gone without news for longer than expected. A resent message carries the
+ * attempts already made, so the retry budget is not restarted.
+ */
 export class AlertOutbox {
   constructor(
     private readonly sql: SqlStorage,
@@ -61,38 +83,75 @@ export class AlertOutbox {
 
   /** Adds messages (a message id already waiting is kept once). Call inside the write's transaction. */
   add(messages: readonly DeliveryMessage[], now: string): void {
-    for (const message of messages) this.addBody(message.msg_id, JSON.stringify(message), now);
+    for (const message of messages) {
+      this.sql.exec('INSERT OR IGNORE INTO alert_outbox (msg_id, subscription_id, body, created_at) VALUES (?, ?, ?, ?)', message.msg_id, message.subscription_id, JSON.stringify(message), now);
+    }
   }
 
-  /** Adds one message as its serialised body. */
-  addBody(msgId: string, body: string, now: string): void {
-    this.sql.exec('INSERT OR IGNORE INTO outbox (msg_id, body, created_at) VALUES (?, ?, ?)', msgId, body, now);
-  }
-
-  /** How many messages wait. */
+  /** Messages not handed to the queue yet. */
   size(): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM outbox').one().n;
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM alert_outbox WHERE sent_at IS NULL').one().n;
   }
 
-  /** When the outbox should next be sent, or null when it is empty. */
+  /** Messages handed to the queue whose final outcome has not been reported yet. */
+  unconfirmed(): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM alert_outbox WHERE sent_at IS NOT NULL').one().n;
+  }
+
+  /** When the outbox should next be sent, or null when nothing waits. */
   nextSendAt(nowMs: number): number | null {
-    return this.size() === 0 ? null : Math.max(nowMs, readCounter(this.sql, 'outbox_retry_at'));
+    const retryAt = readCounter(this.sql, 'outbox_retry_at');
+    if (this.size() > 0) return Math.max(nowMs, retryAt);
+    const resendAt = this.sql.exec<{ at: number | null }>('SELECT MIN(resend_at) AS at FROM alert_outbox WHERE sent_at IS NOT NULL').one().at;
+    return resendAt === null ? null : Math.max(resendAt, retryAt);
   }
 
-  /** Sends the outbox to the delivery queue, oldest first; on a queue failure the rest waits OUTBOX_RETRY_MS. */
+  /** Records what the consumer reported of a message: a final outcome removes it; otherwise its next news is expected after `nextAttemptAtMs`. */
+  report(msgId: string, outcome: ReportedOutcome, attempt: number, nowMs: number, nextAttemptAtMs: number | null): void {
+    if (outcome === 'delivered' || outcome === 'skipped' || outcome === 'dead_lettered') {
+      this.sql.exec('DELETE FROM alert_outbox WHERE msg_id = ?', msgId);
+      return;
+    }
+    this.sql.exec(
+      'UPDATE alert_outbox SET sent_at = COALESCE(sent_at, ?), resend_at = ?, resends = 0, attempts = MAX(attempts, ?) WHERE msg_id = ?',
+      nowMs, (nextAttemptAtMs ?? nowMs) + UNCONFIRMED_RESEND_MS, attempt, msgId,
+    );
+  }
+
+  /** Drops every message for a subscription (deleted). */
+  dropFor(subscriptionId: string): void {
+    this.sql.exec('DELETE FROM alert_outbox WHERE subscription_id = ?', subscriptionId);
+  }
+
+  /** Sends new messages and those due again to the delivery queue, oldest first; on a queue failure the rest waits OUTBOX_RETRY_MS. */
   async send(nowMs: number): Promise<void> {
+    if (nowMs < readCounter(this.sql, 'outbox_retry_at')) return;
     for (;;) {
-      const rows = this.sql.exec<{ msg_id: string; body: string }>('SELECT msg_id, body FROM outbox ORDER BY created_at LIMIT ?', SEND_BATCH_MAX).toArray();
+      type Row = { msg_id: string; body: string; resends: number; attempts: number; sent_at: number | null };
+      const fresh = this.sql.exec<Row>('SELECT msg_id, body, resends, attempts, sent_at FROM alert_outbox WHERE sent_at IS NULL ORDER BY created_at LIMIT ?', SEND_BATCH_MAX).toArray();
+      const due = this.sql.exec<Row>(
+        'SELECT msg_id, body, resends, attempts, sent_at FROM alert_outbox WHERE sent_at IS NOT NULL AND resend_at <= ? ORDER BY resend_at LIMIT ?',
+        nowMs, SEND_BATCH_MAX - fresh.length,
+      ).toArray();
+      const rows = [...fresh, ...due];
       if (rows.length === 0) return;
       try {
-        await this.queue.sendBatch(rows.map((row) => ({ body: JSON.parse(row.body) as unknown, contentType: 'json' as const })));
+        await this.queue.sendBatch(rows.map((row) => ({ body: { ...(JSON.parse(row.body) as DeliveryMessage), prior_attempts: row.attempts }, contentType: 'json' as const })));
       } catch (error) {
         console.error('delivery queue unavailable; the outbox is kept for a later attempt:', error instanceof Error ? error.message : String(error));
         writeMeta(this.sql, 'outbox_retry_at', String(nowMs + OUTBOX_RETRY_MS));
         return;
       }
       writeMeta(this.sql, 'outbox_retry_at', null);
-      this.sql.exec(`DELETE FROM outbox WHERE msg_id IN (${rows.map(() => '?').join(',')})`, ...rows.map((row) => row.msg_id));
+      for (const row of rows) {
+        const resends = row.sent_at === null ? 0 : row.resends + 1;
+        if (resends > 0) console.warn('resending an unconfirmed webhook message', row.msg_id, `(resend ${resends})`);
+        // A report that arrived meanwhile moved resend_at past now: it wins.
+        this.sql.exec(
+          'UPDATE alert_outbox SET sent_at = ?, resend_at = ?, resends = ? WHERE msg_id = ? AND (sent_at IS NULL OR resend_at <= ?)',
+          nowMs, nowMs + Math.min(UNCONFIRMED_RESEND_MS * 2 ** resends, RESEND_MAX_MS), resends, row.msg_id, nowMs,
+        );
+      }
     }
   }
 }

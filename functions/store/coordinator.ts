@@ -13,7 +13,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, MANIFEST_KEY } from '../domain/layout.ts';
-import type { DeadLetter } from '../domain/delivery-messages.ts';
+import type { DeadLetter, DeliveryMessage } from '../domain/delivery-messages.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import type { EventInput, Tally } from '../domain/schema.ts';
 import type { SubscriptionInput } from '../domain/subscription.ts';
@@ -56,7 +56,8 @@ export interface Bundle {
 export interface CoordinatorStatus {
   dataset: { epoch: string; revision: number; records: number };
   publish: PublishStatus;
-  outbox: { pending: number };
+  /** `pending`: not handed to the queue yet; `unconfirmed`: handed over, final outcome not reported yet. */
+  outbox: { pending: number; unconfirmed: number };
   reconciliation: { pass_under_way: boolean };
   quarantine: { count: number };
 }
@@ -160,7 +161,7 @@ export class Coordinator extends DurableObject<Env> {
     return {
       dataset: { epoch: manifest.epoch, revision: manifest.revision, records: this.dataset.count() },
       publish: this.publisher.status(manifest.revision),
-      outbox: { pending: this.outbox.size() },
+      outbox: { pending: this.outbox.size(), unconfirmed: this.outbox.unconfirmed() },
       reconciliation: { pass_under_way: this.reconciler.passUnderWay() },
       quarantine: { count: this.reconciler.quarantineCount() },
     };
@@ -188,6 +189,7 @@ export class Coordinator extends DurableObject<Env> {
 
   /** Deletes a subscription with its log and dead letters; false when there was none. Queued messages for it are dropped on delivery. */
   deleteSubscription(id: string): boolean {
+    this.outbox.dropFor(id);
     return this.subscriptions.delete(id);
   }
 
@@ -213,8 +215,13 @@ export class Coordinator extends DurableObject<Env> {
     return this.subscriptions.deliveryTarget(id);
   }
 
-  /** Logs a delivery attempt and updates endpoint health; whether the subscription is now disabled. */
-  recordDelivery(entry: DeliveryAttempt, verdict: AttemptVerdict | null): { disabled: boolean } {
+  /**
+   * Logs a delivery attempt, updates endpoint health and tells the outbox
+   * (a final outcome ends the message's stay; a retry is expected at
+   * `nextAttemptAt`); whether the subscription is now disabled.
+   */
+  recordDelivery(entry: DeliveryAttempt, verdict: AttemptVerdict | null, nextAttemptAt: string | null = null): { disabled: boolean } {
+    this.outbox.report(entry.msg_id, entry.outcome, entry.attempt, Date.now(), nextAttemptAt === null ? null : Date.parse(nextAttemptAt));
     return this.subscriptions.recordDelivery(entry, verdict);
   }
 
@@ -225,6 +232,7 @@ export class Coordinator extends DurableObject<Env> {
 
   /** Keeps a dead letter for inspection and redelivery, and logs it. */
   storeDeadLetter(letter: DeadLetter, now: string): void {
+    this.outbox.report(letter.msg_id, 'dead_lettered', letter.attempts, Date.now(), null);
     this.subscriptions.storeDeadLetter(letter, now);
   }
 
@@ -238,7 +246,12 @@ export class Coordinator extends DurableObject<Env> {
     if (!this.subscriptions.get(id)) return null;
     const letters = this.ctx.storage.transactionSync(() => {
       const taken = this.subscriptions.takeDeadLetters(id);
-      for (const letter of taken) this.outbox.addBody(letter.msg_id, letter.body, now);
+      // Redelivery starts a fresh retry budget.
+      const messages = taken.map((letter) => {
+        const { prior_attempts: _prior, ...message } = JSON.parse(letter.body) as DeliveryMessage;
+        return message;
+      });
+      this.outbox.add(messages, now);
       return taken;
     });
     await this.exclusive(() => this.outbox.send(Date.now()));

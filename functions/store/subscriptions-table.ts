@@ -176,7 +176,7 @@ export class SubscriptionsTable {
 
   /** Keeps a dead letter for inspection and redelivery, and logs it. */
   storeDeadLetter(letter: DeadLetter, now: string): void {
-    const { reason, attempts, ...message } = letter;
+    const { reason, attempts, prior_attempts: _prior, ...message } = letter;
     if (!this.get(message.subscription_id)) return;
     this.sql.exec('INSERT OR REPLACE INTO dead_letters (msg_id, subscription_id, body, reason, attempts, at) VALUES (?, ?, ?, ?, ?, ?)', message.msg_id, message.subscription_id, JSON.stringify(message), reason, attempts, now);
     this.recordDelivery({ subscription_id: message.subscription_id, msg_id: message.msg_id, type: message.type, record_id: message.record_id, attempt: attempts, at: now, status: null, latency_ms: null, outcome: 'dead_lettered', error: reason }, null);
