@@ -11,7 +11,7 @@ import type { DeliveryMessage } from '../domain/delivery-messages.ts';
 import type { Event } from '../domain/schema.ts';
 import { subscriptionMatches, type SubscribableEventType } from '../domain/subscription.ts';
 import { buildEnvelope, webhookMessageId, type RecordEventType } from '../domain/webhook-signing.ts';
-import { readCounter, writeMeta } from './meta-table.ts';
+import { addMissingColumns } from './meta-table.ts';
 import type { Subscription } from './subscriptions-table.ts';
 
 /** The table this module keeps (`outbox` was its form before delivery confirmation). */
@@ -19,14 +19,21 @@ export const OUTBOX_SCHEMA = [
   'DROP TABLE IF EXISTS outbox',
   `CREATE TABLE IF NOT EXISTS alert_outbox (
      msg_id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL,
-     sent_at INTEGER, resend_at INTEGER, resends INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0)`,
+     sent_at INTEGER, resend_at INTEGER, resends INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+     send_failures INTEGER NOT NULL DEFAULT 0, next_try_at INTEGER)`,
   'CREATE INDEX IF NOT EXISTS alert_outbox_unsent ON alert_outbox (sent_at, created_at)',
   'CREATE INDEX IF NOT EXISTS alert_outbox_resend ON alert_outbox (resend_at)',
 ];
 
 /** Most messages one queue `sendBatch` may carry. */
 const SEND_BATCH_MAX = 100;
-/** How long to wait before sending again after the queue failed. */
+/** Most bytes one `sendBatch` may carry (Queues: 256 KB), with room for framing. */
+const SEND_BATCH_MAX_BYTES = 250_000;
+/** Largest message the queue takes (Queues: 128 KB), with room for framing. */
+export const MESSAGE_MAX_BYTES = 126_000;
+/** Times a message may fail to be queued on its own, while others go through, before it is dead-lettered. */
+const SEND_FAILURES_MAX = 5;
+/** How long a message the queue refused waits before it is sent again (doubled with each refusal it is blamed for). */
 export const OUTBOX_RETRY_MS = 30_000;
 /**
  * How long a message handed to the queue may go without news from the
@@ -35,6 +42,11 @@ export const OUTBOX_RETRY_MS = 30_000;
  */
 export const UNCONFIRMED_RESEND_MS = 20_000;
 const RESEND_MAX_MS = 60 * 60 * 1_000;
+
+/** Gives up on a message the queue will not take: stores it as a dead letter with the reason. */
+export type GiveUp = (message: DeliveryMessage, reason: string, attempts: number) => void;
+
+const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
 
 /** What the consumer reported of a message: final outcomes end its stay in the outbox. */
 export type ReportedOutcome = 'delivered' | 'retrying' | 'failed' | 'skipped' | 'dead_lettered' | 'redelivered';
@@ -79,7 +91,10 @@ export class AlertOutbox {
   constructor(
     private readonly sql: SqlStorage,
     private readonly queue: Queue,
-  ) {}
+    private readonly giveUp: GiveUp,
+  ) {
+    addMissingColumns(sql, 'alert_outbox', { send_failures: 'INTEGER NOT NULL DEFAULT 0', next_try_at: 'INTEGER' });
+  }
 
   /** Adds messages (a message id already waiting is kept once). Call inside the write's transaction. */
   add(messages: readonly DeliveryMessage[], now: string): void {
@@ -100,10 +115,10 @@ export class AlertOutbox {
 
   /** When the outbox should next be sent, or null when nothing waits. */
   nextSendAt(nowMs: number): number | null {
-    const retryAt = readCounter(this.sql, 'outbox_retry_at');
-    if (this.size() > 0) return Math.max(nowMs, retryAt);
+    const unsentAt = this.sql.exec<{ at: number | null }>('SELECT MIN(COALESCE(next_try_at, 0)) AS at FROM alert_outbox WHERE sent_at IS NULL').one().at;
     const resendAt = this.sql.exec<{ at: number | null }>('SELECT MIN(resend_at) AS at FROM alert_outbox WHERE sent_at IS NOT NULL').one().at;
-    return resendAt === null ? null : Math.max(resendAt, retryAt);
+    const times = [unsentAt, resendAt].filter((time): time is number => time !== null);
+    return times.length === 0 ? null : Math.max(nowMs, Math.min(...times));
   }
 
   /** Records what the consumer reported of a message: a final outcome removes it; otherwise its next news is expected after `nextAttemptAtMs`. */
@@ -123,35 +138,113 @@ export class AlertOutbox {
     this.sql.exec('DELETE FROM alert_outbox WHERE subscription_id = ?', subscriptionId);
   }
 
-  /** Sends new messages and those due again to the delivery queue, oldest first; on a queue failure the rest waits OUTBOX_RETRY_MS. */
+  /**
+   * Sends new messages and those due again to the delivery queue, oldest
+   * first, in batches bounded by count and bytes. A message over the queue's
+   * size limit is dead-lettered at once. When a batch fails, its messages are
+   * sent one by one, so one message the queue refuses never holds back the
+   * others: it waits with its own backoff and is dead-lettered after
+   * SEND_FAILURES_MAX refusals while others went through. When nothing goes
+   * through, the queue may be unavailable: each message waits its turn again
+   * without being blamed.
+   */
   async send(nowMs: number): Promise<void> {
-    if (nowMs < readCounter(this.sql, 'outbox_retry_at')) return;
+    let anySent = false;
     for (;;) {
-      type Row = { msg_id: string; body: string; resends: number; attempts: number; sent_at: number | null };
-      const fresh = this.sql.exec<Row>('SELECT msg_id, body, resends, attempts, sent_at FROM alert_outbox WHERE sent_at IS NULL ORDER BY created_at LIMIT ?', SEND_BATCH_MAX).toArray();
-      const due = this.sql.exec<Row>(
-        'SELECT msg_id, body, resends, attempts, sent_at FROM alert_outbox WHERE sent_at IS NOT NULL AND resend_at <= ? ORDER BY resend_at LIMIT ?',
-        nowMs, SEND_BATCH_MAX - fresh.length,
-      ).toArray();
-      const rows = [...fresh, ...due];
-      if (rows.length === 0) return;
-      try {
-        await this.queue.sendBatch(rows.map((row) => ({ body: { ...(JSON.parse(row.body) as DeliveryMessage), prior_attempts: row.attempts }, contentType: 'json' as const })));
-      } catch (error) {
-        console.error('delivery queue unavailable; the outbox is kept for a later attempt:', error instanceof Error ? error.message : String(error));
-        writeMeta(this.sql, 'outbox_retry_at', String(nowMs + OUTBOX_RETRY_MS));
-        return;
+      const batch = this.nextBatch(nowMs);
+      if (batch.length === 0) return;
+      if (await this.trySend(batch)) {
+        this.markSent(batch, nowMs);
+        anySent = true;
+        continue;
       }
-      writeMeta(this.sql, 'outbox_retry_at', null);
-      for (const row of rows) {
-        const resends = row.sent_at === null ? 0 : row.resends + 1;
-        if (resends > 0) console.warn('resending an unconfirmed webhook message', row.msg_id, `(resend ${resends})`);
-        // A report that arrived meanwhile moved resend_at past now: it wins.
-        this.sql.exec(
-          'UPDATE alert_outbox SET sent_at = ?, resend_at = ?, resends = ? WHERE msg_id = ? AND (sent_at IS NULL OR resend_at <= ?)',
-          nowMs, nowMs + Math.min(UNCONFIRMED_RESEND_MS * 2 ** resends, RESEND_MAX_MS), resends, row.msg_id, nowMs,
-        );
+      // The batch failed: one message at a time tells a refused message from an unavailable queue.
+      const refused: OutboxItem[] = [];
+      for (const item of batch) {
+        if (await this.trySend([item])) {
+          this.markSent([item], nowMs);
+          anySent = true;
+        } else refused.push(item);
       }
+      for (const item of refused) this.refused(item, anySent, nowMs);
     }
   }
+
+  /** Hands messages to the queue in one batch; false (logged) when the queue refused it. */
+  private async trySend(items: readonly OutboxItem[]): Promise<boolean> {
+    try {
+      await this.queue.sendBatch(items.map(({ message }) => ({ body: message, contentType: 'json' as const })));
+      return true;
+    } catch (error) {
+      console.error(`the delivery queue refused a batch of ${items.length}:`, error instanceof Error ? error.message : String(error));
+      return false;
+    }
+  }
+
+  /** The next batch to send: new messages whose turn has come, then those due again, within the count and byte limits. */
+  private nextBatch(nowMs: number): OutboxItem[] {
+    type Row = { msg_id: string; body: string; resends: number; attempts: number; sent_at: number | null; send_failures: number };
+    const columns = 'msg_id, body, resends, attempts, sent_at, send_failures';
+    const fresh = this.sql.exec<Row>(`SELECT ${columns} FROM alert_outbox WHERE sent_at IS NULL AND COALESCE(next_try_at, 0) <= ? ORDER BY created_at LIMIT ?`, nowMs, SEND_BATCH_MAX).toArray();
+    const due = this.sql.exec<Row>(`SELECT ${columns} FROM alert_outbox WHERE sent_at IS NOT NULL AND resend_at <= ? ORDER BY resend_at LIMIT ?`, nowMs, SEND_BATCH_MAX - fresh.length).toArray();
+    const batch: OutboxItem[] = [];
+    let bytes = 0;
+    for (const row of [...fresh, ...due]) {
+      const message: DeliveryMessage = { ...(JSON.parse(row.body) as DeliveryMessage), prior_attempts: row.attempts };
+      const size = utf8Length(JSON.stringify(message));
+      if (size > MESSAGE_MAX_BYTES) {
+        this.abandon(message, `the message is ${size} bytes, over the queue's limit of ${MESSAGE_MAX_BYTES}`, row.attempts);
+        continue;
+      }
+      if (batch.length > 0 && bytes + size > SEND_BATCH_MAX_BYTES) break;
+      batch.push({ message, resends: row.sent_at === null ? 0 : row.resends + 1, sendFailures: row.send_failures });
+      bytes += size;
+    }
+    return batch;
+  }
+
+  /** Records messages as handed to the queue; their outcome is expected within the resend wait. */
+  private markSent(items: readonly OutboxItem[], nowMs: number): void {
+    for (const { message, resends } of items) {
+      if (resends > 0) console.warn('resending an unconfirmed webhook message', message.msg_id, `(resend ${resends})`);
+      // A report that arrived meanwhile moved resend_at past now: it wins.
+      this.sql.exec(
+        'UPDATE alert_outbox SET sent_at = ?, resend_at = ?, resends = ?, send_failures = 0, next_try_at = NULL WHERE msg_id = ? AND (sent_at IS NULL OR resend_at <= ?)',
+        nowMs, nowMs + Math.min(UNCONFIRMED_RESEND_MS * 2 ** resends, RESEND_MAX_MS), resends, message.msg_id, nowMs,
+      );
+    }
+  }
+
+  /**
+   * A message the queue refused waits on its own (OUTBOX_RETRY_MS, doubling
+   * with each refusal it is blamed for), so it never holds back the others.
+   * It is blamed only when others went through in the same send (otherwise
+   * the queue may simply be unavailable), and dead-lettered after
+   * SEND_FAILURES_MAX refusals it was blamed for.
+   */
+  private refused(item: OutboxItem, othersWentThrough: boolean, nowMs: number): void {
+    const failures = item.sendFailures + (othersWentThrough ? 1 : 0);
+    if (failures >= SEND_FAILURES_MAX) {
+      this.abandon(item.message, `the delivery queue refused the message ${failures} times while it took others`, item.message.prior_attempts ?? 0);
+      return;
+    }
+    this.sql.exec(
+      'UPDATE alert_outbox SET send_failures = ?, next_try_at = ?, sent_at = NULL WHERE msg_id = ?',
+      failures, nowMs + OUTBOX_RETRY_MS * 2 ** failures, item.message.msg_id,
+    );
+  }
+
+  /** Takes a message out of the outbox as a dead letter. */
+  private abandon(message: DeliveryMessage, reason: string, attempts: number): void {
+    console.error('dead-lettering a webhook message the queue will not take:', message.msg_id, reason);
+    this.sql.exec('DELETE FROM alert_outbox WHERE msg_id = ?', message.msg_id);
+    this.giveUp(message, reason, attempts);
+  }
+}
+
+/** A message on its way to the queue, with what the outbox knows of its sends. */
+interface OutboxItem {
+  message: DeliveryMessage;
+  resends: number;
+  sendFailures: number;
 }

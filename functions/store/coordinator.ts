@@ -80,8 +80,8 @@ export class Coordinator extends DurableObject<Env> {
     sql.exec('DROP TABLE IF EXISTS ledger');
     this.dataset = new DatasetTable(sql);
     this.publisher = new Publisher(sql, env.EVENTS, (key) => this.publishedValue(key));
-    this.outbox = new AlertOutbox(sql, env.DELIVERIES);
     this.subscriptions = new SubscriptionsTable(sql);
+    this.outbox = new AlertOutbox(sql, env.DELIVERIES, (message, reason, attempts) => this.subscriptions.storeDeadLetter({ ...message, reason, attempts }, new Date().toISOString()));
     this.reconciler = new Reconciler(sql, env.EVENTS, this.dataset, this.publisher);
   }
 

@@ -1,6 +1,7 @@
 /**
  * Small named values in the Coordinator's SQLite (`meta` table): the storage
- * epoch, the current manifest, publishing state and counters.
+ * epoch, the current manifest, publishing state and counters; and the
+ * column migration other tables use.
  */
 
 /** The table's definition. */
@@ -25,4 +26,10 @@ export function readCounter(sql: SqlStorage, key: string): number {
 /** Adds `by` to a numeric value. */
 export function addToCounter(sql: SqlStorage, key: string, by: number): void {
   if (by !== 0) writeMeta(sql, key, String(readCounter(sql, key) + by));
+}
+
+/** Adds the columns a table created by an earlier version lacks (`columns`: name → SQL definition). */
+export function addMissingColumns(sql: SqlStorage, table: string, columns: Record<string, string>): void {
+  const present = new Set(sql.exec<{ name: string }>(`PRAGMA table_info(${table})`).toArray().map((row) => row.name));
+  for (const [name, definition] of Object.entries(columns)) if (!present.has(name)) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${definition}`);
 }
