@@ -47,7 +47,7 @@ export async function settled(timeoutMs = 15_000): Promise<CoordinatorStatus> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const status = await stub.status();
-    if (status.publish.up_to_date && status.outbox.pending === 0 && !status.reconciliation.pass_under_way) return status;
+    if (status.publish.up_to_date && status.outbox.fanout === 0 && status.outbox.pending === 0 && !status.reconciliation.pass_under_way) return status;
     if (Date.now() > deadline) throw new Error(`not settled after ${timeoutMs} ms: ${JSON.stringify(status)}`);
     await runDurableObjectAlarm(stub);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -2,11 +2,13 @@
  * The webhook outbox under Queues' limits, enforced by the queue simulation
  * the suite's Coordinator sends through (tests/platform/simulated-queue.ts):
  * batches bounded by bytes as well as count, a message the queue refuses
- * isolated and dead-lettered without holding back the others, and an
- * unavailable queue blaming no message.
+ * isolated and dead-lettered without holding back the others, an
+ * unavailable queue blaming no message; alerts for disabled subscriptions
+ * held and replayed; and fan-out to any number of subscribers in bounded slices.
  */
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AlertFanout, FANOUT_SLICE } from '../functions/store/alert-fanout.ts';
 import { QUEUE_LIMITS, queueSimulation } from './platform/simulated-queue.ts';
 import { call, coordinatorStub, getJson, makeEvent } from './helpers.ts';
 
@@ -73,7 +75,7 @@ describe('the webhook outbox', () => {
       expect(letters.body.data).toEqual([expect.objectContaining({ record_id: 'refused-record', reason: expect.stringContaining('refused the message 5 times') })]);
     });
     expect(deliveredTo(url)).not.toContain('refused-record');
-    expect((await coordinatorStub().status()).outbox).toEqual({ pending: 0, unconfirmed: 0 });
+    expect((await coordinatorStub().status()).outbox).toEqual({ fanout: 0, pending: 0, unconfirmed: 0 });
   });
 
   it('blames no message while the queue is unavailable, and sends everything once it is back', async () => {
@@ -94,4 +96,61 @@ describe('the webhook outbox', () => {
     await retryNow();
     await vi.waitFor(() => expect(deliveredTo(url)).toEqual(['queued-while-down']));
   });
+});
+
+describe('alerts for disabled subscriptions', () => {
+  it('holds them, logged as skipped with record and revision, and replays them on enable?replay=true', async () => {
+    const url = 'https://hooks.example.com/paused';
+    const id = await subscribe(url, { since: '2025-04-01', until: '2025-04-30' });
+    await runInDurableObject(coordinatorStub(), (_instance, state) => {
+      state.storage.sql.exec("UPDATE subscriptions SET status = 'disabled' WHERE id = ?", id);
+    });
+    await ingest(makeEvent('while-paused', '2025-04-02'));
+    await vi.waitFor(async () => {
+      const log = await getJson(`/subscriptions/${id}/deliveries`, { headers: ADMIN });
+      expect(log.body.data).toEqual([expect.objectContaining({ outcome: 'skipped', record_id: 'while-paused', revision: 1 })]);
+    });
+    const held = await getJson(`/subscriptions/${id}/dead-letters`, { headers: ADMIN });
+    expect(held.body.data).toEqual([expect.objectContaining({ record_id: 'while-paused', reason: expect.stringContaining('disabled') })]);
+    expect(deliveredTo(url)).toEqual([]);
+
+    const enabled = await call(`/subscriptions/${id}/enable?replay=true`, { method: 'POST', headers: ADMIN });
+    expect(await enabled.json()).toMatchObject({ status: 'active', replayed: 1 });
+    await vi.waitFor(() => expect(deliveredTo(url)).toEqual(['while-paused']));
+    expect((await call(`/subscriptions/${id}/enable?replay=maybe`, { method: 'POST', headers: ADMIN })).status).toBe(400);
+  });
+});
+
+describe('fan-out', () => {
+  it('alerts any number of subscribers in bounded slices, one payload per record revision', async () => {
+    const stub = coordinatorStub();
+    const count = 2 * FANOUT_SLICE + 100;
+    // Disabled subscribers: their alerts are held, so the fan-out is checked without thousands of deliveries.
+    await runInDurableObject(stub, (_instance, state) => {
+      for (let i = 0; i < count; i++) {
+        state.storage.sql.exec(
+          "INSERT INTO subscriptions (id, url, filters, event_types, description, secret, status, health, created_at, updated_at) VALUES (?, ?, '{}', ?, NULL, 'whsec_x', 'disabled', '{}', ?, ?)",
+          `sub_fanout${String(i).padStart(22, '0')}`, `https://hooks.example.com/fanout-${i}`, JSON.stringify(['event.created', 'event.updated']), '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z',
+        );
+      }
+    });
+    // Count what each expansion (one per alarm run) holds; the Durable Object runs in this isolate.
+    const increments: number[] = [];
+    const expand = AlertFanout.prototype.expand;
+    vi.spyOn(AlertFanout.prototype, 'expand').mockImplementation(async function (this: AlertFanout, storage, now) {
+      const held = () => storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM dead_letters WHERE body LIKE '%fanned-out%'").one().n;
+      const before = held();
+      const more = await expand.call(this, storage, now);
+      increments.push(held() - before);
+      return more;
+    });
+    await stub.ingest([makeEvent('fanned-out', '2025-05-01')], new Date().toISOString());
+    await vi.waitFor(async () => expect((await stub.status()).outbox.fanout).toBe(0), { timeout: 30_000, interval: 50 });
+    expect(increments.reduce((sum, n) => sum + n, 0)).toBe(count);
+    expect(increments.length).toBeGreaterThanOrEqual(Math.ceil(count / FANOUT_SLICE));
+    expect(Math.max(...increments)).toBeLessThanOrEqual(FANOUT_SLICE);
+    // One payload for the revision, however many subscribers.
+    const payloads = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM alert_payloads WHERE record_id = 'fanned-out'").one().n);
+    expect(payloads).toBeLessThanOrEqual(1);
+  }, 60_000);
 });

@@ -33,9 +33,9 @@ describe('publishing to KV', () => {
     expect(simulation.writerConnections().peakRequested).toBeLessThanOrEqual(6);
     const listed = await getJson('/events?since=2025-05-05&until=2025-05-05&limit=500');
     expect(listed.body.data.map((event: { id: string }) => event.id).sort()).toEqual(ids);
-  });
+  }, 60_000);
 
-  it('keeps a put refused with 429 queued and retries it with backoff until it goes through', async () => {
+  it('keeps a put refused with 429 queued and retries it with backoff until it goes through', { timeout: 60_000 }, async () => {
     const record = makeEvent('refused-once', '2025-06-06');
     // Another writer touches the key just before the Coordinator publishes it: its put gets a 429.
     await simulation.writerView(env.EVENTS).put(eventKey(record.id), JSON.stringify(record));

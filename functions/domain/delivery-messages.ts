@@ -10,6 +10,8 @@ export interface DeliveryMessage {
   subscription_id: string;
   type: WebhookEventType;
   record_id: string | null;
+  /** The record revision a record alert is about. */
+  revision?: number;
   payload: string;
   /** Attempts made before this message was sent again by the outbox (a lost or unconfirmed message); absent on a first send. */
   prior_attempts?: number;

@@ -21,6 +21,9 @@ const IdParam = v.object({ id: v.pipe(v.string(), v.regex(/^sub_[0-9a-f]{32}$/, 
 
 const LogQuery = v.strictObject({ limit: v.optional(Limit, '100') });
 
+/** `?replay=true` also sends the alerts held while the subscription was disabled. */
+const EnableQuery = v.strictObject({ replay: v.optional(v.picklist(['true', 'false'], 'must be true or false')) });
+
 const missing = (c: Parameters<typeof jsonError>[0], id: string) => jsonError(c, 404, 'not_found', `No subscription with id "${id}"`, [{ field: 'id', message: 'no such subscription' }]);
 
 /** Routes under `/subscriptions`. */
@@ -55,10 +58,12 @@ export const subscriptionsRoutes = new Hono<{ Bindings: Env }>()
     const msgId = await coordinator(c.env).pingSubscription(id, new Date().toISOString());
     return msgId ? c.json({ msg_id: msgId, status: 'queued' }, 202) : missing(c, id);
   })
-  .post('/:id/enable', vValidator('param', IdParam, validationHook()), async (c) => {
+  .post('/:id/enable', vValidator('param', IdParam, validationHook()), vValidator('query', EnableQuery, validationHook()), async (c) => {
     const { id } = c.req.valid('param');
-    const subscription = await coordinator(c.env).enableSubscription(id, new Date().toISOString());
-    return subscription ? c.json(subscription) : missing(c, id);
+    const replay = c.req.valid('query').replay === 'true';
+    const enabled = await coordinator(c.env).enableSubscription(id, new Date().toISOString(), replay);
+    if (!enabled) return missing(c, id);
+    return c.json(replay ? { ...enabled.subscription, replayed: enabled.replayed } : enabled.subscription);
   })
   .get('/:id/deliveries', vValidator('param', IdParam, validationHook()), vValidator('query', LogQuery, validationHook()), async (c) => {
     const { id } = c.req.valid('param');

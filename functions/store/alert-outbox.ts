@@ -8,22 +8,26 @@
  * the delivery queue; what fails to send waits for a later attempt.
  */
 import type { DeliveryMessage } from '../domain/delivery-messages.ts';
-import type { Event } from '../domain/schema.ts';
-import { subscriptionMatches, type SubscribableEventType } from '../domain/subscription.ts';
-import { buildEnvelope, webhookMessageId, type RecordEventType } from '../domain/webhook-signing.ts';
 import { addMissingColumns } from './meta-table.ts';
-import type { Subscription } from './subscriptions-table.ts';
 
 /** The table this module keeps (`outbox` was its form before delivery confirmation). */
 export const OUTBOX_SCHEMA = [
   'DROP TABLE IF EXISTS outbox',
   `CREATE TABLE IF NOT EXISTS alert_outbox (
      msg_id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL,
-     sent_at INTEGER, resend_at INTEGER, resends INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-     send_failures INTEGER NOT NULL DEFAULT 0, next_try_at INTEGER)`,
+     sent_at INTEGER, resend_at INTEGER, resends INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0)`,
   'CREATE INDEX IF NOT EXISTS alert_outbox_unsent ON alert_outbox (sent_at, created_at)',
   'CREATE INDEX IF NOT EXISTS alert_outbox_resend ON alert_outbox (resend_at)',
 ];
+
+/** Columns added after the table was first made; created by `addMissingColumns`. */
+const OUTBOX_ADDED_COLUMNS = {
+  send_failures: 'INTEGER NOT NULL DEFAULT 0',
+  next_try_at: 'INTEGER',
+  // A record alert refers to its revision's payload in alert_payloads (store/alert-fanout.ts) instead of carrying a copy.
+  payload_record: 'TEXT',
+  payload_revision: 'INTEGER',
+};
 
 /** Most messages one queue `sendBatch` may carry. */
 const SEND_BATCH_MAX = 100;
@@ -51,33 +55,6 @@ const utf8Length = (text: string): number => new TextEncoder().encode(text).leng
 /** What the consumer reported of a message: final outcomes end its stay in the outbox. */
 export type ReportedOutcome = 'delivered' | 'retrying' | 'failed' | 'skipped' | 'dead_lettered' | 'redelivered';
 
-/** A record change to alert: the new version and the one it replaced (null for a new record). */
-export interface RecordChangeToAlert {
-  record: Event;
-  previous: Event | null;
-}
-
-/**
- * The messages alerting `changes` to `subscriptions`: one per record change
- * and concerned subscription. An update also goes to subscribers whose
- * filters matched the version it replaced, so they hear of a record leaving
- * their filter.
- */
-export async function alertMessages(changes: readonly RecordChangeToAlert[], subscriptions: readonly Subscription[]): Promise<DeliveryMessage[]> {
-  const messages: DeliveryMessage[] = [];
-  for (const { record, previous } of changes) {
-    const type: RecordEventType & SubscribableEventType = previous === null ? 'event.created' : 'event.updated';
-    for (const subscription of subscriptions) {
-      const concerned = subscriptionMatches(subscription, record, type) || (previous !== null && subscriptionMatches(subscription, previous, type));
-      if (!concerned) continue;
-      const msgId = await webhookMessageId({ subscriptionId: subscription.id, type, recordId: record.id, revision: record.revision });
-      const payload = JSON.stringify(buildEnvelope(type, record, new Date(record.updated_at)));
-      messages.push({ msg_id: msgId, subscription_id: subscription.id, type, record_id: record.id, payload });
-    }
-  }
-  return messages;
-}
-
 /**
  * The outbox of alerts. A message stays in it from the write that made it
  * until the consumer reports a final outcome (delivered, skipped, or stored
@@ -93,10 +70,20 @@ export class AlertOutbox {
     private readonly queue: Queue,
     private readonly giveUp: GiveUp,
   ) {
-    addMissingColumns(sql, 'alert_outbox', { send_failures: 'INTEGER NOT NULL DEFAULT 0', next_try_at: 'INTEGER' });
+    addMissingColumns(sql, 'alert_outbox', OUTBOX_ADDED_COLUMNS);
+    sql.exec('CREATE INDEX IF NOT EXISTS alert_outbox_by_payload ON alert_outbox (payload_record, payload_revision)');
   }
 
-  /** Adds messages (a message id already waiting is kept once). Call inside the write's transaction. */
+  /** Adds a record alert that refers to its revision's stored payload (a message id already waiting is kept once). */
+  addReference(message: DeliveryMessage & { record_id: string; revision: number }, now: string): void {
+    const { payload: _payload, ...reference } = message;
+    this.sql.exec(
+      'INSERT OR IGNORE INTO alert_outbox (msg_id, subscription_id, body, created_at, payload_record, payload_revision) VALUES (?, ?, ?, ?, ?, ?)',
+      message.msg_id, message.subscription_id, JSON.stringify(reference), now, message.record_id, message.revision,
+    );
+  }
+
+  /** Adds self-contained messages (pings, redeliveries; a message id already waiting is kept once). Call inside the caller's transaction. */
   add(messages: readonly DeliveryMessage[], now: string): void {
     for (const message of messages) {
       this.sql.exec('INSERT OR IGNORE INTO alert_outbox (msg_id, subscription_id, body, created_at) VALUES (?, ?, ?, ?)', message.msg_id, message.subscription_id, JSON.stringify(message), now);
@@ -131,6 +118,18 @@ export class AlertOutbox {
       'UPDATE alert_outbox SET sent_at = COALESCE(sent_at, ?), resend_at = ?, resends = 0, attempts = MAX(attempts, ?) WHERE msg_id = ?',
       nowMs, (nextAttemptAtMs ?? nowMs) + UNCONFIRMED_RESEND_MS, attempt, msgId,
     );
+  }
+
+  /** Removes a message and returns it whole (with its payload), or null when it is not in the outbox. */
+  take(msgId: string): DeliveryMessage | null {
+    const row = this.sql.exec<{ body: string; payload: string | null; payload_record: string | null }>(
+      'SELECT o.body, o.payload_record, p.payload FROM alert_outbox o LEFT JOIN alert_payloads p ON p.record_id = o.payload_record AND p.revision = o.payload_revision WHERE o.msg_id = ?',
+      msgId,
+    ).toArray()[0];
+    if (!row) return null;
+    this.sql.exec('DELETE FROM alert_outbox WHERE msg_id = ?', msgId);
+    const message = JSON.parse(row.body) as DeliveryMessage;
+    return row.payload_record === null ? message : { ...message, payload: row.payload ?? '' };
   }
 
   /** Drops every message for a subscription (deleted). */
@@ -183,14 +182,23 @@ export class AlertOutbox {
 
   /** The next batch to send: new messages whose turn has come, then those due again, within the count and byte limits. */
   private nextBatch(nowMs: number): OutboxItem[] {
-    type Row = { msg_id: string; body: string; resends: number; attempts: number; sent_at: number | null; send_failures: number };
-    const columns = 'msg_id, body, resends, attempts, sent_at, send_failures';
-    const fresh = this.sql.exec<Row>(`SELECT ${columns} FROM alert_outbox WHERE sent_at IS NULL AND COALESCE(next_try_at, 0) <= ? ORDER BY created_at LIMIT ?`, nowMs, SEND_BATCH_MAX).toArray();
-    const due = this.sql.exec<Row>(`SELECT ${columns} FROM alert_outbox WHERE sent_at IS NOT NULL AND resend_at <= ? ORDER BY resend_at LIMIT ?`, nowMs, SEND_BATCH_MAX - fresh.length).toArray();
+    type Row = { msg_id: string; body: string; resends: number; attempts: number; sent_at: number | null; send_failures: number; payload_record: string | null; payload: string | null };
+    // Record alerts take their payload from alert_payloads (store/alert-fanout.ts).
+    const select = `SELECT o.msg_id, o.body, o.resends, o.attempts, o.sent_at, o.send_failures, o.payload_record, p.payload FROM alert_outbox o
+      LEFT JOIN alert_payloads p ON p.record_id = o.payload_record AND p.revision = o.payload_revision`;
+    const fresh = this.sql.exec<Row>(`${select} WHERE o.sent_at IS NULL AND COALESCE(o.next_try_at, 0) <= ? ORDER BY o.created_at LIMIT ?`, nowMs, SEND_BATCH_MAX).toArray();
+    const due = this.sql.exec<Row>(`${select} WHERE o.sent_at IS NOT NULL AND o.resend_at <= ? ORDER BY o.resend_at LIMIT ?`, nowMs, SEND_BATCH_MAX - fresh.length).toArray();
     const batch: OutboxItem[] = [];
     let bytes = 0;
     for (const row of [...fresh, ...due]) {
       const message: DeliveryMessage = { ...(JSON.parse(row.body) as DeliveryMessage), prior_attempts: row.attempts };
+      if (row.payload_record !== null) {
+        if (row.payload === null) {
+          this.abandon(message, 'the alert payload of this record revision is gone', row.attempts);
+          continue;
+        }
+        message.payload = row.payload;
+      }
       const size = utf8Length(JSON.stringify(message));
       if (size > MESSAGE_MAX_BYTES) {
         this.abandon(message, `the message is ${size} bytes, over the queue's limit of ${MESSAGE_MAX_BYTES}`, row.attempts);

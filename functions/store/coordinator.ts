@@ -19,7 +19,8 @@ import type { EventInput, Tally } from '../domain/schema.ts';
 import type { SubscriptionInput } from '../domain/subscription.ts';
 import { buildEnvelope, webhookMessageId } from '../domain/webhook-signing.ts';
 import type { Env } from '../env.ts';
-import { AlertOutbox, OUTBOX_SCHEMA, alertMessages } from './alert-outbox.ts';
+import { AlertFanout, FANOUT_SCHEMA, HELD_REASON } from './alert-fanout.ts';
+import { AlertOutbox, OUTBOX_SCHEMA } from './alert-outbox.ts';
 import { DATASET_SCHEMA, DatasetTable, type WriteResult } from './dataset-table.ts';
 import { BUNDLE_FINGERPRINT_KEY, TALLIES_KEY, type PublishedTallies } from './events-store.ts';
 import { META_SCHEMA, readMeta, writeMeta } from './meta-table.ts';
@@ -37,8 +38,8 @@ export interface ReconcileReport {
   scanned: number;
   /** Ids of records adopted from KV (new, or changed elsewhere). */
   adopted: string[];
-  /** Webhook messages queued for them. */
-  messages: number;
+  /** Record revisions queued for alerting (fanned out to subscribers by the alarm). */
+  alerted: number;
   /** Invalid values seen for the first time, now quarantined. */
   quarantined: { key: string; problem: string }[];
   /** Whether the pass over every key is over (otherwise the alarm goes on with it). */
@@ -56,8 +57,8 @@ export interface Bundle {
 export interface CoordinatorStatus {
   dataset: { epoch: string; revision: number; records: number };
   publish: PublishStatus;
-  /** `pending`: not handed to the queue yet; `unconfirmed`: handed over, final outcome not reported yet. */
-  outbox: { pending: number; unconfirmed: number };
+  /** `fanout`: record revisions still being fanned out to subscribers; `pending`: messages not handed to the queue yet; `unconfirmed`: handed over, final outcome not reported yet. */
+  outbox: { fanout: number; pending: number; unconfirmed: number };
   reconciliation: { pass_under_way: boolean };
   quarantine: { count: number };
 }
@@ -67,6 +68,7 @@ export class Coordinator extends DurableObject<Env> {
   private readonly dataset: DatasetTable;
   private readonly publisher: Publisher;
   private readonly outbox: AlertOutbox;
+  private readonly fanout: AlertFanout;
   private readonly subscriptions: SubscriptionsTable;
   private readonly reconciler: Reconciler;
   private tail: Promise<unknown> = Promise.resolve();
@@ -74,7 +76,7 @@ export class Coordinator extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...PUBLISH_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA]) sql.exec(statement);
+    for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...PUBLISH_SCHEMA, ...FANOUT_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA]) sql.exec(statement);
     // Tables of the design before SQLite held the truth.
     sql.exec('DROP TABLE IF EXISTS journal');
     sql.exec('DROP TABLE IF EXISTS ledger');
@@ -82,6 +84,7 @@ export class Coordinator extends DurableObject<Env> {
     this.publisher = new Publisher(sql, env.EVENTS, (key) => this.publishedValue(key));
     this.subscriptions = new SubscriptionsTable(sql);
     this.outbox = new AlertOutbox(sql, env.DELIVERIES, (message, reason, attempts) => this.subscriptions.storeDeadLetter({ ...message, reason, attempts }, new Date().toISOString()));
+    this.fanout = new AlertFanout(sql, this.outbox, this.subscriptions);
     this.reconciler = new Reconciler(sql, env.EVENTS, this.dataset, this.publisher);
   }
 
@@ -139,6 +142,7 @@ export class Coordinator extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     await this.exclusive(async () => {
       await this.publisher.run(Date.now());
+      if (this.fanout.pending() > 0) await this.fanout.expand(this.ctx.storage, new Date().toISOString());
       const outboxAt = this.outbox.nextSendAt(Date.now());
       if (outboxAt !== null && outboxAt <= Date.now()) await this.outbox.send(Date.now());
       const sliceAt = this.reconciler.nextSliceAt(Date.now());
@@ -161,7 +165,7 @@ export class Coordinator extends DurableObject<Env> {
     return {
       dataset: { epoch: manifest.epoch, revision: manifest.revision, records: this.dataset.count() },
       publish: this.publisher.status(manifest.revision),
-      outbox: { pending: this.outbox.size(), unconfirmed: this.outbox.unconfirmed() },
+      outbox: { fanout: this.fanout.pending(), pending: this.outbox.size(), unconfirmed: this.outbox.unconfirmed() },
       reconciliation: { pass_under_way: this.reconciler.passUnderWay() },
       quarantine: { count: this.reconciler.quarantineCount() },
     };
@@ -193,9 +197,15 @@ export class Coordinator extends DurableObject<Env> {
     return this.subscriptions.delete(id);
   }
 
-  /** Re-enables a disabled subscription with a clean health record; null when there is none. */
-  enableSubscription(id: string, now: string): Subscription | null {
-    return this.subscriptions.enable(id, now);
+  /**
+   * Re-enables a disabled subscription with a clean health record and, with
+   * `replay`, sends the alerts held while it was disabled; null when there is
+   * no such subscription.
+   */
+  async enableSubscription(id: string, now: string, replay = false): Promise<{ subscription: Subscription; replayed: number | null } | null> {
+    const subscription = this.subscriptions.enable(id, now);
+    if (!subscription) return null;
+    return { subscription, replayed: replay ? await this.requeueDeadLetters(id, now, HELD_REASON) : null };
   }
 
   /** Queues a signed `ping` to a subscription; its message id, or null when there is no such subscription. */
@@ -221,6 +231,14 @@ export class Coordinator extends DurableObject<Env> {
    * `nextAttemptAt`); whether the subscription is now disabled.
    */
   recordDelivery(entry: DeliveryAttempt, verdict: AttemptVerdict | null, nextAttemptAt: string | null = null): { disabled: boolean } {
+    if (entry.outcome === 'skipped') {
+      // The subscription was disabled after the alert was made: hold it for a replay instead of dropping it.
+      const message = this.outbox.take(entry.msg_id);
+      if (message) {
+        this.subscriptions.hold(message, HELD_REASON, entry.at);
+        return { disabled: true };
+      }
+    }
     this.outbox.report(entry.msg_id, entry.outcome, entry.attempt, Date.now(), nextAttemptAt === null ? null : Date.parse(nextAttemptAt));
     return this.subscriptions.recordDelivery(entry, verdict);
   }
@@ -244,18 +262,18 @@ export class Coordinator extends DurableObject<Env> {
   /** Queues a subscription's dead letters again, with their original webhook ids; how many, or null when there is no such subscription. */
   async redeliver(id: string, now: string): Promise<number | null> {
     if (!this.subscriptions.get(id)) return null;
-    const letters = this.ctx.storage.transactionSync(() => {
-      const taken = this.subscriptions.takeDeadLetters(id);
-      // Redelivery starts a fresh retry budget.
-      const messages = taken.map((letter) => {
-        const { prior_attempts: _prior, ...message } = JSON.parse(letter.body) as DeliveryMessage;
-        return message;
-      });
-      this.outbox.add(messages, now);
+    return this.requeueDeadLetters(id, now);
+  }
+
+  /** Moves a subscription's dead letters (all, or those kept for `reason`) back into the outbox and sends them; how many. */
+  private async requeueDeadLetters(id: string, now: string, reason?: string): Promise<number> {
+    const messages = this.ctx.storage.transactionSync(() => {
+      const taken = this.subscriptions.takeDeadLetters(id, reason);
+      this.outbox.add(taken, now);
       return taken;
     });
     await this.exclusive(() => this.outbox.send(Date.now()));
-    return letters.length;
+    return messages.length;
   }
 
   /** Runs `work` after every earlier exclusive task has finished. */
@@ -272,14 +290,10 @@ export class Coordinator extends DurableObject<Env> {
    */
   private async write(inputs: readonly EventInput[], now: string, alsoInTransaction?: () => void): Promise<WriteResult[]> {
     const plan = await this.dataset.plan(inputs, now);
-    const messages = await alertMessages(
-      plan.changed.map(({ result }) => ({ record: result.record, previous: result.previous })),
-      this.subscriptions.active(),
-    );
     const nowMs = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.dataset.apply(plan, this.publisher, nowMs);
-      this.outbox.add(messages, now);
+      this.fanout.add(plan.changed.map(({ result }) => ({ record: result.record, previous: result.previous })));
       alsoInTransaction?.();
     });
     return plan.results;
@@ -288,12 +302,11 @@ export class Coordinator extends DurableObject<Env> {
   /** Reads the next reconciliation slice and adopts what it found, moving the pass's cursor in the same transaction. */
   private async reconcileSlice(now: string): Promise<ReconcileReport> {
     const slice = await this.reconciler.scan(now);
-    const outboxBefore = this.outbox.size();
     const results = await this.write(slice.adopt, now, () => this.reconciler.advance(slice.nextCursor));
     return {
       scanned: slice.scanned,
       adopted: results.filter((result) => result.change !== 'unchanged').map((result) => result.record.id),
-      messages: this.outbox.size() - outboxBefore,
+      alerted: results.filter((result) => result.change !== 'unchanged').length,
       quarantined: slice.quarantined.map(({ key, problem }) => ({ key, problem })),
       complete: slice.nextCursor === null,
     };
@@ -314,7 +327,7 @@ export class Coordinator extends DurableObject<Env> {
   /** Sets the alarm to the earliest moment publishing, the outbox or reconciliation has work. */
   private async rearm(): Promise<void> {
     const nowMs = Date.now();
-    const times = [this.publisher.nextRunAt(nowMs), this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs)].filter((time): time is number => time !== null);
+    const times = [this.publisher.nextRunAt(nowMs), this.fanout.pending() > 0 ? nowMs : null, this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs)].filter((time): time is number => time !== null);
     if (times.length === 0) return;
     const wanted = Math.min(...times);
     const current = await this.ctx.storage.getAlarm();

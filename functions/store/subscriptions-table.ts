@@ -7,6 +7,7 @@ import { initialHealth, recordOutcome, type AttemptVerdict, type EndpointHealth 
 import type { DeadLetter, DeliveryMessage } from '../domain/delivery-messages.ts';
 import type { SubscribableEventType, SubscriptionInput, SubscriptionScope } from '../domain/subscription.ts';
 import { generateSecret } from '../domain/webhook-signing.ts';
+import { addMissingColumns } from './meta-table.ts';
 
 /** Delivery log entries kept per subscription; older ones are pruned. */
 const DELIVERY_LOG_KEEP = 500;
@@ -53,6 +54,8 @@ export interface DeliveryAttempt {
   latency_ms: number | null;
   outcome: 'delivered' | 'retrying' | 'failed' | 'skipped' | 'dead_lettered' | 'redelivered';
   error: string | null;
+  /** The record revision of a record alert; absent for pings. */
+  revision?: number | null;
 }
 
 /** A dead letter as the API lists it. */
@@ -92,7 +95,9 @@ const toSubscription = (row: SubscriptionRow): Subscription => ({
 
 /** Subscriptions, their delivery log and their dead letters. */
 export class SubscriptionsTable {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: SqlStorage) {
+    addMissingColumns(sql, 'deliveries', { revision: 'INTEGER' });
+  }
 
   /** Creates a subscription; its secret is returned here once and never shown again. */
   create(input: SubscriptionInput, now: string): { subscription: Subscription; secret: string } {
@@ -110,9 +115,9 @@ export class SubscriptionsTable {
     return this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions ORDER BY created_at, id').toArray().map(toSubscription);
   }
 
-  /** The active subscriptions. */
-  active(): Subscription[] {
-    return this.sql.exec<SubscriptionRow>("SELECT * FROM subscriptions WHERE status = 'active'").toArray().map(toSubscription);
+  /** Up to `limit` subscriptions, active or not, in id order after `afterId` ('' for the first page). */
+  page(afterId: string, limit: number): Subscription[] {
+    return this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions WHERE id > ? ORDER BY id LIMIT ?', afterId, limit).toArray().map(toSubscription);
   }
 
   /** One subscription, or null. */
@@ -150,8 +155,8 @@ export class SubscriptionsTable {
     const row = this.sql.exec<Pick<SubscriptionRow, 'health' | 'status'>>('SELECT health, status FROM subscriptions WHERE id = ?', entry.subscription_id).toArray()[0];
     if (!row) return { disabled: true };
     this.sql.exec(
-      'INSERT INTO deliveries (subscription_id, msg_id, type, record_id, attempt, at, status, latency_ms, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      entry.subscription_id, entry.msg_id, entry.type, entry.record_id, entry.attempt, entry.at, entry.status, entry.latency_ms, entry.outcome, entry.error,
+      'INSERT INTO deliveries (subscription_id, msg_id, type, record_id, revision, attempt, at, status, latency_ms, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      entry.subscription_id, entry.msg_id, entry.type, entry.record_id, entry.revision ?? null, entry.attempt, entry.at, entry.status, entry.latency_ms, entry.outcome, entry.error,
     );
     this.sql.exec(
       'DELETE FROM deliveries WHERE subscription_id = ? AND seq <= (SELECT seq FROM deliveries WHERE subscription_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)',
@@ -169,7 +174,7 @@ export class SubscriptionsTable {
   deliveries(id: string, limit: number): DeliveryAttempt[] | null {
     if (!this.get(id)) return null;
     return this.sql.exec<DeliveryAttempt & Record<string, SqlStorageValue>>(
-      'SELECT subscription_id, msg_id, type, record_id, attempt, at, status, latency_ms, outcome, error FROM deliveries WHERE subscription_id = ? ORDER BY seq DESC LIMIT ?',
+      'SELECT subscription_id, msg_id, type, record_id, revision, attempt, at, status, latency_ms, outcome, error FROM deliveries WHERE subscription_id = ? ORDER BY seq DESC LIMIT ?',
       id, limit,
     ).toArray();
   }
@@ -179,7 +184,18 @@ export class SubscriptionsTable {
     const { reason, attempts, prior_attempts: _prior, ...message } = letter;
     if (!this.get(message.subscription_id)) return;
     this.sql.exec('INSERT OR REPLACE INTO dead_letters (msg_id, subscription_id, body, reason, attempts, at) VALUES (?, ?, ?, ?, ?, ?)', message.msg_id, message.subscription_id, JSON.stringify(message), reason, attempts, now);
-    this.recordDelivery({ subscription_id: message.subscription_id, msg_id: message.msg_id, type: message.type, record_id: message.record_id, attempt: attempts, at: now, status: null, latency_ms: null, outcome: 'dead_lettered', error: reason }, null);
+    this.recordDelivery({ subscription_id: message.subscription_id, msg_id: message.msg_id, type: message.type, record_id: message.record_id, revision: message.revision ?? null, attempt: attempts, at: now, status: null, latency_ms: null, outcome: 'dead_lettered', error: reason }, null);
+  }
+
+  /**
+   * Holds an alert made while its subscription is disabled: kept with the
+   * dead letters under `reason` and logged as `skipped` with its record and
+   * revision, so enabling with replay can send it.
+   */
+  hold(message: DeliveryMessage, reason: string, now: string): void {
+    const { prior_attempts: _prior, ...kept } = message;
+    this.sql.exec('INSERT OR IGNORE INTO dead_letters (msg_id, subscription_id, body, reason, attempts, at) VALUES (?, ?, ?, ?, 0, ?)', kept.msg_id, kept.subscription_id, JSON.stringify(kept), reason, now);
+    this.recordDelivery({ subscription_id: kept.subscription_id, msg_id: kept.msg_id, type: kept.type, record_id: kept.record_id, revision: kept.revision ?? null, attempt: 0, at: now, status: null, latency_ms: null, outcome: 'skipped', error: reason }, null);
   }
 
   /** The dead letters of a subscription, oldest first; null when there is no such subscription. */
@@ -191,10 +207,16 @@ export class SubscriptionsTable {
     });
   }
 
-  /** Removes and returns a subscription's dead letters (message id and queued body), for redelivery in the caller's transaction. */
-  takeDeadLetters(id: string): { msg_id: string; body: string }[] {
-    const letters = this.sql.exec<{ msg_id: string; body: string }>('SELECT msg_id, body FROM dead_letters WHERE subscription_id = ?', id).toArray();
-    this.sql.exec('DELETE FROM dead_letters WHERE subscription_id = ?', id);
-    return letters;
+  /** Removes and returns a subscription's dead letters (all, or those kept for `reason`), for redelivery in the caller's transaction. */
+  takeDeadLetters(id: string, reason?: string): DeliveryMessage[] {
+    const where = reason === undefined ? 'subscription_id = ?' : 'subscription_id = ? AND reason = ?';
+    const args = reason === undefined ? [id] : [id, reason];
+    const letters = this.sql.exec<{ body: string }>(`SELECT body FROM dead_letters WHERE ${where} ORDER BY at, msg_id`, ...args).toArray();
+    this.sql.exec(`DELETE FROM dead_letters WHERE ${where}`, ...args);
+    // Redelivery starts a fresh retry budget.
+    return letters.map((letter) => {
+      const { prior_attempts: _prior, ...message } = JSON.parse(letter.body) as DeliveryMessage;
+      return message;
+    });
   }
 }

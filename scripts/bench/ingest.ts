@@ -20,7 +20,7 @@ export interface Api {
 interface AdminStatus {
   dataset: { revision: number; records: number };
   publish: { up_to_date: boolean; kv_puts: number };
-  outbox: { pending: number };
+  outbox: { pending: number; fanout?: number };
 }
 
 /** How the benchmark learns that records are published. */
@@ -108,7 +108,7 @@ async function pollUntil<T>(what: string, timeoutSeconds: number, check: () => P
 export async function waitUntilUpToDate(api: Api, expectedRecords: number | null, timeoutSeconds: number): Promise<AdminStatus> {
   const status = await pollUntil('not published', timeoutSeconds, async () => {
     const seen = await readStatus(api);
-    return seen.publish.up_to_date && seen.outbox.pending === 0 ? seen : undefined;
+    return seen.publish.up_to_date && (seen.outbox.fanout ?? 0) === 0 && seen.outbox.pending === 0 ? seen : undefined;
   });
   if (expectedRecords !== null && status.dataset.records !== expectedRecords) throw new Error(`published, but /admin/status counts ${status.dataset.records} records where ${expectedRecords} were created`);
   return status;

@@ -277,7 +277,7 @@ describe('crash safety: kill -9 of wrangler dev during 500-record writes, restar
     if (await adminStatus()) {
       await waitFor(`publishing up to date and an empty outbox ${what}`, async () => {
         const status = await adminStatus();
-        return status.publish.up_to_date === true && status.outbox.pending === 0 ? true : undefined;
+        return status.publish.up_to_date === true && (status.outbox.fanout ?? 0) === 0 && status.outbox.pending === 0 ? true : undefined;
       }, context, 60_000);
     }
     let last = '';
