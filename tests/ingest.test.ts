@@ -103,7 +103,7 @@ describe('POST /events', () => {
   it('answers 400 for malformed JSON and 415 for a non-JSON body', async () => {
     const malformed = await post('{"id": ');
     expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe('invalid_body');
+    expect(((await malformed.json()) as ErrorJson).error).toMatchObject({ code: 'invalid_body', fields: [{ field: 'body', message: 'is not valid JSON' }] });
     const text = await post('id=1', { authorization: ADMIN.authorization, 'content-type': 'text/plain' });
     expect(text.status).toBe(415);
   });
