@@ -40,7 +40,10 @@ app.route('/', exportRoutes);
 app.route('/stats', statsRoutes);
 app.route('/admin', adminRoutes);
 
-app.notFound((c) => jsonError(c, 404, 'not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+app.notFound((c) => {
+  const route = `${c.req.method} ${new URL(c.req.url).pathname}`;
+  return jsonError(c, 404, 'not_found', `No route for ${route}`, [{ field: 'path', message: `no route for ${route}; GET / lists the endpoints` }]);
+});
 app.onError((error, c) => {
   if (error instanceof HTTPException && error.res) return error.res;
   if (error instanceof StaleIndexError) {
@@ -48,7 +51,11 @@ app.onError((error, c) => {
     c.header('Retry-After', String(STALE_INDEX_RETRY_AFTER_SECONDS));
     return jsonError(c, 503, 'index_unavailable', 'The index is being updated at this location; retry shortly');
   }
-  if (error instanceof HTTPException) return jsonError(c, error.status, error.status === 400 ? 'invalid_body' : 'http_error', error.message || 'Request failed');
+  if (error instanceof HTTPException) {
+    // Routes answer their own refusals; this is a middleware's exception without a response of its own.
+    const message = error.message || 'Request failed';
+    return jsonError(c, error.status, error.status === 400 ? 'invalid_request' : 'http_error', message, [{ field: 'request', message }]);
+  }
   console.error('unhandled error', c.req.method, new URL(c.req.url).pathname, error instanceof Error ? error.message : String(error));
   return jsonError(c, 500, 'internal_error', 'Internal error');
 });

@@ -1,13 +1,29 @@
 /**
  * The curated dataset in data/: it parses with the one schema, and every
- * quote it cites stands verbatim in the cited source document.
+ * quote it cites stands verbatim in the cited source document. Also the
+ * schema's bounds: casualty counts, array lengths, and the largest record's
+ * size as JSON.
  */
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import events from '../data/events.json';
 import sources from '../data/sources.json';
 import tallies from '../data/tallies.json';
-import { EventSchema, SourceDocumentSchema, TallySchema } from '../functions/domain/schema.ts';
+import {
+  CASUALTY_GROUPS,
+  EventSchema,
+  MAX_CASUALTY_COUNT,
+  MAX_DOCUMENT_NAME_LENGTH,
+  MAX_EVENT_JSON_BYTES,
+  RECORD_ARRAY_LIMITS,
+  SUPPORTED_FIELDS,
+  SourceDocumentSchema,
+  TallySchema,
+  WEAPONS,
+  jsonBytes,
+  type Event,
+} from '../functions/domain/schema.ts';
+import { makeEvent } from './fixtures/records.ts';
 
 const documents = import.meta.glob<string>('../data/sources/*.txt', { query: '?raw', import: 'default', eager: true });
 const documentText = (name: string): string | undefined => documents[`../data/sources/${name}`];
@@ -87,5 +103,97 @@ describe('data/', () => {
     expect(byDate('2023-12-25', 'strike')).toHaveLength(1);
     expect(parsedEvents.filter((event) => event.date.startsWith('2024-01') && event.type === 'strike').map((event) => event.location.name).join()).toMatch(/Qa'im.*Jurf|Jurf.*Qa'im/);
     expect(parsedTallies.find((tally) => tally.value === 103)?.since).toBe('2023-10-17');
+  });
+});
+
+/** A record with every text at its maximum length (written with `char`) and every array at its cap. */
+function largestRecord(char: string): Event {
+  const text = (length: number) => char.repeat(length);
+  const slug = (n: number) => `${'a'.repeat(115)}-${String(n).padStart(4, '0')}`;
+  return {
+    id: slug(0),
+    type: 'deployment',
+    title: text(200),
+    summary: text(2000),
+    date: '2023-12-25',
+    date_precision: 'approximate',
+    date_note: text(500),
+    location: { name: text(200), country: 'IQ', lat: -33.123456789012345, lon: -179.12345678901234, precision: 'approximate' },
+    actors: {
+      perpetrator: Array.from({ length: RECORD_ARRAY_LIMITS.actorsPerRole }, () => text(200)),
+      target: Array.from({ length: RECORD_ARRAY_LIMITS.actorsPerRole }, () => text(200)),
+      claimed_by: Array.from({ length: RECORD_ARRAY_LIMITS.actorsPerRole }, () => text(200)),
+    },
+    weapons: [...WEAPONS],
+    casualties: Array.from({ length: RECORD_ARRAY_LIMITS.casualties }, (_, index) => ({
+      group: CASUALTY_GROUPS[index % CASUALTY_GROUPS.length]!,
+      killed: MAX_CASUALTY_COUNT,
+      injured: MAX_CASUALTY_COUNT,
+      note: text(500),
+    })),
+    sources: Array.from({ length: RECORD_ARRAY_LIMITS.sources }, () => ({
+      document: `${'d'.repeat(MAX_DOCUMENT_NAME_LENGTH - 4)}.txt`,
+      publisher: text(200),
+      quote: text(1000),
+      supports: [...SUPPORTED_FIELDS],
+    })),
+    related: Array.from({ length: RECORD_ARRAY_LIMITS.related }, (_, index) => slug(index + 1)),
+    revision: Number.MAX_SAFE_INTEGER,
+    created_at: '2023-12-25T00:00:00.000Z',
+    updated_at: '2023-12-25T00:00:00.000Z',
+  };
+}
+
+/** The dot paths of the issues `record` raises, with their messages. */
+const problems = (record: unknown) => (v.safeParse(EventSchema, record).issues ?? []).map((issue) => `${v.getDotPath(issue) ?? ''}: ${issue.message}`);
+
+describe('record bounds', () => {
+  it('keeps every record of data/ well within them', () => {
+    for (const event of parsedEvents) expect(jsonBytes(event), event.id).toBeLessThan(MAX_EVENT_JSON_BYTES / 8);
+  });
+
+  it('bounds a record as JSON well under the 128 KB Queues message limit', () => {
+    expect(MAX_EVENT_JSON_BYTES).toBeLessThanOrEqual((128 * 1024) / 2);
+    const largest = largestRecord('a');
+    expect(problems(largest)).toEqual([]);
+    expect(jsonBytes(largest)).toBeLessThanOrEqual(MAX_EVENT_JSON_BYTES);
+    expect(jsonBytes(largest)).toBeGreaterThan(30_000);
+  });
+
+  it('refuses a record over the size bound however its text is written', () => {
+    for (const char of ['\u0001', '无']) {
+      const record = largestRecord(char);
+      expect(jsonBytes(record), JSON.stringify(char)).toBeGreaterThan(MAX_EVENT_JSON_BYTES);
+      expect(problems(record), JSON.stringify(char)).toEqual([expect.stringMatching(new RegExp(`^: the record must be at most ${MAX_EVENT_JSON_BYTES} bytes as JSON \\(got \\d+\\)`))]);
+    }
+  });
+
+  it('caps casualty counts, naming the field', () => {
+    const withCount = (killed: number, injured: number | null = 0) => makeEvent('counted', '2023-01-01', { casualties: [{ group: 'civilians', killed, injured }] });
+    expect(problems(withCount(MAX_CASUALTY_COUNT, MAX_CASUALTY_COUNT))).toEqual([]);
+    expect(problems(withCount(1e308))).toEqual([`casualties.0.killed: must be at most ${MAX_CASUALTY_COUNT}`]);
+    expect(problems(withCount(MAX_CASUALTY_COUNT + 1))).toEqual([`casualties.0.killed: must be at most ${MAX_CASUALTY_COUNT}`]);
+    expect(problems(withCount(0, 2 ** 53))).toEqual([`casualties.0.injured: must be at most ${MAX_CASUALTY_COUNT}`]);
+  });
+
+  it('caps every array, naming the field', () => {
+    const largest = largestRecord('a');
+    const over = <T>(items: readonly T[]) => [...items, items[0]!];
+    const cases: Array<[string, Partial<Event>]> = [
+      ['actors.perpetrator', { actors: { ...largest.actors, perpetrator: over(largest.actors.perpetrator) } }],
+      ['actors.target', { actors: { ...largest.actors, target: over(largest.actors.target) } }],
+      ['actors.claimed_by', { actors: { ...largest.actors, claimed_by: over(largest.actors.claimed_by) } }],
+      ['weapons', { weapons: over(largest.weapons) }],
+      ['casualties', { casualties: over(largest.casualties) }],
+      ['sources', { sources: over(largest.sources) }],
+      ['sources.0.supports', { sources: [{ ...largest.sources[0]!, supports: over(largest.sources[0]!.supports!) }] }],
+      ['related', { related: over(largest.related) }],
+    ];
+    for (const [field, override] of cases) {
+      const limit = field === 'sources.0.supports' ? RECORD_ARRAY_LIMITS.supports : field.startsWith('actors.') ? RECORD_ARRAY_LIMITS.actorsPerRole : RECORD_ARRAY_LIMITS[field as 'weapons'];
+      expect(problems({ ...makeEvent('capped', '2023-01-01'), ...override }), field).toEqual([`${field}: must hold at most ${limit} entries`]);
+    }
+    const longDocument = { ...largest.sources[0]!, document: `${'d'.repeat(MAX_DOCUMENT_NAME_LENGTH)}.txt` };
+    expect(problems(makeEvent('long-document', '2023-01-01', { sources: [longDocument] }))).toEqual([`sources.0.document: must be at most ${MAX_DOCUMENT_NAME_LENGTH} characters`]);
   });
 });

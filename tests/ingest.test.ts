@@ -100,10 +100,18 @@ describe('POST /events', () => {
     expect(error.fields.map((problem) => problem.field)).toContain(field);
   });
 
+  it('answers 400 naming the field for an absurd casualty count, and writes nothing', async () => {
+    const record = makeEvent('absurd-casualties', '2020-02-02', { casualties: [{ group: 'civilians', killed: 1e308, injured: 0 }] });
+    const response = await post(record);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as ErrorJson).error.fields).toEqual([{ field: 'casualties.0.killed', message: 'must be at most 100000 (got 1e+308)' }]);
+    expect((await call('/events/absurd-casualties')).status).toBe(404);
+  });
+
   it('answers 400 for malformed JSON and 415 for a non-JSON body', async () => {
     const malformed = await post('{"id": ');
     expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe('invalid_body');
+    expect(((await malformed.json()) as ErrorJson).error).toMatchObject({ code: 'invalid_body', fields: [{ field: 'body', message: 'is not valid JSON' }] });
     const text = await post('id=1', { authorization: ADMIN.authorization, 'content-type': 'text/plain' });
     expect(text.status).toBe(415);
   });

@@ -113,6 +113,44 @@ describe('checkWebhookTarget in production', () => {
     expect(checkWebhookTarget('https://[64:ff9b::8.8.8.8]/')).toMatchObject({ ok: true });
   });
 
+  it('refuses non-public IPv4 inside IPv4-translated IPv6 (::ffff:0:0:0/96), in every spelling', () => {
+    for (const url of ['https://[::ffff:0:7f00:1]/', 'https://[::ffff:0:127.0.0.1]/', 'https://[0:0:0:0:ffff:0:7f00:1]/', 'https://[::FFFF:0:7F00:0001]:8443/']) {
+      expect(refusal(url), url).toBe('must not point to a loopback address (127.0.0.0/8), carried in an IPv6 address (::ffff:0:0:0/96)');
+    }
+    expect(refusal('https://[::ffff:0:a00:1]/')).toBe('must not point to a private network (10.0.0.0/8), carried in an IPv6 address (::ffff:0:0:0/96)');
+    expect(refusal('https://[::ffff:0:a9fe:a9fe]/')).toBe('must not point to the cloud metadata service (169.254.169.254/32), carried in an IPv6 address (::ffff:0:0:0/96)');
+    expect(checkWebhookTarget('https://[::ffff:0:808:808]/')).toMatchObject({ ok: true });
+    expect(refusal('http://[::ffff:0:7f00:1]:9000/', { allowLoopbackHttp: true })).toMatch(/carried in an IPv6 address \(::ffff:0:0:0\/96\)$/);
+  });
+
+  it('refuses every IPv4-embedding IPv6 form of loopback, in hex as well as dotted', () => {
+    expectPointsTo([
+      ['https://[::7f00:1]/', 'a loopback address (127.0.0.0/8), carried in an IPv6 address (::/96)'],
+      ['https://[::127.0.0.1]/', 'a loopback address (127.0.0.0/8), carried in an IPv6 address (::/96)'],
+      ['https://[64:ff9b::7f00:1]/', 'a loopback address (127.0.0.0/8), carried in an IPv6 address (64:ff9b::/96)'],
+      ['https://[64:ff9b::127.0.0.1]/', 'a loopback address (127.0.0.0/8), carried in an IPv6 address (64:ff9b::/96)'],
+      ['https://[2002:7f00:1::]/', 'a loopback address (127.0.0.0/8), carried in an IPv6 address (2002::/16)'],
+      ['https://[2002:7f00:0001:ffff::1]/', 'a loopback address (127.0.0.0/8), carried in an IPv6 address (2002::/16)'],
+      ['https://[2002:c0a8:101::]/', 'a private network (192.168.0.0/16), carried in an IPv6 address (2002::/16)'],
+      ['https://[64:ff9b:1::7f00:1]/', 'local-use NAT64 space (64:ff9b:1::/48)'],
+      ['https://[64:ff9b:1:ffff::8.8.8.8]/', 'local-use NAT64 space (64:ff9b:1::/48)'],
+      ['https://[2001:0:7f00:1::]/', 'Teredo tunnelling (2001::/32)'],
+      ['https://[2001::8.8.8.8]/', 'Teredo tunnelling (2001::/32)'],
+    ]);
+    expect(checkWebhookTarget('https://[2002:808:808::1]/')).toMatchObject({ ok: true });
+    expect(checkWebhookTarget('https://[::ffff:0808:0808]/')).toMatchObject({ ok: true });
+  });
+
+  it('allows only ports 443 and 8443', () => {
+    expect(checkWebhookTarget('https://hooks.example.com:443/in')).toEqual({ ok: true, url: 'https://hooks.example.com/in' });
+    expect(checkWebhookTarget('https://hooks.example.com:8443/in')).toEqual({ ok: true, url: 'https://hooks.example.com:8443/in' });
+    expect(checkWebhookTarget('https://8.8.8.8:8443/')).toMatchObject({ ok: true });
+    for (const port of ['0', '25', '80', '8080', '22', '6379', '65535', '1']) {
+      expect(refusal(`https://hooks.example.com:${port}/in`), port).toBe(`must use port 443 or 8443 (got ${port})`);
+    }
+    expect(refusal('https://[2606:4700:4700::1111]:25/')).toBe('must use port 443 or 8443 (got 25)');
+  });
+
   it('refuses cloud metadata hosts by address and by name', () => {
     for (const url of ['https://169.254.169.254/latest/meta-data/', 'https://2852039166/', 'https://0xa9fea9fe/']) {
       expect(refusal(url), url).toBe('must not point to the cloud metadata service (169.254.169.254/32)');
@@ -172,6 +210,16 @@ describe('checkWebhookTarget with allowLoopbackHttp', () => {
     expect(refusal('http://user:pw@localhost/', dev)).toBe('must not contain a user name or password');
     expect(refusal('ftp://localhost/', dev)).toBe('must use https');
     expect(checkWebhookTarget('https://hooks.example.com/', dev)).toMatchObject({ ok: true });
+  });
+
+  it('accepts any port from 1 to 65535 on loopback, and still only 443 or 8443 elsewhere', () => {
+    for (const url of ['http://127.0.0.1:1/', 'http://127.0.0.1:25/', 'http://localhost:65535/', 'https://127.0.0.1:9443/', 'http://[::1]:8080/']) {
+      expect(checkWebhookTarget(url, dev), url).toMatchObject({ ok: true });
+    }
+    expect(refusal('http://127.0.0.1:0/', dev)).toBe('must use a port from 1 to 65535 (got 0)');
+    expect(refusal('http://localhost:0/', dev)).toBe('must use a port from 1 to 65535 (got 0)');
+    expect(refusal('https://hooks.example.com:25/', dev)).toBe('must use port 443 or 8443 (got 25)');
+    expect(refusal('https://hooks.example.com:0/', dev)).toBe('must use port 443 or 8443 (got 0)');
   });
 
   it('is off unless asked for', () => {

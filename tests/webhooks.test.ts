@@ -13,6 +13,7 @@ import { eventKey } from '../functions/domain/layout.ts';
 import type { Event } from '../functions/domain/schema.ts';
 import worker from '../functions/index.ts';
 import type { DeliveryMessage } from '../functions/domain/delivery-messages.ts';
+import type { Env } from '../functions/env.ts';
 import { call, getJson, makeEvent, settled } from './helpers.ts';
 
 const ADMIN = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
@@ -93,10 +94,10 @@ async function ingest(records: Event | Event[]): Promise<Response> {
 const syria = (id: string, date = '2023-06-01') => makeEvent(id, date, { location: { name: 'Deir ez-Zor', country: 'SY', lat: 35.33, lon: 40.14, precision: 'city' } });
 
 /** Runs the delivery consumer directly on one message, as the queue would on attempt `attempts`. */
-async function consume(body: DeliveryMessage, attempts: number) {
+async function consume(body: DeliveryMessage, attempts: number, workerEnv: Env = env) {
   const batch = createMessageBatch<DeliveryMessage>('strikewire-deliveries', [{ id: `m-${body.msg_id}-${attempts}`, timestamp: new Date(), attempts, body }]);
   const retry = vi.spyOn(batch.messages[0]!, 'retry');
-  await worker.queue(batch, env);
+  await worker.queue(batch, workerEnv);
   return { ...(await getQueueResult(batch, createExecutionContext())), retryDelays: retry.mock.calls.map(([options]) => options?.delaySeconds) };
 }
 
@@ -138,6 +139,9 @@ describe('subscriptions API', () => {
     [{ url: 'https://localhost/hook' }, 'url'],
     [{ url: 'https://hooks.example/reserved-name' }, 'url'],
     [{ url: 'not a url' }, 'url'],
+    [{ url: 'https://[::ffff:0:7f00:1]/hook' }, 'url'],
+    [{ url: 'https://hooks.example.com:25/hook' }, 'url'],
+    [{ url: 'https://hooks.example.com:0/hook' }, 'url'],
     [{ url: 'https://hooks.example.com/x', filters: { type: 'massacre' } }, 'filters.type.0'],
     [{ url: 'https://hooks.example.com/x', filters: { colour: 'red' } }, 'filters.colour'],
     [{ url: 'https://hooks.example.com/x', event_types: ['event.deleted'] }, 'event_types.0'],
@@ -319,6 +323,40 @@ describe('deliveries', () => {
       const letters = await getJson(`/subscriptions/${id}/dead-letters`, { headers: ADMIN });
       expect(letters.body.data).toEqual([expect.objectContaining({ record_id: 'exhausted-record', attempts: 10 })]);
     });
+  });
+
+  it('checks the target again before each delivery: a refused one is never fetched, fails for good and is dead-lettered', async () => {
+    const url = 'https://hooks.example.com/recheck';
+    const { id, secret } = await subscribe(url);
+    const message = await firstMessage(url, id, makeEvent('recheck-record', '2023-07-05'));
+    /** Stores `stored` as the subscription's URL, as rules looser than today's could have. */
+    const storeUrl = (stored: string) => runInDurableObject(env.COORDINATOR.getByName('main'), (_instance, state) => void state.storage.sql.exec('UPDATE subscriptions SET url = ? WHERE id = ?', stored, id));
+    const fetchedUrls = () => vi.mocked(fetch).mock.calls.map(([input]) => new Request(input).url);
+
+    const refused: Array<[string, string]> = [
+      ['https://hooks.example.com:25/recheck', 'target refused: url must use port 443 or 8443 (got 25)'],
+      ['https://[::ffff:0:7f00:1]/recheck', 'target refused: url must not point to a loopback address (127.0.0.0/8), carried in an IPv6 address (::ffff:0:0:0/96)'],
+      ['http://127.0.0.1:9000/recheck', 'target refused: url must not point to a loopback address (127.0.0.0/8)'],
+    ];
+    for (const [stored, reason] of refused) {
+      await storeUrl(stored);
+      const result = await consume(message, 2);
+      expect(result.retryMessages, stored).toEqual([]);
+      expect(result.explicitAcks, stored).toHaveLength(1);
+      expect(fetchedUrls(), stored).not.toContain(stored);
+      await vi.waitFor(async () => {
+        const letters = await getJson(`/subscriptions/${id}/dead-letters`, { headers: ADMIN });
+        expect(letters.body.data).toEqual([expect.objectContaining({ record_id: 'recheck-record', reason })]);
+      });
+      const log = await getJson(`/subscriptions/${id}/deliveries?limit=2`, { headers: ADMIN });
+      expect(log.body.data.map((entry: { outcome: string; error: string }) => [entry.outcome, entry.error])).toEqual([['dead_lettered', reason], ['failed', reason]]);
+    }
+
+    // Where the deployment allows loopback receivers, the same stored URL is delivered to.
+    receiver.register('http://127.0.0.1:9000/recheck', secret);
+    const allowed = await consume(message, 3, { ...env, ALLOW_LOOPBACK_WEBHOOKS: 'true' });
+    expect(allowed.explicitAcks).toHaveLength(1);
+    expect(receiver.for('http://127.0.0.1:9000/recheck')).toHaveLength(1);
   });
 
   it('disables an endpoint after sustained failure, skips its messages, and re-enables on request', async () => {

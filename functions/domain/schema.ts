@@ -39,9 +39,54 @@ export const CASUALTY_GROUPS = [
 /** Which part of a record a source quote backs. */
 export const SUPPORTED_FIELDS = ['date', 'location', 'actors', 'weapons', 'casualties', 'summary'] as const;
 
+/**
+ * Largest `killed` or `injured` one casualty figure may give. The deadliest
+ * single events in scope count in the hundreds, so this only refuses typing
+ * errors and absurd values (`1e308`), and it keeps every sum `/stats` makes
+ * an exact integer (100,000 × 10 figures × millions of records < 2^53).
+ */
+export const MAX_CASUALTY_COUNT = 100_000;
+
+/**
+ * Most entries of each array of a record: generous against the curated data
+ * (at most 2 names per actor role, 3 casualty figures, 6 sources and 3
+ * related records per event) and small enough that a record stays well
+ * within what one webhook delivery carries (see MAX_EVENT_JSON_BYTES).
+ * `weapons` and a citation's `supports` name each value of their vocabulary
+ * at most once in a sensible record, so their caps are the vocabularies' sizes.
+ */
+export const RECORD_ARRAY_LIMITS = {
+  /** Names per actor role (`perpetrator`, `target`, `claimed_by`): a joint claim or a coalition names a handful. */
+  actorsPerRole: 10,
+  /** Means used: each of WEAPONS once. */
+  weapons: WEAPONS.length,
+  /** Casualty figures: one or two per group (e.g. differing reports) for the most affected groups. */
+  casualties: 10,
+  /** Citations: an event is rarely reported by more than a handful of documents worth quoting. */
+  sources: 10,
+  /** Fields one citation backs: each of SUPPORTED_FIELDS once. */
+  supports: SUPPORTED_FIELDS.length,
+  /** Related records: a campaign of strikes over a few days, or follow-ups. */
+  related: 20,
+} as const;
+
+/** Longest source document file name. */
+export const MAX_DOCUMENT_NAME_LENGTH = 100;
+
+/**
+ * Largest record as JSON, in UTF-8 bytes (64 KiB), half the Queues limit of
+ * 128 KB per message, so a record with its delivery envelope always fits in
+ * one message. With every text field at its maximum length and every array
+ * at its RECORD_ARRAY_LIMITS cap, a record of ASCII text is about 32 KB; text
+ * of 3-byte characters (Arabic, CJK) or of control characters (which JSON
+ * escapes as 6 bytes each) could reach 84 KB or 162 KB, so the schema also
+ * refuses any record whose JSON exceeds this bound.
+ */
+export const MAX_EVENT_JSON_BYTES = 64 * 1024;
+
 const Slug = v.pipe(
   v.string(),
-  v.maxLength(120),
+  v.maxLength(120, 'must be at most 120 characters'),
   v.regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'must be a lower-case slug (a-z, 0-9, single hyphens)'),
 );
 
@@ -52,7 +97,10 @@ const Timestamp = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timesta
 
 const Text = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(max));
 
-const Count = v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0)));
+const Count = v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_CASUALTY_COUNT, `must be at most ${MAX_CASUALTY_COUNT}`)));
+
+/** An array of `item` with at most `max` entries. */
+const List = <Item extends v.GenericSchema>(item: Item, max: number) => v.pipe(v.array(item), v.maxLength(max, `must hold at most ${max} entries`));
 
 /** A place an event happened, with WGS84 coordinates of the named place. */
 export const LocationSchema = v.strictObject({
@@ -65,9 +113,9 @@ export const LocationSchema = v.strictObject({
 
 /** Who did it, to whom, and who said they did. Names are canonical spellings; quotes keep the source's. */
 export const ActorsSchema = v.strictObject({
-  perpetrator: v.array(Text(200)),
-  target: v.array(Text(200)),
-  claimed_by: v.array(Text(200)),
+  perpetrator: List(Text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
+  target: List(Text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
+  claimed_by: List(Text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
 });
 
 /** One casualty figure; `null` means the sources give no number. */
@@ -80,14 +128,27 @@ export const CasualtySchema = v.strictObject({
 
 /** A citation: the document's file name in data/sources/, its publisher and a verbatim quote. */
 export const SourceCitationSchema = v.strictObject({
-  document: v.pipe(v.string(), v.regex(/^[\w.-]+\.txt$/, 'must be a file name in data/sources/')),
+  document: v.pipe(v.string(), v.maxLength(MAX_DOCUMENT_NAME_LENGTH, `must be at most ${MAX_DOCUMENT_NAME_LENGTH} characters`), v.regex(/^[\w.-]+\.txt$/, 'must be a file name in data/sources/')),
   publisher: Text(200),
   quote: Text(1000),
-  supports: v.optional(v.array(v.picklist(SUPPORTED_FIELDS))),
+  supports: v.optional(List(v.picklist(SUPPORTED_FIELDS), RECORD_ARRAY_LIMITS.supports)),
 });
 
-/** One distinct event: an attack, a strike, an embassy incident or a deployment. */
-export const EventSchema = v.strictObject({
+/** A record id: a lower-case slug of at most 120 characters. */
+export const EventIdSchema = Slug;
+
+/** Size in UTF-8 bytes of `value` as JSON. */
+export const jsonBytes = (value: unknown): number => new TextEncoder().encode(JSON.stringify(value)).byteLength;
+
+/** Refuses a record whose JSON is larger than MAX_EVENT_JSON_BYTES. */
+const withinJsonBudget = <Shape extends object>() =>
+  v.check<Shape, (issue: v.CheckIssue<Shape>) => string>(
+    (record) => jsonBytes(record) <= MAX_EVENT_JSON_BYTES,
+    (issue) => `the record must be at most ${MAX_EVENT_JSON_BYTES} bytes as JSON (got ${jsonBytes(issue.input)}); shorten its text or cite fewer sources`,
+  );
+
+/** The fields of an event record. */
+const eventEntries = {
   id: Slug,
   type: v.picklist(EVENT_TYPES),
   title: Text(200),
@@ -97,14 +158,17 @@ export const EventSchema = v.strictObject({
   date_note: v.optional(Text(500)),
   location: LocationSchema,
   actors: ActorsSchema,
-  weapons: v.array(v.picklist(WEAPONS)),
-  casualties: v.array(CasualtySchema),
-  sources: v.pipe(v.array(SourceCitationSchema), v.minLength(1, 'needs at least one source')),
-  related: v.array(Slug),
+  weapons: List(v.picklist(WEAPONS), RECORD_ARRAY_LIMITS.weapons),
+  casualties: List(CasualtySchema, RECORD_ARRAY_LIMITS.casualties),
+  sources: v.pipe(List(SourceCitationSchema, RECORD_ARRAY_LIMITS.sources), v.minLength(1, 'needs at least one source')),
+  related: List(Slug, RECORD_ARRAY_LIMITS.related),
   revision: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
   created_at: Timestamp,
   updated_at: Timestamp,
-});
+};
+
+/** One distinct event: an attack, a strike, an embassy incident or a deployment; at most MAX_EVENT_JSON_BYTES as JSON. */
+export const EventSchema = v.pipe(v.strictObject(eventEntries), withinJsonBudget());
 
 /** A validated event record. */
 export type Event = v.InferOutput<typeof EventSchema>;
@@ -152,12 +216,15 @@ function isRealDate(value: string): boolean {
  * An event as submitted for writing: the server keeps `revision`,
  * `created_at` and `updated_at`, so a writer may leave them out.
  */
-export const EventInputSchema = v.strictObject({
-  ...EventSchema.entries,
-  revision: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-  created_at: v.optional(Timestamp),
-  updated_at: v.optional(Timestamp),
-});
+export const EventInputSchema = v.pipe(
+  v.strictObject({
+    ...eventEntries,
+    revision: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+    created_at: v.optional(Timestamp),
+    updated_at: v.optional(Timestamp),
+  }),
+  withinJsonBudget(),
+);
 
 /** A validated event submitted for writing. */
 export type EventInput = v.InferOutput<typeof EventInputSchema>;

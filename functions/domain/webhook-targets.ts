@@ -3,8 +3,9 @@
  * hosts: no credentials in the URL, no loopback, private, link-local, CGNAT,
  * multicast, reserved or documentation addresses (IPv4, IPv6, and IPv4 carried
  * inside IPv6), no cloud metadata hosts, and no names that only resolve inside
- * a network (single labels, `.local`, `.internal`, …). Local development may
- * opt in to loopback targets over `http:` or `https:`.
+ * a network (single labels, `.local`, `.internal`, …), and only ports 443 and
+ * 8443. Local development may opt in to loopback targets over `http:` or
+ * `https:` on any port (local receivers listen on ports picked at random).
  *
  * The URL is parsed with the WHATWG parser the Worker's `fetch` uses, so
  * decimal, hex, octal and short IPv4 forms (`2130706433`, `0x7f.1`, `127.1`)
@@ -107,12 +108,22 @@ const BLOCKED_RANGES: ReadonlyArray<{ range: Range; what: string; loopback?: tru
   ] as const
 ).map(([cidr, what, loopback]) => ({ range: parseRange(cidr), what, ...(loopback ? { loopback } : {}) }));
 
-/** IPv6 ranges that carry an IPv4 address, and the byte where it starts; the IPv4 address is checked in their stead. (IPv4-mapped `::ffff:0:0/96` needs no entry: IPv4 ranges are held in that form.) */
+/**
+ * IPv6 ranges that carry an IPv4 address, and the byte where it starts; the
+ * IPv4 address is checked in their stead: IPv4-compatible, IPv4-translated
+ * (SIIT), well-known NAT64 and 6to4. (IPv4-mapped `::ffff:0:0/96` needs no
+ * entry: IPv4 ranges are held in that form. Local-use NAT64 and Teredo are
+ * refused outright in BLOCKED_RANGES.)
+ */
 const IPV4_CARRIERS: ReadonlyArray<{ range: Range; offset: number }> = [
   { range: parseRange('::/96'), offset: 12 },
+  { range: parseRange('::ffff:0:0:0/96'), offset: 12 },
   { range: parseRange('64:ff9b::/96'), offset: 12 },
   { range: parseRange('2002::/16'), offset: 2 },
 ];
+
+/** Ports a webhook may target outside local development: 443 (the `https:` default, which the URL parser leaves out) and 8443. */
+const WEBHOOK_PORTS = new Set(['', '443', '8443']);
 
 /** Host names of cloud metadata services. */
 const METADATA_HOSTS = new Set(['metadata', 'metadata.goog', 'metadata.google.internal', 'instance-data', 'instance-data.ec2.internal']);
@@ -151,9 +162,11 @@ function hostProblem(hostname: string): HostProblem | null {
 }
 
 /**
- * Checks a subscriber URL. Accepts `https:` URLs on public hosts and, with
- * `allowLoopbackHttp`, `http:` or `https:` URLs on loopback hosts; returns the
- * URL as the WHATWG parser normalises it (the form to store and fetch).
+ * Checks a subscriber URL. Accepts `https:` URLs on public hosts on port 443
+ * or 8443 and, with `allowLoopbackHttp`, `http:` or `https:` URLs on loopback
+ * hosts on any port from 1 to 65535; returns the URL as the WHATWG parser
+ * normalises it (the form to store and fetch). Run at subscription time and
+ * again before every delivery, so a stored URL is judged by today's rules.
  */
 export function checkWebhookTarget(input: string, options: WebhookTargetOptions = {}): WebhookTargetCheck {
   if (input.length > MAX_WEBHOOK_URL_LENGTH) return { ok: false, reason: `must be at most ${MAX_WEBHOOK_URL_LENGTH} characters` };
@@ -166,8 +179,11 @@ export function checkWebhookTarget(input: string, options: WebhookTargetOptions 
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return { ok: false, reason: 'must use https' };
   if (url.username || url.password) return { ok: false, reason: 'must not contain a user name or password' };
   const problem = hostProblem(url.hostname);
-  if (problem?.loopback && options.allowLoopbackHttp) return { ok: true, url: url.href };
+  if (problem?.loopback && options.allowLoopbackHttp) {
+    return url.port === '0' ? { ok: false, reason: 'must use a port from 1 to 65535 (got 0)' } : { ok: true, url: url.href };
+  }
   if (problem) return { ok: false, reason: problem.reason };
   if (url.protocol !== 'https:') return { ok: false, reason: options.allowLoopbackHttp ? 'must use https (http is allowed only to loopback hosts)' : 'must use https' };
+  if (!WEBHOOK_PORTS.has(url.port)) return { ok: false, reason: `must use port 443 or 8443 (got ${url.port})` };
   return { ok: true, url: url.href };
 }

@@ -2,12 +2,16 @@
  * The delivery queue's consumers. `deliverBatch` sends each message to its
  * subscription's URL, signed per Standard Webhooks, and records the attempt;
  * failures are retried with the policy's backoff, and messages it gives up
- * on go to the dead-letter queue. `storeDeadLetters` keeps dead letters in
+ * on go to the dead-letter queue. The target URL is checked again before
+ * every attempt, under the deployment's rules of today: a URL the rules now
+ * refuse is never fetched, and its message fails for good (logged `failed`,
+ * then dead-lettered). `storeDeadLetters` keeps dead letters in
  * the Coordinator so they can be inspected and redelivered.
  */
-import { MAX_ATTEMPTS, decideRetry, judgeAttempt, type AttemptResult } from '../domain/delivery-policy.ts';
+import { MAX_ATTEMPTS, decideRetry, judgeAttempt, type AttemptResult, type AttemptVerdict } from '../domain/delivery-policy.ts';
 import type { DeadLetter, DeliveryMessage } from '../domain/delivery-messages.ts';
 import { webhookHeaders } from '../domain/webhook-signing.ts';
+import { checkWebhookTarget } from '../domain/webhook-targets.ts';
 import type { Env } from '../env.ts';
 import { coordinator } from '../store/coordinator-stub.ts';
 
@@ -56,8 +60,16 @@ async function deliver(message: Message<DeliveryMessage>, stub: ReturnType<typeo
     return;
   }
   const sentAt = new Date();
+  const check = checkWebhookTarget(target.url, { allowLoopbackHttp: env.ALLOW_LOOPBACK_WEBHOOKS === 'true' });
+  if (!check.ok) {
+    const verdict: AttemptVerdict = { outcome: 'permanent', reason: `target refused: url ${check.reason}`, gone: false };
+    const { disabled } = await stub.recordDelivery({ ...base, at: sentAt.toISOString(), status: null, latency_ms: null, outcome: 'failed', error: verdict.reason }, verdict);
+    await env.DEAD_LETTERS.send({ ...delivery, reason: disabled ? `${verdict.reason}; subscription disabled` : verdict.reason, attempts: attemptNumber } satisfies DeadLetter, { contentType: 'json' });
+    message.ack();
+    return;
+  }
   const headers = await webhookHeaders({ secret: target.secret, msgId: delivery.msg_id, timestamp: sentAt, body: delivery.payload });
-  const { result, latencyMs } = await attempt(target.url, { ...headers, 'user-agent': 'strikewire-webhooks/1' }, delivery.payload);
+  const { result, latencyMs } = await attempt(check.url, { ...headers, 'user-agent': 'strikewire-webhooks/1' }, delivery.payload);
   const verdict = judgeAttempt(result, new Date());
   const status = result.kind === 'response' ? result.status : null;
   if (verdict.outcome === 'delivered') {

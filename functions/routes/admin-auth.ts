@@ -22,11 +22,23 @@ export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next
   })(c as Context, next);
 };
 
-/** Rejects request bodies that are not JSON with 415, before validation. */
+/**
+ * Rejects request bodies that are not JSON before validation: 415 naming
+ * `content-type` for another media type, 400 naming `body` for a body that
+ * does not parse (empty included). The parsed text stays cached on the
+ * request for the validator.
+ */
 export const requireJsonBody: MiddlewareHandler = async (c, next) => {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(type)) {
     return jsonError(c, 415, 'unsupported_media_type', 'The body must be JSON (Content-Type: application/json)', [{ field: 'content-type', message: 'must be application/json' }]);
+  }
+  try {
+    await c.req.json();
+  } catch (error) {
+    // Anything but a parse error (such as the body limit's) belongs to the middleware that raised it.
+    if (!(error instanceof SyntaxError)) throw error;
+    return jsonError(c, 400, 'invalid_body', `The body is not valid JSON: ${error.message}`, [{ field: 'body', message: 'is not valid JSON' }]);
   }
   await next();
 };

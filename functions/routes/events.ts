@@ -6,7 +6,7 @@ import { vValidator } from '@hono/valibot-validator';
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import { EventQuerySchema } from '../domain/query.ts';
-import { EventSchema } from '../domain/schema.ts';
+import { EventIdSchema } from '../domain/schema.ts';
 import { queryEvents } from '../store/events-store.ts';
 import { conditionalGet, datasetVersion, readIndex, recordVersion, talliesVersion, type ReadEnv } from './conditional.ts';
 import { jsonError, validationHook } from './errors.ts';
@@ -18,7 +18,7 @@ export const eventsRoutes = new Hono<ReadEnv>()
     const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, manifest));
     return c.json({ data: page.events, next_cursor: page.nextCursor });
   })
-  .get('/:id', vValidator('param', v.object({ id: EventSchema.entries.id }), validationHook()), conditionalGet(recordVersion), async (c) => {
+  .get('/:id', vValidator('param', v.object({ id: EventIdSchema }), validationHook()), conditionalGet(recordVersion), async (c) => {
     const { id } = c.req.valid('param');
     const stored = c.get('record');
     return stored ? c.body(stored.text, 200, { 'Content-Type': 'application/json' }) : jsonError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);
