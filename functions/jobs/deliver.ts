@@ -17,10 +17,18 @@ export const DEAD_LETTER_QUEUE = 'strikewire-deliveries-dlq';
 /** How long one delivery attempt may take before it counts as a network failure. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
 
-async function attempt(url: string, headers: Record<string, string>, body: string): Promise<{ result: AttemptResult; latencyMs: number }> {
+/** Knobs of `deliverBatch`; tests shorten the timeout and fix the jitter. */
+export interface DeliveryOptions {
+  /** Retry jitter source, values in [0, 1) (default `Math.random`). */
+  random?: () => number;
+  /** How long one request may take (default DELIVERY_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
+
+async function attempt(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ result: AttemptResult; latencyMs: number }> {
   const started = Date.now();
   try {
-    const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) });
+    const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
     await response.body?.cancel();
     return { result: { kind: 'response', status: response.status, retryAfter: response.headers.get('retry-after') }, latencyMs: Date.now() - started };
   } catch (error) {
@@ -34,13 +42,13 @@ async function attempt(url: string, headers: Record<string, string>, body: strin
  * drives retry jitter. A message whose handling throws is retried by the
  * queue; the others keep their ack or retry.
  */
-export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: Env, random: () => number = Math.random): Promise<void> {
+export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: Env, { random = Math.random, timeoutMs = DELIVERY_TIMEOUT_MS }: DeliveryOptions = {}): Promise<void> {
   const stub = coordinator(env);
-  await Promise.all(batch.messages.map((message) => deliver(message, stub, env, random)));
+  await Promise.all(batch.messages.map((message) => deliver(message, stub, env, random, timeoutMs)));
 }
 
 /** One delivery attempt of one message: skip, deliver, retry later or dead-letter. */
-async function deliver(message: Message<DeliveryMessage>, stub: ReturnType<typeof coordinator>, env: Env, random: () => number): Promise<void> {
+async function deliver(message: Message<DeliveryMessage>, stub: ReturnType<typeof coordinator>, env: Env, random: () => number, timeoutMs: number): Promise<void> {
   const delivery = message.body;
   const target = await stub.deliveryTarget(delivery.subscription_id);
   if (!target) {
@@ -57,7 +65,7 @@ async function deliver(message: Message<DeliveryMessage>, stub: ReturnType<typeo
   }
   const sentAt = new Date();
   const headers = await webhookHeaders({ secret: target.secret, msgId: delivery.msg_id, timestamp: sentAt, body: delivery.payload });
-  const { result, latencyMs } = await attempt(target.url, { ...headers, 'user-agent': 'strikewire-webhooks/1' }, delivery.payload);
+  const { result, latencyMs } = await attempt(target.url, { ...headers, 'user-agent': 'strikewire-webhooks/1' }, delivery.payload, timeoutMs);
   const verdict = judgeAttempt(result, new Date());
   const status = result.kind === 'response' ? result.status : null;
   if (verdict.outcome === 'delivered') {
