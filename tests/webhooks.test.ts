@@ -316,6 +316,14 @@ describe('deliveries', () => {
     const { id } = await subscribe(url);
     receiver.answer(url, 500, 500);
     const message = await firstMessage(url, id, makeEvent('exhausted-record', '2023-07-04'));
+    // Attempts are numbered from those recorded (runs the platform failed spend none): record nine.
+    await vi.waitFor(async () => {
+      const log = await getJson(`/subscriptions/${id}/deliveries`, { headers: ADMIN });
+      expect(log.body.data).toHaveLength(1);
+    });
+    await runInDurableObject(env.COORDINATOR.getByName('main'), (_instance, state) => {
+      state.storage.sql.exec('UPDATE alert_outbox SET attempts = 9 WHERE msg_id = ?', message.msg_id);
+    });
     const last = await consume(message, 10);
     expect(last.retryMessages).toEqual([]);
     expect(last.explicitAcks).toHaveLength(1);

@@ -1,12 +1,30 @@
 /**
- * The delivery queue's consumers. `deliverBatch` sends each message to its
- * subscription's URL, signed per Standard Webhooks, and records the attempt;
- * failures are retried with the policy's backoff, and messages it gives up
- * on go to the dead-letter queue. The target URL is checked again before
- * every attempt, under the deployment's rules of today: a URL the rules now
- * refuse is never fetched, and its message fails for good (logged `failed`,
- * then dead-lettered). `storeDeadLetters` keeps dead letters in
- * the Coordinator so they can be inspected and redelivered.
+ * The delivery queue's consumers.
+ *
+ * `deliverBatch` asks the Coordinator once for the batch's targets, sends
+ * each message to its subscription's URL, signed per Standard Webhooks, with
+ * at most six requests in flight shared fairly between endpoints (each
+ * request's timeout starts when it is sent), and reports the outcomes back in
+ * as few calls as possible: those that finish within RECORD_WINDOW_MS of one
+ * another go together, so a batch that finishes together makes two
+ * Coordinator calls in all. Each message is acknowledged or retried as soon
+ * as its outcome is recorded, never after the slowest request of its batch.
+ *
+ * A failing Coordinator is not the receiver's fault: the message is retried
+ * after PLATFORM_RETRY_SECONDS with nothing logged and no change to endpoint
+ * health, and since attempts are numbered from what the Coordinator
+ * recorded, such runs spend none of the receiver's budget. A message that
+ * was delivered but whose outcome could not be recorded is acknowledged all
+ * the same; the outbox, having heard nothing, sends it once more later with
+ * the same webhook-id (receivers ignore the repeat).
+ *
+ * The target URL is checked again before every attempt, under the
+ * deployment's rules of today: a URL the rules now refuse is never fetched,
+ * and its message fails for good (logged `failed`, then dead-lettered).
+ *
+ * `storeDeadLetters` keeps what the queue itself dead-lettered (a consumer
+ * that kept crashing) in the Coordinator; messages the consumer gives up on
+ * are stored there directly, with their outcome.
  */
 import { MAX_ATTEMPTS, decideRetry, judgeAttempt, type AttemptResult, type AttemptVerdict } from '../domain/delivery-policy.ts';
 import type { DeadLetter, DeliveryMessage } from '../domain/delivery-messages.ts';
@@ -14,17 +32,34 @@ import { webhookHeaders } from '../domain/webhook-signing.ts';
 import { checkWebhookTarget } from '../domain/webhook-targets.ts';
 import type { Env } from '../env.ts';
 import { coordinator } from '../store/coordinator-stub.ts';
+import type { DeliveryPlan, DeliveryReport } from '../store/coordinator.ts';
+import type { DeliveryTarget } from '../store/subscriptions-table.ts';
+import { runFairly } from './fair-slots.ts';
 
 /** Name of the dead-letter queue (wrangler.toml). */
 export const DEAD_LETTER_QUEUE = 'strikewire-deliveries-dlq';
 
-/** How long one delivery attempt may take before it counts as a network failure. */
+/** How long one delivery attempt may take, from when its request is sent, before it counts as a network failure. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
 
-async function attempt(url: string, headers: Record<string, string>, body: string): Promise<{ result: AttemptResult; latencyMs: number }> {
+/** Wait before retrying a message the platform (Coordinator) failed, in seconds; not a receiver attempt. */
+export const PLATFORM_RETRY_SECONDS = 10;
+
+/** Outcomes finishing within this long of the first unrecorded one are recorded in one Coordinator call. */
+export const RECORD_WINDOW_MS = 100;
+
+/** Knobs of `deliverBatch`; tests shorten the timeout and fix the jitter. */
+export interface DeliveryOptions {
+  /** Retry jitter source, values in [0, 1) (default `Math.random`). */
+  random?: () => number;
+  /** How long one request may take (default DELIVERY_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
+
+async function attempt(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ result: AttemptResult; latencyMs: number }> {
   const started = Date.now();
   try {
-    const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) });
+    const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
     await response.body?.cancel();
     return { result: { kind: 'response', status: response.status, retryAfter: response.headers.get('retry-after') }, latencyMs: Date.now() - started };
   } catch (error) {
@@ -33,64 +68,150 @@ async function attempt(url: string, headers: Record<string, string>, body: strin
   }
 }
 
-/**
- * Consumes a batch of the delivery queue, its messages in parallel; `random`
- * drives retry jitter. A message whose handling throws is retried by the
- * queue; the others keep their ack or retry.
- */
-export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: Env, random: () => number = Math.random): Promise<void> {
-  const stub = coordinator(env);
-  await Promise.all(batch.messages.map((message) => deliver(message, stub, env, random)));
+type CoordinatorStub = ReturnType<typeof coordinator>;
+
+/** An outcome waiting to be recorded, with how to settle its message once it is (or once recording failed). */
+interface PendingOutcome {
+  report: DeliveryReport;
+  recorded(result: { dead_lettered: boolean }): void;
+  unrecorded(): void;
 }
 
-/** One delivery attempt of one message: skip, deliver, retry later or dead-letter. */
-async function deliver(message: Message<DeliveryMessage>, stub: ReturnType<typeof coordinator>, env: Env, random: () => number): Promise<void> {
+/**
+ * Records outcomes in few calls: the first outcome opens a window of
+ * RECORD_WINDOW_MS, and everything added until it closes (or until `drain`)
+ * goes in one `recordDeliveries` call; one call runs at a time.
+ */
+class OutcomeRecorder {
+  private pending: PendingOutcome[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly stub: CoordinatorStub) {}
+
+  add(outcome: PendingOutcome): void {
+    this.pending.push(outcome);
+    this.timer ??= setTimeout(() => void this.flush(), RECORD_WINDOW_MS);
+  }
+
+  /** Records whatever is still pending and waits for every call to end. */
+  async drain(): Promise<void> {
+    await this.flush();
+  }
+
+  private flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.flushing = this.flushing.then(async () => {
+      const outcomes = this.pending;
+      this.pending = [];
+      if (outcomes.length === 0) return;
+      let results: { dead_lettered: boolean }[];
+      try {
+        results = await this.stub.recordDeliveries(outcomes.map((outcome) => outcome.report));
+      } catch (error) {
+        console.error('could not record delivery outcomes; their messages are settled without them:', error instanceof Error ? error.message : String(error));
+        for (const outcome of outcomes) outcome.unrecorded();
+        return;
+      }
+      outcomes.forEach((outcome, index) => outcome.recorded(results[index]!));
+    });
+    return this.flushing;
+  }
+}
+
+/** A message about to be sent: its target and the number of this attempt. */
+interface Send {
+  message: Message<DeliveryMessage>;
+  target: DeliveryTarget;
+  attempt: number;
+}
+
+/**
+ * Consumes a batch of the delivery queue (see the module comment). Resolves
+ * once every message is acknowledged or retried; never throws.
+ */
+export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: Env, { random = Math.random, timeoutMs = DELIVERY_TIMEOUT_MS }: DeliveryOptions = {}): Promise<void> {
+  const stub = coordinator(env);
+  let plan: DeliveryPlan;
+  try {
+    plan = await stub.deliveryTargets(batch.messages.map(({ body }) => ({ msg_id: body.msg_id, subscription_id: body.subscription_id })));
+  } catch (error) {
+    console.error('Coordinator unavailable; the batch is retried without counting an attempt:', error instanceof Error ? error.message : String(error));
+    for (const message of batch.messages) message.retry({ delaySeconds: PLATFORM_RETRY_SECONDS });
+    return;
+  }
+  const recorder = new OutcomeRecorder(stub);
+  const sends: Send[] = [];
+  for (const message of batch.messages) {
+    const delivery = message.body;
+    const target = plan.targets[delivery.subscription_id];
+    if (!target) {
+      message.ack(); // the subscription was deleted
+      continue;
+    }
+    // Numbered from the attempts recorded, so runs the platform failed spend none; a message the outbox
+    // no longer holds falls back to the queue's count plus the attempts made before the outbox resent it.
+    const recorded = plan.recorded_attempts[delivery.msg_id];
+    const attempt = recorded === undefined ? message.attempts + (delivery.prior_attempts ?? 0) : recorded + 1;
+    if (target.status === 'active') {
+      sends.push({ message, target, attempt });
+      continue;
+    }
+    recorder.add({
+      report: { entry: { ...logBase(delivery, attempt), at: new Date().toISOString(), status: null, latency_ms: null, outcome: 'skipped', error: 'subscription disabled' }, verdict: null, next_attempt_at: null, message: null, give_up_reason: null },
+      recorded: () => message.ack(),
+      unrecorded: () => message.retry({ delaySeconds: PLATFORM_RETRY_SECONDS }),
+    });
+  }
+  const allowLoopbackHttp = env.ALLOW_LOOPBACK_WEBHOOKS === 'true';
+  await runFairly(sends, (send) => send.target.url, async (send) => recorder.add(await deliver(send, random, timeoutMs, allowLoopbackHttp)));
+  await recorder.drain();
+}
+
+/** The fields of a delivery log entry that come from the message. */
+const logBase = (delivery: DeliveryMessage, attempt: number) => ({ subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, revision: delivery.revision ?? null, attempt });
+
+/** One delivery attempt of one message, sent now: its outcome to record, and how to settle the message after. */
+async function deliver({ message, target, attempt: attemptNumber }: Send, random: () => number, timeoutMs: number, allowLoopbackHttp: boolean): Promise<PendingOutcome> {
   const delivery = message.body;
-  const target = await stub.deliveryTarget(delivery.subscription_id);
-  if (!target) {
-    message.ack(); // the subscription was deleted
-    return;
-  }
-  // A message the outbox sent again carries the attempts made before, so the retry budget goes on.
-  const attemptNumber = message.attempts + (delivery.prior_attempts ?? 0);
-  const base = { subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, attempt: attemptNumber };
-  if (target.status !== 'active') {
-    await stub.recordDelivery({ ...base, at: new Date().toISOString(), status: null, latency_ms: null, outcome: 'skipped', error: 'subscription disabled' }, null);
-    message.ack();
-    return;
-  }
   const sentAt = new Date();
-  const check = checkWebhookTarget(target.url, { allowLoopbackHttp: env.ALLOW_LOOPBACK_WEBHOOKS === 'true' });
+  const check = checkWebhookTarget(target.url, { allowLoopbackHttp });
   if (!check.ok) {
     const verdict: AttemptVerdict = { outcome: 'permanent', reason: `target refused: url ${check.reason}`, gone: false };
-    const { disabled } = await stub.recordDelivery({ ...base, at: sentAt.toISOString(), status: null, latency_ms: null, outcome: 'failed', error: verdict.reason }, verdict);
-    await env.DEAD_LETTERS.send({ ...delivery, reason: disabled ? `${verdict.reason}; subscription disabled` : verdict.reason, attempts: attemptNumber } satisfies DeadLetter, { contentType: 'json' });
-    message.ack();
-    return;
+    return {
+      report: { entry: { ...logBase(delivery, attemptNumber), at: sentAt.toISOString(), status: null, latency_ms: null, outcome: 'failed', error: verdict.reason }, verdict, next_attempt_at: null, message: delivery, give_up_reason: verdict.reason },
+      recorded: () => message.ack(),
+      unrecorded: () => message.retry({ delaySeconds: PLATFORM_RETRY_SECONDS }),
+    };
   }
   const headers = await webhookHeaders({ secret: target.secret, msgId: delivery.msg_id, timestamp: sentAt, body: delivery.payload });
-  const { result, latencyMs } = await attempt(check.url, { ...headers, 'user-agent': 'strikewire-webhooks/1' }, delivery.payload);
+  const { result, latencyMs } = await attempt(check.url, { ...headers, 'user-agent': 'strikewire-webhooks/1' }, delivery.payload, timeoutMs);
   const verdict = judgeAttempt(result, new Date());
-  const status = result.kind === 'response' ? result.status : null;
+  const base = { ...logBase(delivery, attemptNumber), at: sentAt.toISOString(), status: result.kind === 'response' ? result.status : null, latency_ms: latencyMs };
   if (verdict.outcome === 'delivered') {
-    await stub.recordDelivery({ ...base, at: sentAt.toISOString(), status, latency_ms: latencyMs, outcome: 'delivered', error: null }, verdict);
-    message.ack();
-    return;
+    return {
+      report: { entry: { ...base, outcome: 'delivered', error: null }, verdict, next_attempt_at: null, message: null, give_up_reason: null },
+      recorded: () => message.ack(),
+      // The receiver has it: the outbox, without news, sends it once more later with the same webhook-id.
+      unrecorded: () => message.ack(),
+    };
   }
   const decision = decideRetry(verdict, attemptNumber, random);
-  const nextAttemptAt = decision.action === 'retry' ? new Date(sentAt.getTime() + decision.delaySeconds * 1_000).toISOString() : null;
-  const { disabled } = await stub.recordDelivery(
-    { ...base, at: sentAt.toISOString(), status, latency_ms: latencyMs, outcome: decision.action === 'retry' ? 'retrying' : 'failed', error: verdict.reason },
-    verdict,
-    nextAttemptAt,
-  );
-  if (decision.action === 'retry' && !disabled) {
-    message.retry({ delaySeconds: decision.delaySeconds });
-    return;
+  if (decision.action === 'give_up') {
+    return {
+      report: { entry: { ...base, outcome: 'failed', error: verdict.reason }, verdict, next_attempt_at: null, message: delivery, give_up_reason: decision.reason },
+      recorded: () => message.ack(),
+      unrecorded: () => message.retry({ delaySeconds: PLATFORM_RETRY_SECONDS }),
+    };
   }
-  const reason = decision.action === 'give_up' ? decision.reason : `${verdict.reason}; subscription disabled`;
-  await env.DEAD_LETTERS.send({ ...delivery, reason, attempts: attemptNumber } satisfies DeadLetter, { contentType: 'json' });
-  message.ack();
+  const nextAttemptAt = new Date(sentAt.getTime() + decision.delaySeconds * 1_000).toISOString();
+  return {
+    report: { entry: { ...base, outcome: 'retrying', error: verdict.reason }, verdict, next_attempt_at: nextAttemptAt, message: delivery, give_up_reason: null },
+    recorded: ({ dead_lettered }) => (dead_lettered ? message.ack() : message.retry({ delaySeconds: decision.delaySeconds })),
+    // Unrecorded, this attempt counts for nothing, but the receiver's backoff is still respected.
+    unrecorded: () => message.retry({ delaySeconds: decision.delaySeconds }),
+  };
 }
 
 /** Consumes the dead-letter queue: each dead letter is stored with the Coordinator for inspection and redelivery. */

@@ -132,6 +132,16 @@ export class AlertOutbox {
     return row.payload_record === null ? message : { ...message, payload: row.payload ?? '' };
   }
 
+  /** The receiver attempts recorded so far for each of these messages the outbox still holds. */
+  recordedAttempts(msgIds: readonly string[]): Map<string, number> {
+    const attempts = new Map<string, number>();
+    for (const msgId of msgIds) {
+      const row = this.sql.exec<{ attempts: number }>('SELECT attempts FROM alert_outbox WHERE msg_id = ?', msgId).toArray()[0];
+      if (row) attempts.set(msgId, row.attempts);
+    }
+    return attempts;
+  }
+
   /** Drops every message for a subscription (deleted). */
   dropFor(subscriptionId: string): void {
     this.sql.exec('DELETE FROM alert_outbox WHERE subscription_id = ?', subscriptionId);

@@ -53,6 +53,25 @@ export interface Bundle {
   tallies: Tally[];
 }
 
+/** What the delivery consumer gets for a batch: targets by subscription id (a deleted one is absent) and recorded attempts by message id (absent when the outbox no longer holds the message). */
+export interface DeliveryPlan {
+  targets: Record<string, DeliveryTarget>;
+  recorded_attempts: Record<string, number>;
+}
+
+/** One outcome the delivery consumer reports. */
+export interface DeliveryReport {
+  entry: DeliveryAttempt;
+  /** The attempt's verdict, for endpoint health; null for a skip. */
+  verdict: AttemptVerdict | null;
+  /** When the consumer will try again (a `retrying` entry), else null. */
+  next_attempt_at: string | null;
+  /** The message itself, for a failed attempt: kept as a dead letter if it is given up on. */
+  message: DeliveryMessage | null;
+  /** Why the consumer gives up on the message (stored as a dead letter); null otherwise. */
+  give_up_reason: string | null;
+}
+
 /** The Coordinator's state, as `GET /admin/status` shows it. */
 export interface CoordinatorStatus {
   dataset: { epoch: string; revision: number; records: number };
@@ -220,27 +239,51 @@ export class Coordinator extends DurableObject<Env> {
     return msgId;
   }
 
-  /** URL, secret and status for the delivery consumer; null when the subscription is gone. */
-  deliveryTarget(id: string): DeliveryTarget | null {
-    return this.subscriptions.deliveryTarget(id);
+  /**
+   * What the delivery consumer needs for a batch, in one call: the target of
+   * each subscription still there (URL, secret, status) and, for each message
+   * the outbox holds, the receiver attempts recorded so far (the next attempt
+   * is numbered from it, so runs that failed on the platform spend none).
+   */
+  deliveryTargets(messages: readonly Pick<DeliveryMessage, 'msg_id' | 'subscription_id'>[]): DeliveryPlan {
+    const targets: Record<string, DeliveryTarget> = {};
+    for (const id of new Set(messages.map((message) => message.subscription_id))) {
+      const target = this.subscriptions.deliveryTarget(id);
+      if (target) targets[id] = target;
+    }
+    return { targets, recorded_attempts: Object.fromEntries(this.outbox.recordedAttempts(messages.map((message) => message.msg_id))) };
   }
 
   /**
-   * Logs a delivery attempt, updates endpoint health and tells the outbox
-   * (a final outcome ends the message's stay; a retry is expected at
-   * `nextAttemptAt`); whether the subscription is now disabled.
+   * Records a batch's outcomes in one call and one transaction: logs each
+   * attempt, updates endpoint health and tells the outbox (a final outcome
+   * ends the message's stay; a retry is expected at `next_attempt_at`). A
+   * message given up on, or whose retry is moot because the endpoint is now
+   * disabled, is stored as a dead letter here; the answer says which were.
    */
-  recordDelivery(entry: DeliveryAttempt, verdict: AttemptVerdict | null, nextAttemptAt: string | null = null): { disabled: boolean } {
-    if (entry.outcome === 'skipped') {
-      // The subscription was disabled after the alert was made: hold it for a replay instead of dropping it.
-      const message = this.outbox.take(entry.msg_id);
-      if (message) {
-        this.subscriptions.hold(message, HELD_REASON, entry.at);
-        return { disabled: true };
-      }
-    }
-    this.outbox.report(entry.msg_id, entry.outcome, entry.attempt, Date.now(), nextAttemptAt === null ? null : Date.parse(nextAttemptAt));
-    return this.subscriptions.recordDelivery(entry, verdict);
+  recordDeliveries(reports: readonly DeliveryReport[]): { dead_lettered: boolean }[] {
+    const nowMs = Date.now();
+    return this.ctx.storage.transactionSync(() =>
+      reports.map(({ entry, verdict, next_attempt_at, message, give_up_reason }) => {
+        if (entry.outcome === 'skipped') {
+          // The subscription was disabled after the alert was made: hold it for a replay instead of dropping it.
+          const held = this.outbox.take(entry.msg_id);
+          if (held) {
+            this.subscriptions.hold(held, HELD_REASON, entry.at);
+            return { dead_lettered: false };
+          }
+        }
+        const { disabled } = this.subscriptions.recordDelivery(entry, verdict);
+        const reason = give_up_reason ?? (entry.outcome === 'retrying' && disabled ? `${entry.error}; subscription disabled` : null);
+        if (message && reason !== null) {
+          this.outbox.report(entry.msg_id, 'dead_lettered', entry.attempt, nowMs, null);
+          this.subscriptions.storeDeadLetter({ ...message, reason, attempts: entry.attempt }, new Date(nowMs).toISOString());
+          return { dead_lettered: true };
+        }
+        this.outbox.report(entry.msg_id, entry.outcome, entry.attempt, nowMs, next_attempt_at === null ? null : Date.parse(next_attempt_at));
+        return { dead_lettered: false };
+      }),
+    );
   }
 
   /** A subscription's delivery log, newest first; null when there is no such subscription. */
