@@ -19,6 +19,7 @@ import type { Event } from '../domain/schema.ts';
 import { subscriptionMatches, type SubscribableEventType } from '../domain/subscription.ts';
 import { buildEnvelope, webhookMessageId, type RecordEventType } from '../domain/webhook-signing.ts';
 import type { AlertOutbox } from './alert-outbox.ts';
+import { addMissingColumns } from './meta-table.ts';
 import type { Subscription, SubscriptionsTable } from './subscriptions-table.ts';
 
 /** The tables this module keeps. */
@@ -28,6 +29,9 @@ export const FANOUT_SCHEMA = [
      seq INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL, revision INTEGER NOT NULL, type TEXT NOT NULL,
      record TEXT NOT NULL, previous TEXT, after_subscription TEXT NOT NULL DEFAULT '')`,
 ];
+
+/** Columns added after the table was first made. */
+const FANOUT_ADDED_COLUMNS = { committed_at: "TEXT NOT NULL DEFAULT ''" };
 
 /** Subscriptions one slice goes through. */
 export const FANOUT_SLICE = 2_000;
@@ -48,17 +52,19 @@ export class AlertFanout {
     private readonly sql: SqlStorage,
     private readonly outbox: AlertOutbox,
     private readonly subscriptions: SubscriptionsTable,
-  ) {}
+  ) {
+    addMissingColumns(sql, 'alert_fanout', FANOUT_ADDED_COLUMNS);
+  }
 
-  /** Queues the alerts of `changes`. Call inside the write's transaction. */
-  add(changes: readonly RecordChangeToAlert[]): void {
+  /** Queues the alerts of `changes` committed at `committedAt` (the real time of the commit). Call inside the write's transaction. */
+  add(changes: readonly RecordChangeToAlert[], committedAt: string): void {
     for (const { record, previous } of changes) {
       const type: RecordEventType = previous === null ? 'event.created' : 'event.updated';
       const payload = JSON.stringify(buildEnvelope(type, record, new Date(record.updated_at)));
       this.sql.exec('INSERT OR REPLACE INTO alert_payloads (record_id, revision, payload) VALUES (?, ?, ?)', record.id, record.revision, payload);
       this.sql.exec(
-        'INSERT INTO alert_fanout (record_id, revision, type, record, previous) VALUES (?, ?, ?, ?, ?)',
-        record.id, record.revision, type, JSON.stringify(record), previous === null ? null : JSON.stringify(previous),
+        'INSERT INTO alert_fanout (record_id, revision, type, record, previous, committed_at) VALUES (?, ?, ?, ?, ?, ?)',
+        record.id, record.revision, type, JSON.stringify(record), previous === null ? null : JSON.stringify(previous), committedAt,
       );
     }
   }
@@ -75,23 +81,26 @@ export class AlertFanout {
 
   /**
    * Expands fan-out rows, oldest first, through at most FANOUT_SLICE
-   * subscriptions in all, then deletes payloads nothing refers to any more.
+   * subscriptions in all (those created after the change was committed are
+   * not alerted of it), then deletes payloads nothing refers to any more.
    * Returns whether rows are left.
    */
   async expand(storage: DurableObjectStorage, now: string): Promise<boolean> {
     let budget = FANOUT_SLICE;
     while (budget > 0) {
-      type Row = { seq: number; record_id: string; revision: number; type: string; record: string; previous: string | null; after_subscription: string };
+      type Row = { seq: number; record_id: string; revision: number; type: string; record: string; previous: string | null; after_subscription: string; committed_at: string };
       const row = this.sql.exec<Row>('SELECT * FROM alert_fanout ORDER BY seq LIMIT 1').toArray()[0];
       if (!row) break;
       const limit = budget;
       const subscriptions = this.subscriptions.page(row.after_subscription, limit);
+      // A subscription made after the change was committed is not told of it.
+      const eligible = subscriptions.filter((subscription) => row.committed_at === '' || subscription.created_at <= row.committed_at);
       budget -= subscriptions.length;
       const finished = subscriptions.length < limit;
       const record = JSON.parse(row.record) as Event;
       const previous = row.previous === null ? null : (JSON.parse(row.previous) as Event);
       const type = row.type as RecordEventType & SubscribableEventType;
-      const concerned = subscriptions.filter((subscription) => subscriptionMatches(subscription, record, type) || (previous !== null && subscriptionMatches(subscription, previous, type)));
+      const concerned = eligible.filter((subscription) => subscriptionMatches(subscription, record, type) || (previous !== null && subscriptionMatches(subscription, previous, type)));
       const messages = await Promise.all(
         concerned.map(async (subscription): Promise<{ subscription: Subscription; message: DeliveryMessage & { record_id: string; revision: number } }> => ({
           subscription,

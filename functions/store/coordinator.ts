@@ -336,7 +336,7 @@ export class Coordinator extends DurableObject<Env> {
     const nowMs = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.dataset.apply(plan, this.publisher, nowMs);
-      this.fanout.add(plan.changed.map(({ result }) => ({ record: result.record, previous: result.previous })));
+      this.fanout.add(plan.changed.map(({ result }) => ({ record: result.record, previous: result.previous })), new Date(nowMs).toISOString());
       alsoInTransaction?.();
     });
     return plan.results;
