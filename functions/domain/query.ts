@@ -6,7 +6,7 @@
 import * as v from 'valibot';
 import { EVENT_TYPES, IsoDate, WEAPONS } from './schema.ts';
 import { type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
-import { foldText } from './text.ts';
+import { foldText, matchesSearch, parseSearch, type SearchTerm } from './text.ts';
 
 /** Page size when `limit` is not given. */
 export const DEFAULT_LIMIT = 50;
@@ -50,6 +50,16 @@ export const Limit = v.pipe(
 
 const SearchText = v.pipe(once, v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters'));
 
+/** A `q=` search (whole folded words, `word*` prefixes, "quoted phrases"), kept as text so stored subscription filters stay as given. */
+const Search = v.pipe(
+  SearchText,
+  v.check((text) => parseSearch(text).length > 0, 'must hold at least one letter or digit'),
+);
+
+/** The terms of the last search parsed: a scan matches one `q` against many entries. */
+let lastSearch: { text: string; terms: SearchTerm[] } = { text: '', terms: [] };
+const searchTerms = (text: string): SearchTerm[] => (lastSearch.text === text ? lastSearch : (lastSearch = { text, terms: parseSearch(text) })).terms;
+
 /** Filter parameters, without paging: what feeds, exports and stats accept. */
 export const filterEntries = {
   since: v.optional(v.pipe(once, IsoDate)),
@@ -58,7 +68,7 @@ export const filterEntries = {
   country: v.optional(listOf(v.pipe(v.string(), v.toUpperCase(), v.regex(/^[A-Z]{2}$/, 'must be a comma-separated list of ISO 3166-1 alpha-2 country codes')), 'country codes')),
   actor: v.optional(SearchText),
   weapon: v.optional(listOf(v.picklist(WEAPONS, `must be a comma-separated list of ${WEAPONS.join(', ')}`), 'weapons')),
-  q: v.optional(SearchText),
+  q: v.optional(Search),
   bbox: v.optional(Bbox),
   has_casualties: v.optional(v.pipe(once, v.picklist(['true', 'false'], 'must be true or false'), v.transform((value) => value === 'true'))),
 };
@@ -108,10 +118,7 @@ export function matchesFilter(entry: IndexEntry, filter: EventFilter): boolean {
     const wanted = foldText(filter.actor);
     if (!entry.actors.some((actor) => foldText(actor).includes(wanted))) return false;
   }
-  if (filter.q) {
-    const haystack = ` ${entry.text} `;
-    if (!foldText(filter.q).split(' ').every((term) => haystack.includes(term))) return false;
-  }
+  if (filter.q && !matchesSearch(entry.text, searchTerms(filter.q))) return false;
   if (filter.bbox) {
     const { minLon, minLat, maxLon, maxLat } = filter.bbox;
     if (entry.lat < minLat || entry.lat > maxLat) return false;

@@ -20,7 +20,7 @@ const FILTERS = {
   country: 'comma-separated ISO 3166-1 alpha-2 codes, e.g. IQ,SY',
   actor: 'text matched against perpetrator, target and claimant names (accents, apostrophes and case ignored)',
   weapon: `comma-separated: ${WEAPONS.join(', ')}`,
-  q: 'words that must all appear in title, summary, place or actor names',
+  q: 'words that must all appear as whole words in title, summary, place or actor names (accents, apostrophes and case ignored); word* matches a prefix, "quoted words" (or hyphenated-words) must appear together in order',
   bbox: 'minLon,minLat,maxLon,maxLat (WGS84)',
   has_casualties: 'true or false',
 };
