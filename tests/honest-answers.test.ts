@@ -13,7 +13,7 @@ import { call, coordinatorStub, getJson, makeEvent, settled } from './helpers.ts
 
 type Page = { data: Event[]; next_cursor: string | null };
 const TOKEN = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
-const strict = new TextDecoder('utf-8', { fatal: true });
+const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 const ids = async (query: string): Promise<string[]> => {
   const { status, body } = await getJson<Page>(`/events?limit=500&${query}`);

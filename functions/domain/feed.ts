@@ -145,7 +145,6 @@ function feedTitle(query: string): string {
 /** The item body, as HTML built only from escaped record text. */
 function describeEvent(event: Event): string {
   const { location, actors } = event;
-  const figure = (count: number | null) => (count === null ? 'unknown number' : String(count));
   const facts: Array<[string, string]> = [
     ['Date', `${event.date} (${event.date_precision})${event.date_note ? `: ${event.date_note}` : ''}`],
     ['Place', `${location.name}, ${location.country} (${location.lat}, ${location.lon}; ${location.precision})`],
@@ -153,7 +152,7 @@ function describeEvent(event: Event): string {
     ['Target', actors.target.join(', ')],
     ['Claimed by', actors.claimed_by.join(', ')],
     ['Weapons', event.weapons.join(', ')],
-    ['Casualties', event.casualties.map((casualty) => `${casualty.group.replace(/_/g, ' ')}: ${figure(casualty.killed)} killed, ${figure(casualty.injured)} injured`).join('; ')],
+    ['Casualties', event.casualties.map((casualty) => `${casualty.group.replace(/_/g, ' ')}: ${casualtyText(casualty)}`).join('. ')],
   ];
   const list = (items: string[]) => `<ul>${items.map((item) => `<li>${item}</li>`).join('')}</ul>`;
   return [
@@ -162,6 +161,22 @@ function describeEvent(event: Event): string {
     `<p>Sources:</p>`,
     list(event.sources.map((source) => `${html(source.publisher)}: “${html(source.quote)}”`)),
   ].join('');
+}
+
+/**
+ * One casualty figure in words: the numbers the sources give, then what they
+ * do not ("4 injured; number killed not reported"); an unknown number is
+ * never written as a number.
+ */
+export function casualtyText(casualty: Pick<Event['casualties'][number], 'killed' | 'injured'>): string {
+  const figures = [
+    ['killed', casualty.killed],
+    ['injured', casualty.injured],
+  ] as const;
+  const reported = figures.flatMap(([what, count]) => (count === null ? [] : [`${count} ${what}`]));
+  const missing = figures.flatMap(([what, count]) => (count === null ? [what] : []));
+  const unreported = missing.length === 2 ? 'numbers killed and injured not reported' : missing.length ? `number ${missing[0]} not reported` : '';
+  return [...reported, ...(unreported ? [unreported] : [])].join('; ');
 }
 
 /** `lat lon`, as GeoRSS Simple writes a point. */

@@ -3,7 +3,7 @@
  * columns of `/events.csv` and the feature properties of `/events.geojson`,
  * defined once so the two never drift apart.
  */
-import { casualtyTotals } from './layout.ts';
+import { casualtyStatus, casualtyTotals } from './layout.ts';
 import type { Event } from './schema.ts';
 
 /** A record flattened to one level; lists stay lists, casualties become totals. */
@@ -23,10 +23,12 @@ export interface FlatEvent {
   target: string[];
   claimed_by: string[];
   weapons: string[];
-  /** Sum of the killed figures the sources give (a figure they do not give counts as 0). */
-  killed: number;
-  /** Sum of the injured figures the sources give. */
-  injured: number;
+  /** Sum of the killed figures the sources give; null (an empty CSV cell) when they give none. */
+  killed: number | null;
+  /** Sum of the injured figures the sources give; null when they give none. */
+  injured: number | null;
+  /** `true`, `false` or null (unknown): see `casualtyStatus`. */
+  has_casualties: boolean | null;
   /** Publishers of the cited sources. */
   sources: string[];
   revision: number;
@@ -55,6 +57,7 @@ export function flattenEvent(event: Event, origin: string): FlatEvent {
     claimed_by: event.actors.claimed_by,
     weapons: event.weapons,
     ...casualtyTotals(event),
+    has_casualties: casualtyStatus(event.casualties),
     sources: [...new Set(event.sources.map((source) => source.publisher))],
     revision: event.revision,
     created_at: event.created_at,

@@ -5,7 +5,7 @@
  */
 import * as v from 'valibot';
 import { EVENT_TYPES, IsoDate, WEAPONS } from './schema.ts';
-import { type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
+import { entryCasualtyStatus, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
 import { foldText, matchesSearch, parseSearch, type SearchTerm } from './text.ts';
 
 /** Page size when `limit` is not given. */
@@ -70,7 +70,8 @@ export const filterEntries = {
   weapon: v.optional(listOf(v.picklist(WEAPONS, `must be a comma-separated list of ${WEAPONS.join(', ')}`), 'weapons')),
   q: v.optional(Search),
   bbox: v.optional(Bbox),
-  has_casualties: v.optional(v.pipe(once, v.picklist(['true', 'false'], 'must be true or false'), v.transform((value) => value === 'true'))),
+  /** `true`, `false` or `unknown` (null): see `CasualtyStatus`. */
+  has_casualties: v.optional(v.pipe(once, v.picklist(['true', 'false', 'unknown'], 'must be true, false or unknown'), v.transform((value): CasualtyStatus => (value === 'unknown' ? null : value === 'true')))),
 };
 
 /** A cursor parameter, decoded to the sort key it stands for. */
@@ -113,7 +114,7 @@ export function matchesFilter(entry: IndexEntry, filter: EventFilter): boolean {
   if (filter.type && !filter.type.includes(entry.type)) return false;
   if (filter.country && !filter.country.includes(entry.country)) return false;
   if (filter.weapon && !filter.weapon.some((weapon) => entry.weapons.includes(weapon))) return false;
-  if (filter.has_casualties !== undefined && filter.has_casualties !== entry.killed + entry.injured > 0) return false;
+  if (filter.has_casualties !== undefined && filter.has_casualties !== entryCasualtyStatus(entry)) return false;
   if (filter.actor) {
     const wanted = foldText(filter.actor);
     if (!entry.actors.some((actor) => foldText(actor).includes(wanted))) return false;
