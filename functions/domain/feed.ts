@@ -4,7 +4,8 @@
  *
  * Guards around that package, so output stays well-formed for any stored text:
  * - characters XML cannot carry (most control characters, lone surrogates)
- *   are dropped from every string first, in all three formats;
+ *   and bidirectional controls are dropped from every string first, in all
+ *   three formats (`safeText`);
  * - it writes item titles and descriptions as CDATA sections and breaks only
  *   the first `]]>` in each, and it decodes `&amp;` in text before escaping
  *   it: so HTML is given to it escaped (no `]]>` can remain), RSS item titles
@@ -18,6 +19,7 @@
  */
 import { Feed, type Extension } from 'feed';
 import type { Event } from './schema.ts';
+import { safeText } from './text.ts';
 
 /** The feed formats served. */
 export const FEED_FORMATS = ['rss', 'atom', 'json'] as const;
@@ -196,10 +198,8 @@ function toJsonFeed11(json: string): string {
   return JSON.stringify({ ...document, version: JSON_FEED_VERSION, language: 'en', authors: [author] });
 }
 
-/** Drops what XML 1.0 cannot carry (C0 controls but tab, LF and CR; U+FFFE/U+FFFF; lone surrogates) and the discouraged C1 controls. */
-export function xmlSafe(value: string): string {
-  return value.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '');
-}
+/** Drops what XML 1.0 cannot carry (C0 controls but tab, LF and CR; U+FFFE/U+FFFF; lone surrogates), the discouraged C1 controls and bidirectional controls: `safeText`. */
+export const xmlSafe = safeText;
 
 /** Escapes text for HTML. */
 function escapeHtml(value: string): string {

@@ -5,6 +5,7 @@
  */
 import { casualtyStatus, casualtyTotals } from './layout.ts';
 import type { Event } from './schema.ts';
+import { safeText } from './text.ts';
 
 /** A record flattened to one level; lists stay lists, casualties become totals. */
 export interface FlatEvent {
@@ -38,27 +39,28 @@ export interface FlatEvent {
   url: string;
 }
 
-/** Flattens `event`; `origin` (`https://host`) makes its URL absolute. */
+/** Flattens `event`; `origin` (`https://host`) makes its URL absolute. Text is `safeText`: valid UTF-8 whatever is stored. */
 export function flattenEvent(event: Event, origin: string): FlatEvent {
+  const names = (list: readonly string[]) => list.map(safeText);
   return {
     id: event.id,
     type: event.type,
     date: event.date,
     date_precision: event.date_precision,
-    title: event.title,
-    summary: event.summary,
-    place: event.location.name,
+    title: safeText(event.title),
+    summary: safeText(event.summary),
+    place: safeText(event.location.name),
     country: event.location.country,
     lat: event.location.lat,
     lon: event.location.lon,
     location_precision: event.location.precision,
-    perpetrator: event.actors.perpetrator,
-    target: event.actors.target,
-    claimed_by: event.actors.claimed_by,
+    perpetrator: names(event.actors.perpetrator),
+    target: names(event.actors.target),
+    claimed_by: names(event.actors.claimed_by),
     weapons: event.weapons,
     ...casualtyTotals(event),
     has_casualties: casualtyStatus(event.casualties),
-    sources: [...new Set(event.sources.map((source) => source.publisher))],
+    sources: names([...new Set(event.sources.map((source) => source.publisher))]),
     revision: event.revision,
     created_at: event.created_at,
     updated_at: event.updated_at,

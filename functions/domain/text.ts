@@ -4,7 +4,8 @@
  * dropped, every other run of non-letters becomes one space, and the
  * transliterations the sources use for the same names are made one. On top of
  * it, the word search of `q=`: whole folded words, a trailing `*` for a
- * prefix, and "quoted phrases" in order.
+ * prefix, and "quoted phrases" in order. And `safeText`, which every export
+ * applies to stored text on the way out.
  */
 
 /** Spellings of one name found across the sources, folded to one form. */
@@ -59,4 +60,17 @@ export function parseSearch(query: string): SearchTerm[] {
 export function matchesSearch(text: string, terms: readonly SearchTerm[]): boolean {
   const haystack = ` ${text} `;
   return terms.every((term) => haystack.includes(` ${term.words.join(' ')}${term.prefix ? '' : ' '}`));
+}
+
+/**
+ * Characters no export writes, whatever is stored: C0 controls but tab, line
+ * feed and carriage return; DEL and the C1 controls; U+FFFE and U+FFFF; lone
+ * surrogates (which UTF-8 cannot encode); and the bidirectional embeddings,
+ * overrides and isolates (U+202A–U+202E, U+2066–U+2069).
+ */
+const UNSAFE_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFE\uFFFF\u202A-\u202E\u2066-\u2069]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** `value` without the characters no export writes (see UNSAFE_CHARACTERS): encodes as valid UTF-8 and is legal in XML 1.0. */
+export function safeText(value: string): string {
+  return value.replace(UNSAFE_CHARACTERS, '');
 }
