@@ -4,7 +4,7 @@
  * entries, opaque cursors, and the plan of which chunks a page reads.
  */
 import * as v from 'valibot';
-import { EVENT_TYPES, IsoDate, WEAPONS } from './schema.ts';
+import { EVENT_TYPES, IsoDate, WEAPONS, type Tally } from './schema.ts';
 import { entryCasualtyStatus, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
 import { foldText, matchesSearch, parseSearch, type SearchTerm } from './text.ts';
 
@@ -53,7 +53,7 @@ const SearchText = v.pipe(once, v.trim(), v.minLength(1, 'must not be empty'), v
 /** A `q=` search (whole folded words, `word*` prefixes, "quoted phrases"), kept as text so stored subscription filters stay as given. */
 const Search = v.pipe(
   SearchText,
-  v.check((text) => parseSearch(text).length > 0, 'must hold at least one letter or digit'),
+  v.check((text) => text === '' || parseSearch(text).length > 0, 'must hold at least one letter or digit'),
 );
 
 /** The terms of the last search parsed: a scan matches one `q` against many entries. */
@@ -79,7 +79,8 @@ const Cursor = v.pipe(once, v.maxLength(512, 'is not a valid cursor'), v.transfo
 
 /** True unless `until` is before `since`; each query schema checks it, reporting on `until`. */
 const datesInOrder = (query: { since?: string; until?: string }): boolean => !query.since || !query.until || query.since <= query.until;
-const DATES_OUT_OF_ORDER = 'must not be before since';
+/** The message of `datesInOrder`, naming the `since` it must not precede. */
+const DATES_OUT_OF_ORDER = (issue: v.PartialCheckIssue<{ since?: string }>): string => `must not be before since (${issue.input.since})`;
 
 const limitEntry = { limit: v.optional(Limit, String(DEFAULT_LIMIT)) };
 
@@ -94,6 +95,19 @@ export const FeedQuerySchema = v.pipe(
   v.strictObject({ ...filterEntries, ...limitEntry }),
   v.forward(v.partialCheck([['since'], ['until']], datesInOrder, DATES_OUT_OF_ORDER), ['until']),
 );
+
+/** Parameters of `/tallies`: the date the tally is as of (`since`, `until`, inclusive) and the countries it covers (any of them). */
+export const TallyQuerySchema = v.pipe(
+  v.strictObject({ since: filterEntries.since, until: filterEntries.until, country: filterEntries.country }),
+  v.forward(v.partialCheck([['since'], ['until']], datesInOrder, DATES_OUT_OF_ORDER), ['until']),
+);
+
+/** True when a tally is as of a date within `since`/`until` and covers one of `country`, where given. */
+export function matchesTallyQuery(tally: Pick<Tally, 'as_of' | 'area'>, query: v.InferOutput<typeof TallyQuerySchema>): boolean {
+  if (query.since && tally.as_of < query.since) return false;
+  if (query.until && tally.as_of > query.until) return false;
+  return !query.country || query.country.some((country) => tally.area.includes(country));
+}
 
 /** Parameters of `/stats`: the filters alone, applied to every matching record. */
 export const FilterQuerySchema = v.pipe(

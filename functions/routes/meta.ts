@@ -51,7 +51,10 @@ const SERVICE = {
         'Over every matching event, as { data }: total { events, has_casualties: { true, false, unknown }, by_group }, by_month/by_type/by_country [{ key, events, by_group }] with by_group [{ group, events, killed, injured, killed_not_reported, injured_not_reported }] (figures per casualty group, never summed across groups), and by_actor [{ key, events, perpetrator, claimant, target }] (actors by role, no casualty figures)',
       parameters: FILTERS,
     },
-    'GET /tallies': { description: 'Reported running tallies of attacks and troop numbers, with sources' },
+    'GET /tallies': {
+      description: 'Reported running tallies of attacks and troop numbers, with sources, newest first',
+      parameters: { since: 'YYYY-MM-DD; tallies as of this date or later', until: 'YYYY-MM-DD; tallies as of this date or earlier', country: 'comma-separated ISO 3166-1 alpha-2 codes; tallies covering any of them' },
+    },
     'GET /healthz': { description: 'Liveness and dataset revision' },
   },
   caching: `Read endpoints send a strong ETag and Last-Modified, answer If-None-Match and If-Modified-Since with 304, and send Cache-Control: ${POLLING_CACHE_CONTROL}.`,
