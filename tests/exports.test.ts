@@ -61,7 +61,7 @@ describe('GET /events.geojson', () => {
       type: 'Feature',
       id: 'tricky-text',
       geometry: { type: 'Point', coordinates: [-77.0365, 38.8977] },
-      properties: { title: tricky.title, country: 'US', place: 'Somewhere west', killed: 2, injured: 0, perpetrator: ['+Plus Brigade', '-Minus Group'], url: `${ORIGIN}/events/tricky-text` },
+      properties: { title: tricky.title, country: 'US', place: 'Somewhere west', killed: 2, injured: null, has_casualties: true, perpetrator: ['+Plus Brigade', '-Minus Group'], url: `${ORIGIN}/events/tricky-text` },
     });
     expect(body.features[0].properties).not.toHaveProperty('lat');
   });

@@ -81,7 +81,7 @@ describe('RSS 2.0', () => {
     expect(item.title._text).toBe('Synthetic event tower-22-drone-attack');
     expect(item['georss:point']).toEqual({ _attributes: { 'xmlns:georss': 'http://www.georss.org/georss' }, _text: '33.3189 38.6981' });
     expect(list(item.category).map((category: XmlNode) => category._text)).toEqual(['attack', 'JO', 'one_way_attack_drone']);
-    expect(item.description._cdata).toContain('us military: 3 killed, 40 injured');
+    expect(item.description._cdata).toContain('us military: 3 killed; 40 injured');
   });
 });
 

@@ -99,7 +99,7 @@ describe('SubscriptionInputSchema filters', () => {
 
   it('name the parameter when filters are bad', () => {
     expect(asSubscription({ country: 'Iraq' }).problems).toEqual(['filters.country.0: must be a comma-separated list of ISO 3166-1 alpha-2 country codes']);
-    expect(asSubscription({ since: '2024-02-01', until: '2024-01-01' }).problems).toEqual(['filters.until: must not be before since']);
+    expect(asSubscription({ since: '2024-02-01', until: '2024-01-01' }).problems).toEqual(['filters.until: must not be before since (2024-02-01)']);
     expect(problems({ url: URL_OK, filters: 'type=attack' })[0]).toMatch(/^filters: /);
   });
 

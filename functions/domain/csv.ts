@@ -3,7 +3,8 @@
  * ends. Fields holding a comma, quote or line break are quoted with quotes
  * doubled; lists are joined with "; ". A text cell starting with = + - @ tab
  * or CR is prefixed with an apostrophe so spreadsheets do not run it as a
- * formula (CSV injection); numbers are written as they are.
+ * formula (CSV injection); numbers are written as they are, and a figure the
+ * sources do not give (null) is an empty cell, never 0.
  */
 import { flattenEvent, type FlatEvent } from './flat-event.ts';
 import type { Event } from './schema.ts';
@@ -30,6 +31,7 @@ export const CSV_COLUMNS = [
   'weapons',
   'killed',
   'injured',
+  'has_casualties',
   'sources',
   'revision',
   'created_at',
@@ -46,9 +48,10 @@ export function toCsv(events: readonly Event[], origin: string): string {
   return [CSV_COLUMNS.join(','), ...rows.map((row) => row.join(','))].map((line) => `${line}\r\n`).join('');
 }
 
-/** One cell: numbers as they are; text guarded against formulas, then quoted when it must be. */
-export function csvCell(value: string | number | readonly string[]): string {
-  if (typeof value === 'number') return String(value);
+/** One cell: null (not reported) empty, numbers and booleans as they are; text guarded against formulas, then quoted when it must be. */
+export function csvCell(value: string | number | boolean | null | readonly string[]): string {
+  if (value === null) return '';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   const text = typeof value === 'string' ? value : value.join('; ');
   const guarded = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
   return /[",\r\n]/.test(guarded) ? `"${guarded.replace(/"/g, '""')}"` : guarded;

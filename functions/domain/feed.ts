@@ -4,7 +4,8 @@
  *
  * Guards around that package, so output stays well-formed for any stored text:
  * - characters XML cannot carry (most control characters, lone surrogates)
- *   are dropped from every string first, in all three formats;
+ *   and bidirectional controls are dropped from every string first, in all
+ *   three formats (`safeText`);
  * - it writes item titles and descriptions as CDATA sections and breaks only
  *   the first `]]>` in each, and it decodes `&amp;` in text before escaping
  *   it: so HTML is given to it escaped (no `]]>` can remain), RSS item titles
@@ -18,6 +19,7 @@
  */
 import { Feed, type Extension } from 'feed';
 import type { Event } from './schema.ts';
+import { safeText } from './text.ts';
 
 /** The feed formats served. */
 export const FEED_FORMATS = ['rss', 'atom', 'json'] as const;
@@ -145,7 +147,6 @@ function feedTitle(query: string): string {
 /** The item body, as HTML built only from escaped record text. */
 function describeEvent(event: Event): string {
   const { location, actors } = event;
-  const figure = (count: number | null) => (count === null ? 'unknown number' : String(count));
   const facts: Array<[string, string]> = [
     ['Date', `${event.date} (${event.date_precision})${event.date_note ? `: ${event.date_note}` : ''}`],
     ['Place', `${location.name}, ${location.country} (${location.lat}, ${location.lon}; ${location.precision})`],
@@ -153,7 +154,7 @@ function describeEvent(event: Event): string {
     ['Target', actors.target.join(', ')],
     ['Claimed by', actors.claimed_by.join(', ')],
     ['Weapons', event.weapons.join(', ')],
-    ['Casualties', event.casualties.map((casualty) => `${casualty.group.replace(/_/g, ' ')}: ${figure(casualty.killed)} killed, ${figure(casualty.injured)} injured`).join('; ')],
+    ['Casualties', event.casualties.map((casualty) => `${casualty.group.replace(/_/g, ' ')}: ${casualtyText(casualty)}`).join('. ')],
   ];
   const list = (items: string[]) => `<ul>${items.map((item) => `<li>${item}</li>`).join('')}</ul>`;
   return [
@@ -162,6 +163,22 @@ function describeEvent(event: Event): string {
     `<p>Sources:</p>`,
     list(event.sources.map((source) => `${html(source.publisher)}: “${html(source.quote)}”`)),
   ].join('');
+}
+
+/**
+ * One casualty figure in words: the numbers the sources give, then what they
+ * do not ("4 injured; number killed not reported"); an unknown number is
+ * never written as a number.
+ */
+export function casualtyText(casualty: Pick<Event['casualties'][number], 'killed' | 'injured'>): string {
+  const figures = [
+    ['killed', casualty.killed],
+    ['injured', casualty.injured],
+  ] as const;
+  const reported = figures.flatMap(([what, count]) => (count === null ? [] : [`${count} ${what}`]));
+  const missing = figures.flatMap(([what, count]) => (count === null ? [what] : []));
+  const unreported = missing.length === 2 ? 'numbers killed and injured not reported' : missing.length ? `number ${missing[0]} not reported` : '';
+  return [...reported, ...(unreported ? [unreported] : [])].join('; ');
 }
 
 /** `lat lon`, as GeoRSS Simple writes a point. */
@@ -181,10 +198,8 @@ function toJsonFeed11(json: string): string {
   return JSON.stringify({ ...document, version: JSON_FEED_VERSION, language: 'en', authors: [author] });
 }
 
-/** Drops what XML 1.0 cannot carry (C0 controls but tab, LF and CR; U+FFFE/U+FFFF; lone surrogates) and the discouraged C1 controls. */
-export function xmlSafe(value: string): string {
-  return value.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '');
-}
+/** Drops what XML 1.0 cannot carry (C0 controls but tab, LF and CR; U+FFFE/U+FFFF; lone surrogates), the discouraged C1 controls and bidirectional controls: `safeText`. */
+export const xmlSafe = safeText;
 
 /** Escapes text for HTML. */
 function escapeHtml(value: string): string {

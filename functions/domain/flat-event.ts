@@ -3,8 +3,9 @@
  * columns of `/events.csv` and the feature properties of `/events.geojson`,
  * defined once so the two never drift apart.
  */
-import { casualtyTotals } from './layout.ts';
+import { casualtyStatus, casualtyTotals } from './layout.ts';
 import type { Event } from './schema.ts';
+import { safeText } from './text.ts';
 
 /** A record flattened to one level; lists stay lists, casualties become totals. */
 export interface FlatEvent {
@@ -23,10 +24,12 @@ export interface FlatEvent {
   target: string[];
   claimed_by: string[];
   weapons: string[];
-  /** Sum of the killed figures the sources give (a figure they do not give counts as 0). */
-  killed: number;
-  /** Sum of the injured figures the sources give. */
-  injured: number;
+  /** Sum of the killed figures the sources give; null (an empty CSV cell) when they give none. */
+  killed: number | null;
+  /** Sum of the injured figures the sources give; null when they give none. */
+  injured: number | null;
+  /** `true`, `false` or null (unknown): see `casualtyStatus`. */
+  has_casualties: boolean | null;
   /** Publishers of the cited sources. */
   sources: string[];
   revision: number;
@@ -36,26 +39,28 @@ export interface FlatEvent {
   url: string;
 }
 
-/** Flattens `event`; `origin` (`https://host`) makes its URL absolute. */
+/** Flattens `event`; `origin` (`https://host`) makes its URL absolute. Text is `safeText`: valid UTF-8 whatever is stored. */
 export function flattenEvent(event: Event, origin: string): FlatEvent {
+  const names = (list: readonly string[]) => list.map(safeText);
   return {
     id: event.id,
     type: event.type,
     date: event.date,
     date_precision: event.date_precision,
-    title: event.title,
-    summary: event.summary,
-    place: event.location.name,
+    title: safeText(event.title),
+    summary: safeText(event.summary),
+    place: safeText(event.location.name),
     country: event.location.country,
     lat: event.location.lat,
     lon: event.location.lon,
     location_precision: event.location.precision,
-    perpetrator: event.actors.perpetrator,
-    target: event.actors.target,
-    claimed_by: event.actors.claimed_by,
+    perpetrator: names(event.actors.perpetrator),
+    target: names(event.actors.target),
+    claimed_by: names(event.actors.claimed_by),
     weapons: event.weapons,
     ...casualtyTotals(event),
-    sources: [...new Set(event.sources.map((source) => source.publisher))],
+    has_casualties: casualtyStatus(event.casualties),
+    sources: names([...new Set(event.sources.map((source) => source.publisher))]),
     revision: event.revision,
     created_at: event.created_at,
     updated_at: event.updated_at,

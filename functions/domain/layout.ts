@@ -50,8 +50,16 @@ export interface IndexEntry {
   /** Display names of all actors (perpetrator, target, claimed_by), de-duplicated. */
   actors: string[];
   weapons: Event['weapons'];
-  killed: number;
-  injured: number;
+  /** Sum of the killed figures the sources give; null when they give none (never 0 for "not reported"). */
+  killed: number | null;
+  /** Sum of the injured figures the sources give; null when they give none. */
+  injured: number | null;
+  /** See `casualtyStatus`. Absent in entries indexed before it existed: read it with `entryCasualtyStatus`. */
+  has_casualties?: CasualtyStatus;
+  /** The record's casualty figures by group, for `/stats`. Absent in entries indexed before it existed. */
+  casualties?: GroupFigure[];
+  /** Actor names by role, for `/stats`. Absent in entries indexed before it existed. */
+  roles?: Event['actors'];
   updated_at: string;
   /** Folded title, summary, place and actor names for `q=` search. */
   text: string;
@@ -90,15 +98,42 @@ export const emptyManifest = (epoch: string): Manifest => ({ format: 2, epoch, r
 /** Sort key of a record: newest first means descending order of this string. */
 export const sortKey = (event: Pick<Event, 'date' | 'id'>): string => `${event.date}|${event.id}`;
 
-/** Killed and injured summed over a record's casualty figures; figures the sources do not give count as 0. */
-export function casualtyTotals(event: Pick<Event, 'casualties'>): { killed: number; injured: number } {
-  let killed = 0;
-  let injured = 0;
-  for (const casualty of event.casualties) {
-    killed += casualty.killed ?? 0;
-    injured += casualty.injured ?? 0;
-  }
-  return { killed, injured };
+/** One casualty figure reduced to what `/stats` sums: `null` is "not reported", never 0. */
+export interface GroupFigure {
+  group: Event['casualties'][number]['group'];
+  killed: number | null;
+  injured: number | null;
+}
+
+/**
+ * Whether the sources report casualties: `true` when a figure is above zero,
+ * `false` when they report none (figures given, every one 0), `null`
+ * (unknown) when a figure is missing and none is above zero, or there are no
+ * figures at all.
+ */
+export type CasualtyStatus = boolean | null;
+
+/** Killed and injured summed over the figures the sources give; each is null when no figure of it is given. */
+export function casualtyTotals(event: Pick<Event, 'casualties'>): { killed: number | null; injured: number | null } {
+  const sum = (figures: Array<number | null>): number | null => figures.reduce<number | null>((total, figure) => (figure === null ? total : (total ?? 0) + figure), null);
+  return { killed: sum(event.casualties.map((casualty) => casualty.killed)), injured: sum(event.casualties.map((casualty) => casualty.injured)) };
+}
+
+/** The `CasualtyStatus` of a record's figures. */
+export function casualtyStatus(casualties: readonly Pick<GroupFigure, 'killed' | 'injured'>[]): CasualtyStatus {
+  const figures = casualties.flatMap((casualty) => [casualty.killed, casualty.injured]);
+  if (figures.some((figure) => figure !== null && figure > 0)) return true;
+  return figures.length > 0 && figures.every((figure) => figure === 0) ? false : null;
+}
+
+/**
+ * The `CasualtyStatus` of an index entry. An entry indexed before the status
+ * existed counted a missing figure as 0, so it can only say `true` (a sum
+ * above zero) or unknown, never `false`.
+ */
+export function entryCasualtyStatus(entry: IndexEntry): CasualtyStatus {
+  if (entry.has_casualties !== undefined) return entry.has_casualties;
+  return (entry.killed ?? 0) + (entry.injured ?? 0) > 0 ? true : null;
 }
 
 /** Builds the index entry for a record. */
@@ -118,6 +153,9 @@ export function toIndexEntry(event: Event): IndexEntry {
     weapons: event.weapons,
     killed,
     injured,
+    has_casualties: casualtyStatus(event.casualties),
+    casualties: event.casualties.map(({ group, killed, injured }) => ({ group, killed, injured })),
+    roles: event.actors,
     updated_at: event.updated_at,
     text: foldText([event.title, event.summary, event.location.name, ...actors].join(' ')),
   };

@@ -4,9 +4,9 @@
  * entries, opaque cursors, and the plan of which chunks a page reads.
  */
 import * as v from 'valibot';
-import { EVENT_TYPES, IsoDate, WEAPONS } from './schema.ts';
-import { type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
-import { foldText } from './text.ts';
+import { EVENT_TYPES, IsoDate, WEAPONS, type Tally } from './schema.ts';
+import { entryCasualtyStatus, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
+import { foldText, matchesSearch, parseSearch, type SearchTerm } from './text.ts';
 
 /** Page size when `limit` is not given. */
 export const DEFAULT_LIMIT = 50;
@@ -50,6 +50,16 @@ export const Limit = v.pipe(
 
 const SearchText = v.pipe(once, v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters'));
 
+/** A `q=` search (whole folded words, `word*` prefixes, "quoted phrases"), kept as text so stored subscription filters stay as given. */
+const Search = v.pipe(
+  SearchText,
+  v.check((text) => text === '' || parseSearch(text).length > 0, 'must hold at least one letter or digit'),
+);
+
+/** The terms of the last search parsed: a scan matches one `q` against many entries. */
+let lastSearch: { text: string; terms: SearchTerm[] } = { text: '', terms: [] };
+const searchTerms = (text: string): SearchTerm[] => (lastSearch.text === text ? lastSearch : (lastSearch = { text, terms: parseSearch(text) })).terms;
+
 /** Filter parameters, without paging: what feeds, exports and stats accept. */
 export const filterEntries = {
   since: v.optional(v.pipe(once, IsoDate)),
@@ -58,9 +68,10 @@ export const filterEntries = {
   country: v.optional(listOf(v.pipe(v.string(), v.toUpperCase(), v.regex(/^[A-Z]{2}$/, 'must be a comma-separated list of ISO 3166-1 alpha-2 country codes')), 'country codes')),
   actor: v.optional(SearchText),
   weapon: v.optional(listOf(v.picklist(WEAPONS, `must be a comma-separated list of ${WEAPONS.join(', ')}`), 'weapons')),
-  q: v.optional(SearchText),
+  q: v.optional(Search),
   bbox: v.optional(Bbox),
-  has_casualties: v.optional(v.pipe(once, v.picklist(['true', 'false'], 'must be true or false'), v.transform((value) => value === 'true'))),
+  /** `true`, `false` or `unknown` (null): see `CasualtyStatus`. */
+  has_casualties: v.optional(v.pipe(once, v.picklist(['true', 'false', 'unknown'], 'must be true, false or unknown'), v.transform((value): CasualtyStatus => (value === 'unknown' ? null : value === 'true')))),
 };
 
 /** A cursor parameter, decoded to the sort key it stands for. */
@@ -68,7 +79,8 @@ const Cursor = v.pipe(once, v.maxLength(512, 'is not a valid cursor'), v.transfo
 
 /** True unless `until` is before `since`; each query schema checks it, reporting on `until`. */
 const datesInOrder = (query: { since?: string; until?: string }): boolean => !query.since || !query.until || query.since <= query.until;
-const DATES_OUT_OF_ORDER = 'must not be before since';
+/** The message of `datesInOrder`, naming the `since` it must not precede. */
+const DATES_OUT_OF_ORDER = (issue: v.PartialCheckIssue<{ since?: string }>): string => `must not be before since (${issue.input.since})`;
 
 const limitEntry = { limit: v.optional(Limit, String(DEFAULT_LIMIT)) };
 
@@ -83,6 +95,19 @@ export const FeedQuerySchema = v.pipe(
   v.strictObject({ ...filterEntries, ...limitEntry }),
   v.forward(v.partialCheck([['since'], ['until']], datesInOrder, DATES_OUT_OF_ORDER), ['until']),
 );
+
+/** Parameters of `/tallies`: the date the tally is as of (`since`, `until`, inclusive) and the countries it covers (any of them). */
+export const TallyQuerySchema = v.pipe(
+  v.strictObject({ since: filterEntries.since, until: filterEntries.until, country: filterEntries.country }),
+  v.forward(v.partialCheck([['since'], ['until']], datesInOrder, DATES_OUT_OF_ORDER), ['until']),
+);
+
+/** True when a tally is as of a date within `since`/`until` and covers one of `country`, where given. */
+export function matchesTallyQuery(tally: Pick<Tally, 'as_of' | 'area'>, query: v.InferOutput<typeof TallyQuerySchema>): boolean {
+  if (query.since && tally.as_of < query.since) return false;
+  if (query.until && tally.as_of > query.until) return false;
+  return !query.country || query.country.some((country) => tally.area.includes(country));
+}
 
 /** Parameters of `/stats`: the filters alone, applied to every matching record. */
 export const FilterQuerySchema = v.pipe(
@@ -103,15 +128,12 @@ export function matchesFilter(entry: IndexEntry, filter: EventFilter): boolean {
   if (filter.type && !filter.type.includes(entry.type)) return false;
   if (filter.country && !filter.country.includes(entry.country)) return false;
   if (filter.weapon && !filter.weapon.some((weapon) => entry.weapons.includes(weapon))) return false;
-  if (filter.has_casualties !== undefined && filter.has_casualties !== entry.killed + entry.injured > 0) return false;
+  if (filter.has_casualties !== undefined && filter.has_casualties !== entryCasualtyStatus(entry)) return false;
   if (filter.actor) {
     const wanted = foldText(filter.actor);
     if (!entry.actors.some((actor) => foldText(actor).includes(wanted))) return false;
   }
-  if (filter.q) {
-    const haystack = ` ${entry.text} `;
-    if (!foldText(filter.q).split(' ').every((term) => haystack.includes(term))) return false;
-  }
+  if (filter.q && !matchesSearch(entry.text, searchTerms(filter.q))) return false;
   if (filter.bbox) {
     const { minLon, minLat, maxLon, maxLat } = filter.bbox;
     if (entry.lat < minLat || entry.lat > maxLat) return false;

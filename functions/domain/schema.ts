@@ -95,7 +95,56 @@ export const IsoDate = v.pipe(v.string(), v.check(isRealDate, 'must be a real ca
 
 const Timestamp = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp'));
 
+/** Text as stored: what readers accept, so records stored before the text rules (or put straight into KV) are still served. */
 const Text = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(max));
+
+/** Whether a text field may hold more than one line: multi-line fields keep tab and newline. */
+type Lines = 'single' | 'multi';
+
+/** How record text is checked: `Text` for stored records, `cleanText` for records being written. */
+type TextRule = (max: number, lines?: Lines) => v.GenericSchema<string, string>;
+
+/**
+ * Text being written: it must hold none of `forbiddenCharacter`'s characters
+ * (checked before anything else, so a title made only of them is refused for
+ * them, not passed as non-empty), and is stored NFC-normalised.
+ */
+const cleanText: TextRule = (max, lines = 'single') =>
+  v.pipe(
+    v.string(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const found = forbiddenCharacter(dataset.value, lines === 'multi');
+      if (found === null) return dataset.value.normalize('NFC');
+      addIssue({ message: `must not contain ${found}${lines === 'multi' ? '' : ', tabs or line breaks'}` });
+      return NEVER;
+    }),
+    v.trim(),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(max),
+  );
+
+/**
+ * The first character written text may not hold, described; null when there
+ * is none. Refused: C0 and C1 control characters and DEL (tab and line feed
+ * only where `multiline`), lone surrogates, the non-characters U+FFFE and
+ * U+FFFF, and the bidirectional embeddings, overrides and isolates
+ * (U+202A–U+202E, U+2066–U+2069), which can make text read differently from
+ * what it holds.
+ */
+export function forbiddenCharacter(text: string, multiline: boolean): string | null {
+  const match = (multiline ? FORBIDDEN_MULTILINE : FORBIDDEN_SINGLE_LINE).exec(text);
+  if (!match) return null;
+  const code = match[0].charCodeAt(0);
+  const at = `U+${code.toString(16).toUpperCase().padStart(4, '0')} at position ${match.index + 1}`;
+  if (code >= 0xd800 && code <= 0xdfff) return `a lone surrogate (${at})`;
+  if (code === 0xfffe || code === 0xffff) return `a non-character (${at})`;
+  if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) return `a bidirectional control character (${at})`;
+  return `a control character (${at})`;
+}
+
+const LONE_SURROGATE = '[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]';
+const FORBIDDEN_SINGLE_LINE = new RegExp(`[\\u0000-\\u001F\\u007F-\\u009F\\uFFFE\\uFFFF\\u202A-\\u202E\\u2066-\\u2069]|${LONE_SURROGATE}`);
+const FORBIDDEN_MULTILINE = new RegExp(`[\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\uFFFE\\uFFFF\\u202A-\\u202E\\u2066-\\u2069]|${LONE_SURROGATE}`);
 
 const Count = v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_CASUALTY_COUNT, `must be at most ${MAX_CASUALTY_COUNT}`)));
 
@@ -103,36 +152,43 @@ const Count = v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxVal
 const List = <Item extends v.GenericSchema>(item: Item, max: number) => v.pipe(v.array(item), v.maxLength(max, `must hold at most ${max} entries`));
 
 /** A place an event happened, with WGS84 coordinates of the named place. */
-export const LocationSchema = v.strictObject({
-  name: Text(200),
-  country: v.pipe(v.string(), v.regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')),
-  lat: v.pipe(v.number(), v.minValue(-90), v.maxValue(90)),
-  lon: v.pipe(v.number(), v.minValue(-180), v.maxValue(180)),
-  precision: v.picklist(LOCATION_PRECISIONS),
-});
+const locationSchema = (text: TextRule) =>
+  v.strictObject({
+    name: text(200),
+    country: v.pipe(v.string(), v.regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')),
+    lat: v.pipe(v.number(), v.minValue(-90), v.maxValue(90)),
+    lon: v.pipe(v.number(), v.minValue(-180), v.maxValue(180)),
+    precision: v.picklist(LOCATION_PRECISIONS),
+  });
 
 /** Who did it, to whom, and who said they did. Names are canonical spellings; quotes keep the source's. */
-export const ActorsSchema = v.strictObject({
-  perpetrator: List(Text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
-  target: List(Text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
-  claimed_by: List(Text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
-});
+const actorsSchema = (text: TextRule) =>
+  v.strictObject({
+    perpetrator: List(text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
+    target: List(text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
+    claimed_by: List(text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
+  });
 
 /** One casualty figure; `null` means the sources give no number. */
-export const CasualtySchema = v.strictObject({
-  group: v.picklist(CASUALTY_GROUPS),
-  killed: Count,
-  injured: Count,
-  note: v.optional(Text(500)),
-});
+const casualtySchema = (text: TextRule) =>
+  v.strictObject({
+    group: v.picklist(CASUALTY_GROUPS),
+    killed: Count,
+    injured: Count,
+    note: v.optional(text(500, 'multi')),
+  });
 
 /** A citation: the document's file name in data/sources/, its publisher and a verbatim quote. */
-export const SourceCitationSchema = v.strictObject({
-  document: v.pipe(v.string(), v.maxLength(MAX_DOCUMENT_NAME_LENGTH, `must be at most ${MAX_DOCUMENT_NAME_LENGTH} characters`), v.regex(/^[\w.-]+\.txt$/, 'must be a file name in data/sources/')),
-  publisher: Text(200),
-  quote: Text(1000),
-  supports: v.optional(List(v.picklist(SUPPORTED_FIELDS), RECORD_ARRAY_LIMITS.supports)),
-});
+const sourceCitationSchema = (text: TextRule) =>
+  v.strictObject({
+    document: v.pipe(v.string(), v.maxLength(MAX_DOCUMENT_NAME_LENGTH, `must be at most ${MAX_DOCUMENT_NAME_LENGTH} characters`), v.regex(/^[\w.-]+\.txt$/, 'must be a file name in data/sources/')),
+    publisher: text(200),
+    quote: text(1000, 'multi'),
+    supports: v.optional(List(v.picklist(SUPPORTED_FIELDS), RECORD_ARRAY_LIMITS.supports)),
+  });
+
+/** A citation as stored (tallies cite sources too). */
+export const SourceCitationSchema = sourceCitationSchema(Text);
 
 /** A record id: a lower-case slug of at most 120 characters. */
 export const EventIdSchema = Slug;
@@ -147,28 +203,33 @@ const withinJsonBudget = <Shape extends object>() =>
     (issue) => `the record must be at most ${MAX_EVENT_JSON_BYTES} bytes as JSON (got ${jsonBytes(issue.input)}); shorten its text or cite fewer sources`,
   );
 
-/** The fields of an event record. */
-const eventEntries = {
+/** The fields of an event record, its text checked by `text`. */
+const eventEntries = (text: TextRule) => ({
   id: Slug,
   type: v.picklist(EVENT_TYPES),
-  title: Text(200),
-  summary: Text(2000),
+  title: text(200),
+  summary: text(2000, 'multi'),
   date: IsoDate,
   date_precision: v.picklist(DATE_PRECISIONS),
-  date_note: v.optional(Text(500)),
-  location: LocationSchema,
-  actors: ActorsSchema,
+  date_note: v.optional(text(500, 'multi')),
+  location: locationSchema(text),
+  actors: actorsSchema(text),
   weapons: List(v.picklist(WEAPONS), RECORD_ARRAY_LIMITS.weapons),
-  casualties: List(CasualtySchema, RECORD_ARRAY_LIMITS.casualties),
-  sources: v.pipe(List(SourceCitationSchema, RECORD_ARRAY_LIMITS.sources), v.minLength(1, 'needs at least one source')),
+  casualties: List(casualtySchema(text), RECORD_ARRAY_LIMITS.casualties),
+  sources: v.pipe(List(sourceCitationSchema(text), RECORD_ARRAY_LIMITS.sources), v.minLength(1, 'needs at least one source')),
   related: List(Slug, RECORD_ARRAY_LIMITS.related),
   revision: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
   created_at: Timestamp,
   updated_at: Timestamp,
-};
+});
 
-/** One distinct event: an attack, a strike, an embassy incident or a deployment; at most MAX_EVENT_JSON_BYTES as JSON. */
-export const EventSchema = v.pipe(v.strictObject(eventEntries), withinJsonBudget());
+/**
+ * One distinct event as stored: an attack, a strike, an embassy incident or a
+ * deployment; at most MAX_EVENT_JSON_BYTES as JSON. Its text is not held to
+ * the rules of `EventInputSchema`, so records stored before them (or put
+ * straight into KV) are still served; every export cleans text on the way out.
+ */
+export const EventSchema = v.pipe(v.strictObject(eventEntries(Text)), withinJsonBudget());
 
 /** A validated event record. */
 export type Event = v.InferOutput<typeof EventSchema>;
@@ -214,11 +275,14 @@ function isRealDate(value: string): boolean {
 
 /**
  * An event as submitted for writing: the server keeps `revision`,
- * `created_at` and `updated_at`, so a writer may leave them out.
+ * `created_at` and `updated_at`, so a writer may leave them out. Its text is
+ * NFC-normalised and refused when it holds control characters (tab and line
+ * feed allowed in summary, notes and quotes), lone surrogates, U+FFFE/U+FFFF
+ * or bidirectional controls.
  */
 export const EventInputSchema = v.pipe(
   v.strictObject({
-    ...eventEntries,
+    ...eventEntries(cleanText),
     revision: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     created_at: v.optional(Timestamp),
     updated_at: v.optional(Timestamp),

@@ -1,72 +1,144 @@
 /**
  * Aggregates for dashboard charts over the index entries that match a query:
- * counts and casualty sums in total and by month, type, country and actor.
+ * event counts in total and by month, type and country, casualty figures by
+ * casualty group (never one figure mixing US service members with the
+ * militants a strike killed), and actors counted by role (attacks made or
+ * claimed, times targeted), never credited with anyone's casualties.
  */
-import type { IndexEntry } from './layout.ts';
+import { CASUALTY_GROUPS } from './schema.ts';
+import { entryCasualtyStatus, type GroupFigure, type IndexEntry } from './layout.ts';
 
-/** Counts for one group of records. */
+/** The casualty figures of one casualty group over a set of records. */
+export interface GroupStats {
+  group: GroupFigure['group'];
+  /** Records giving a figure for this group. */
+  events: number;
+  /** Sum of the killed figures reported; figures not reported are left out, see `killed_not_reported`. */
+  killed: number;
+  injured: number;
+  /** Figures of this group whose killed count the sources do not give: the sum is a lower bound when this is not 0. */
+  killed_not_reported: number;
+  injured_not_reported: number;
+}
+
+/** Event counts of one group of records (a month, type or country), with casualty figures by group. */
 export interface StatsBucket {
-  /** The month (`YYYY-MM`), type, country code or actor name. */
+  /** The month (`YYYY-MM`), type or country code. */
   key: string;
   events: number;
-  /** Sum of the killed figures the sources give. */
-  killed: number;
-  /** Sum of the injured figures the sources give. */
-  injured: number;
+  /** Only the groups some record of the bucket gives a figure for, in CASUALTY_GROUPS order. */
+  by_group: GroupStats[];
+}
+
+/** How often one actor appears in each role. */
+export interface ActorStats {
+  /** The actor's name as records give it. */
+  key: string;
+  /** Records naming it in any role. */
+  events: number;
+  /** Records naming it as perpetrator. */
+  perpetrator: number;
+  /** Records naming it as claimant. */
+  claimant: number;
+  /** Records naming it as target. */
+  target: number;
 }
 
 /** What `/stats` returns. */
 export interface EventStats {
-  total: Omit<StatsBucket, 'key'>;
+  total: Omit<StatsBucket, 'key'> & {
+    /** Records by `has_casualties`: a figure above zero, reported as none, or no figure. */
+    has_casualties: { true: number; false: number; unknown: number };
+  };
   /** Every month from the earliest to the latest matching record, in order, empty months included. */
   by_month: StatsBucket[];
   /** The rest are by descending number of events, then key. */
   by_type: StatsBucket[];
   by_country: StatsBucket[];
-  /** A record counts once under each actor it names (perpetrator, target or claimant). */
-  by_actor: StatsBucket[];
+  /** Actors by role. Entries indexed before roles were recorded count under `events` only. */
+  by_actor: ActorStats[];
+}
+
+/** Running sums of one bucket, by group. */
+interface Tally {
+  key: string;
+  events: number;
+  groups: Map<GroupFigure['group'], GroupStats>;
 }
 
 /** Aggregates `entries`. */
 export function summarize(entries: readonly IndexEntry[]): EventStats {
-  const total = { events: 0, killed: 0, injured: 0 };
-  const months = new Map<string, StatsBucket>();
-  const types = new Map<string, StatsBucket>();
-  const countries = new Map<string, StatsBucket>();
-  const actors = new Map<string, StatsBucket>();
+  const total: Tally = { key: '', events: 0, groups: new Map() };
+  const status = { true: 0, false: 0, unknown: 0 };
+  const months = new Map<string, Tally>();
+  const types = new Map<string, Tally>();
+  const countries = new Map<string, Tally>();
+  const actors = new Map<string, ActorStats>();
   for (const entry of entries) {
     add(total, entry);
-    add(bucket(months, entry.date.slice(0, 7)), entry);
-    add(bucket(types, entry.type), entry);
-    add(bucket(countries, entry.country), entry);
-    for (const actor of entry.actors) add(bucket(actors, actor), entry);
+    add(tally(months, entry.date.slice(0, 7)), entry);
+    add(tally(types, entry.type), entry);
+    add(tally(countries, entry.country), entry);
+    status[String(entryCasualtyStatus(entry) ?? 'unknown') as keyof typeof status] += 1;
+    for (const name of entry.actors) {
+      let actor = actors.get(name);
+      if (!actor) actors.set(name, (actor = { key: name, events: 0, perpetrator: 0, claimant: 0, target: 0 }));
+      actor.events += 1;
+      if (entry.roles?.perpetrator.includes(name)) actor.perpetrator += 1;
+      if (entry.roles?.claimed_by.includes(name)) actor.claimant += 1;
+      if (entry.roles?.target.includes(name)) actor.target += 1;
+    }
   }
-  return { total, by_month: monthSeries(months), by_type: ranked(types), by_country: ranked(countries), by_actor: ranked(actors) };
+  const { key: _key, ...totals } = finish(total);
+  return {
+    total: { ...totals, has_casualties: status },
+    by_month: monthSeries(months),
+    by_type: ranked(types),
+    by_country: ranked(countries),
+    by_actor: [...actors.values()].sort((a, b) => b.events - a.events || compareKeys(a, b)),
+  };
 }
 
-function bucket(buckets: Map<string, StatsBucket>, key: string): StatsBucket {
-  let found = buckets.get(key);
-  if (!found) buckets.set(key, (found = { key, events: 0, killed: 0, injured: 0 }));
+function tally(tallies: Map<string, Tally>, key: string): Tally {
+  let found = tallies.get(key);
+  if (!found) tallies.set(key, (found = { key, events: 0, groups: new Map() }));
   return found;
 }
 
-function add(counts: Omit<StatsBucket, 'key'>, entry: IndexEntry): void {
-  counts.events += 1;
-  counts.killed += entry.killed;
-  counts.injured += entry.injured;
+/** Counts `entry` in `into`: one event, and each of its figures under its group. */
+function add(into: Tally, entry: IndexEntry): void {
+  into.events += 1;
+  const seen = new Set<GroupFigure['group']>();
+  for (const figure of entry.casualties ?? []) {
+    let group = into.groups.get(figure.group);
+    if (!group) into.groups.set(figure.group, (group = { group: figure.group, events: 0, killed: 0, injured: 0, killed_not_reported: 0, injured_not_reported: 0 }));
+    if (!seen.has(figure.group)) (group.events += 1), seen.add(figure.group);
+    if (figure.killed === null) group.killed_not_reported += 1;
+    else group.killed += figure.killed;
+    if (figure.injured === null) group.injured_not_reported += 1;
+    else group.injured += figure.injured;
+  }
 }
 
-const ranked = (buckets: Map<string, StatsBucket>): StatsBucket[] =>
-  [...buckets.values()].sort((a, b) => b.events - a.events || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+/** A tally as served: groups in CASUALTY_GROUPS order. */
+const finish = (tally: Tally): StatsBucket => ({
+  key: tally.key,
+  events: tally.events,
+  by_group: CASUALTY_GROUPS.flatMap((group) => tally.groups.get(group) ?? []),
+});
+
+const compareKeys = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+const ranked = (tallies: Map<string, Tally>): StatsBucket[] => [...tallies.values()].map(finish).sort((a, b) => b.events - a.events || compareKeys(a, b));
 
 /** The months present, with the empty ones between them filled in, oldest first. */
-function monthSeries(buckets: Map<string, StatsBucket>): StatsBucket[] {
-  const keys = [...buckets.keys()].sort();
+function monthSeries(tallies: Map<string, Tally>): StatsBucket[] {
+  const keys = [...tallies.keys()].sort();
   if (keys.length === 0) return [];
   const monthNumber = (key: string) => Number(key.slice(0, 4)) * 12 + Number(key.slice(5, 7)) - 1;
   const series: StatsBucket[] = [];
   for (let month = monthNumber(keys[0]!); month <= monthNumber(keys.at(-1)!); month++) {
-    series.push(bucket(buckets, `${Math.floor(month / 12)}-${String((month % 12) + 1).padStart(2, '0')}`));
+    series.push(finish(tally(tallies, `${Math.floor(month / 12)}-${String((month % 12) + 1).padStart(2, '0')}`)));
   }
   return series;
 }

@@ -25,23 +25,40 @@ export function jsonError(c: Context, status: ContentfulStatusCode, code: string
 
 /**
  * Names the field of each valibot issue: the parameter name for query and
- * path parameters, the dotted path for bodies. The value received is quoted
- * (shortened) so the client sees what was wrong.
+ * path parameters, the dotted path for bodies. The message is a sentence
+ * about that field, with what was received where it helps: a text value
+ * quoted (shortened), its length when the length was wrong, a number as it
+ * is, the size of a list; never a type name such as "Object".
  */
 export function fieldProblems(issues: readonly v.BaseIssue<unknown>[], what = 'field'): FieldProblem[] {
   return issues.map((issue) => {
     const field = (what === 'parameter' ? String(issue.path?.[0]?.key ?? '') : v.getDotPath(issue)) || what;
     const unknownKey = issue.type === 'strict_object' && issue.expected === 'never';
-    const received = issue.received.length > 80 ? `${issue.received.slice(0, 77)}...` : issue.received;
-    const message = unknownKey ? `is not a known ${what}` : received === 'undefined' ? issue.message : `${issue.message} (got ${received})`;
-    return { field, message };
+    const got = unknownKey ? null : receivedValue(issue);
+    return { field, message: unknownKey ? `is not a known ${what}` : got === null ? issue.message : `${issue.message} (got ${got})` };
   });
+}
+
+/** Issues about a length: what they received is a length, not a value. */
+const LENGTH_ISSUES = new Set(['min_length', 'max_length', 'length', 'non_empty']);
+
+/** What an issue received, in words; null when saying it would not help (nothing, an empty text, an object). */
+function receivedValue(issue: v.BaseIssue<unknown>): string | null {
+  const { input } = issue;
+  if (typeof input === 'string') {
+    if (input === '') return null;
+    if (LENGTH_ISSUES.has(issue.type)) return `${input.length} characters`;
+    return JSON.stringify(input.length > 80 ? `${input.slice(0, 77)}...` : input);
+  }
+  if (Array.isArray(input)) return LENGTH_ISSUES.has(issue.type) ? String(input.length) : null;
+  if (typeof input === 'number' || typeof input === 'boolean') return String(input);
+  return null;
 }
 
 /** Answers 400 naming every invalid field. */
 export function invalidInput(c: Context, issues: readonly v.BaseIssue<unknown>[], what = 'parameter'): Response {
   const fields = fieldProblems(issues, what);
-  const message = fields.map((problem) => `${problem.field}: ${problem.message}`).join('; ');
+  const message = fields.map((problem) => `${problem.field} ${problem.message}`).join('; ');
   return jsonError(c, 400, `invalid_${what}`, `Invalid ${what}: ${message}`, fields);
 }
 

@@ -5,7 +5,7 @@
 import { vValidator } from '@hono/valibot-validator';
 import { Hono } from 'hono';
 import * as v from 'valibot';
-import { EventQuerySchema } from '../domain/query.ts';
+import { EventQuerySchema, TallyQuerySchema, matchesTallyQuery } from '../domain/query.ts';
 import { EventIdSchema } from '../domain/schema.ts';
 import { queryEvents } from '../store/events-store.ts';
 import { conditionalGet, datasetVersion, readIndex, recordVersion, talliesVersion, type ReadEnv } from './conditional.ts';
@@ -24,8 +24,9 @@ export const eventsRoutes = new Hono<ReadEnv>()
     return stored ? c.body(stored.text, 200, { 'Content-Type': 'application/json' }) : jsonError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);
   });
 
-/** `GET /tallies`: reported running counts, newest first. */
-export const talliesRoutes = new Hono<ReadEnv>().get('/', conditionalGet(talliesVersion), async (c) => {
-  const tallies = c.get('tallies')?.data ?? [];
+/** `GET /tallies`: reported running counts, newest first, filtered by `since`, `until` (the date each is as of) and `country`. */
+export const talliesRoutes = new Hono<ReadEnv>().get('/', vValidator('query', TallyQuerySchema, validationHook()), conditionalGet(talliesVersion), async (c) => {
+  const query = c.req.valid('query');
+  const tallies = (c.get('tallies')?.data ?? []).filter((tally) => matchesTallyQuery(tally, query));
   return c.json({ data: [...tallies].sort((a, b) => (a.as_of < b.as_of ? 1 : a.as_of > b.as_of ? -1 : a.id.localeCompare(b.id))) });
 });

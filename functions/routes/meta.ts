@@ -20,9 +20,9 @@ const FILTERS = {
   country: 'comma-separated ISO 3166-1 alpha-2 codes, e.g. IQ,SY',
   actor: 'text matched against perpetrator, target and claimant names (accents, apostrophes and case ignored)',
   weapon: `comma-separated: ${WEAPONS.join(', ')}`,
-  q: 'words that must all appear in title, summary, place or actor names',
+  q: 'words that must all appear as whole words in title, summary, place or actor names (accents, apostrophes and case ignored); word* matches a prefix, "quoted words" (or hyphenated-words) must appear together in order',
   bbox: 'minLon,minLat,maxLon,maxLat (WGS84)',
-  has_casualties: 'true or false',
+  has_casualties: 'true (a reported figure above zero), false (reported as none: every figure 0) or unknown (no figure, or no number)',
 };
 
 const LIMIT = { limit: `1..${MAX_LIMIT}, default ${DEFAULT_LIMIT}` };
@@ -46,8 +46,15 @@ const SERVICE = {
     ),
     'GET /events.geojson': { description: 'A page of events as a GeoJSON FeatureCollection of points [lon, lat]; the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...PAGING } },
     'GET /events.csv': { description: 'A page of events as CSV (RFC 4180) with a header row; the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...PAGING } },
-    'GET /stats': { description: 'Counts and casualty sums in total and by month, type, country and actor over every matching event, as { data }', parameters: FILTERS },
-    'GET /tallies': { description: 'Reported running tallies of attacks and troop numbers, with sources' },
+    'GET /stats': {
+      description:
+        'Over every matching event, as { data }: total { events, has_casualties: { true, false, unknown }, by_group }, by_month/by_type/by_country [{ key, events, by_group }] with by_group [{ group, events, killed, injured, killed_not_reported, injured_not_reported }] (figures per casualty group, never summed across groups), and by_actor [{ key, events, perpetrator, claimant, target }] (actors by role, no casualty figures)',
+      parameters: FILTERS,
+    },
+    'GET /tallies': {
+      description: 'Reported running tallies of attacks and troop numbers, with sources, newest first',
+      parameters: { since: 'YYYY-MM-DD; tallies as of this date or later', until: 'YYYY-MM-DD; tallies as of this date or earlier', country: 'comma-separated ISO 3166-1 alpha-2 codes; tallies covering any of them' },
+    },
     'GET /healthz': { description: 'Liveness and dataset revision' },
   },
   caching: `Read endpoints send a strong ETag and Last-Modified, answer If-None-Match and If-Modified-Since with 304, and send Cache-Control: ${POLLING_CACHE_CONTROL}.`,
