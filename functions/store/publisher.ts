@@ -121,7 +121,8 @@ export class Publisher {
       ).one();
       times.push(blocked.n < queued ? nowMs : (blocked.until ?? nowMs) + KEY_WRITE_INTERVAL_MS);
     } else if (manifestQueued) {
-      times.push(this.lastWriteOf(MANIFEST_KEY) === null ? nowMs : this.lastWriteOf(MANIFEST_KEY)! + KEY_WRITE_INTERVAL_MS);
+      const written = this.lastWriteOf(MANIFEST_KEY);
+      times.push(written === null ? nowMs : written + KEY_WRITE_INTERVAL_MS);
     }
     const retryAt = readCounter(this.sql, 'publish_retry_at');
     if (times.length > 0 && retryAt > 0) times[0] = Math.max(times[0]!, retryAt);
