@@ -75,6 +75,8 @@ export class Expectation {
   private readonly lastByRecord = new Map<string, number>();
   private readonly log: DeliveryLog;
   private cursor: number;
+  /** Arrival time of the first expected delivery, NaN until one arrives. */
+  firstAt = Number.NaN;
 
   constructor(log: DeliveryLog, subscriptionIds: readonly string[], recordIds: readonly string[]) {
     this.log = log;
@@ -89,6 +91,7 @@ export class Expectation {
       for (; this.cursor < this.log.arrivals.length; this.cursor++) {
         const arrival = this.log.arrivals[this.cursor]!;
         if (!this.pending.delete(`${arrival.subscriptionId} ${arrival.about}`)) continue;
+        if (Number.isNaN(this.firstAt)) this.firstAt = arrival.at;
         const record = arrival.about.slice(0, arrival.about.lastIndexOf('@'));
         this.lastByRecord.set(record, Math.max(this.lastByRecord.get(record) ?? 0, arrival.at));
       }
