@@ -21,8 +21,8 @@ export default {
     const report = await coordinator(env).reconcile(now);
     if (report.adopted.length > 0 || report.quarantined.length > 0) console.log('reconciled', JSON.stringify(report));
   },
-  async queue(batch, env) {
+  async queue(batch, env, ctx) {
     if (batch.queue === DEAD_LETTER_QUEUE) await storeDeadLetters(batch as MessageBatch<DeadLetter | DeliveryMessage>, env);
-    else await deliverBatch(batch as MessageBatch<DeliveryMessage>, env);
+    else await deliverBatch(batch as MessageBatch<DeliveryMessage>, env, {}, ctx);
   },
 } satisfies ExportedHandler<Env>;

@@ -3,12 +3,13 @@
  * fetch goes to endpoints that answer after a delay (or never) through a
  * stand-in for the runtime's six simultaneous connections, where a seventh
  * request waits while its timeout already runs. Checks that a slow endpoint
- * holds back no other message of its batch, that at most six requests are
+ * holds back no other message of its batch and is handed off rather than
+ * waited for, that at most six requests are
  * in flight, that each timeout starts when its request is sent, that a batch
  * makes two Coordinator calls, and that a failing Coordinator costs no
  * receiver attempt.
  */
-import { createMessageBatch, runInDurableObject } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DeliveryMessage } from '../functions/domain/delivery-messages.ts';
@@ -185,6 +186,30 @@ describe('delivery consumer', () => {
     // Every quick message is acknowledged before the first slow request even times out.
     for (const settlement of fast) expect(settlement.at - started).toBeLessThan(timeoutMs);
     expect(Math.max(...fast.map((settlement) => settlement.at))).toBeLessThan(Math.min(...slowSettled.map((settlement) => settlement.at)));
+  });
+
+  it('hands a slow endpoint off: the batch returns without waiting, the request finishes in the background and its outcome is recorded', async () => {
+    const slowUrl = 'https://hooks.example.com/silent';
+    endpoints.delay(slowUrl, Number.POSITIVE_INFINITY);
+    const slow = await subscribe(slowUrl);
+    const quick = await subscribe('https://hooks.example.com/quick-handoff');
+    const slowMessage = ping(slow);
+    const quickMessages = [ping(quick), ping(quick)];
+    const { batch, settlements } = timedBatch([slowMessage, ...quickMessages]);
+    const ctx = createExecutionContext();
+    const timeoutMs = 800;
+    const started = Date.now();
+    await deliverBatch(batch, env, { timeoutMs, handoffAfterMs: 150, random: () => 0.5 }, ctx);
+    const returnedAfter = Date.now() - started;
+
+    // The batch did not wait for the silent endpoint's timeout, and every message is settled: the slow one acknowledged.
+    expect(returnedAfter).toBeLessThan(timeoutMs);
+    expect(new Map(settlements.map((settlement) => [settlement.msgId, settlement.how]))).toEqual(new Map([...quickMessages, slowMessage].map((message) => [message.msg_id, 'ack'])));
+    // The handed-off request goes on in ctx.waitUntil and its outcome is recorded (retrying after the timeout).
+    await waitOnExecutionContext(ctx);
+    const log = await getJson(`/subscriptions/${slow}/deliveries`, { headers: ADMIN });
+    expect(log.body.data).toEqual([expect.objectContaining({ msg_id: slowMessage.msg_id, outcome: 'retrying', error: expect.stringMatching(/timeout|abort/i) })]);
+    expect(settlements).toHaveLength(3);
   });
 
   it('keeps at most six requests in flight for a batch of twelve', async () => {

@@ -72,7 +72,7 @@ describe('GET /stats', () => {
     expect(none.data).toEqual({ total: { events: 0, by_group: [], has_casualties: { true: 0, false: 0, unknown: 0 } }, by_month: [], by_type: [], by_country: [], by_actor: [] });
   });
 
-  it('counts every matching record, across many index chunks', async () => {
+  it('counts every matching record, across many index chunks', { timeout: 60_000 }, async () => {
     const many = Array.from({ length: 700 }, (_, index) => makeEvent(`bulk-${index}`, dayFrom2000(index), { casualties: [{ group: 'unknown', killed: 1, injured: null }] }));
     for (let start = 0; start < many.length; start += 250) await seed(many.slice(start, start + 250), '2026-02-02T00:00:00.000Z');
     const { body } = await getJson('/stats?until=2010-12-31');

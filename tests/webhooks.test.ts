@@ -97,8 +97,9 @@ const syria = (id: string, date = '2023-06-01') => makeEvent(id, date, { locatio
 async function consume(body: DeliveryMessage, attempts: number, workerEnv: Env = env) {
   const batch = createMessageBatch<DeliveryMessage>('strikewire-deliveries', [{ id: `m-${body.msg_id}-${attempts}`, timestamp: new Date(), attempts, body }]);
   const retry = vi.spyOn(batch.messages[0]!, 'retry');
-  await worker.queue(batch, workerEnv);
-  return { ...(await getQueueResult(batch, createExecutionContext())), retryDelays: retry.mock.calls.map(([options]) => options?.delaySeconds) };
+  const ctx = createExecutionContext();
+  await worker.queue(batch, workerEnv, ctx);
+  return { ...(await getQueueResult(batch, ctx)), retryDelays: retry.mock.calls.map(([options]) => options?.delaySeconds) };
 }
 
 /** The queued message of a record's first delivery to `subscriptionId`, rebuilt from what the receiver got through the real queue. */

@@ -34,7 +34,7 @@ import type { Env } from '../env.ts';
 import { coordinator } from '../store/coordinator-stub.ts';
 import type { DeliveryPlan, DeliveryReport } from '../store/coordinator.ts';
 import type { DeliveryTarget } from '../store/subscriptions-table.ts';
-import { runFairly } from './fair-slots.ts';
+import { startFairly } from './fair-slots.ts';
 
 /** Name of the dead-letter queue (wrangler.toml). */
 export const DEAD_LETTER_QUEUE = 'strikewire-deliveries-dlq';
@@ -48,12 +48,23 @@ export const PLATFORM_RETRY_SECONDS = 10;
 /** Outcomes finishing within this long of the first unrecorded one are recorded in one Coordinator call. */
 export const RECORD_WINDOW_MS = 100;
 
+/**
+ * How long a batch waits for its requests before handing the slow ones off:
+ * their messages are acknowledged, their requests finish in the background
+ * (`ctx.waitUntil`) and their outcomes are recorded as usual, so retries of a
+ * handed-off message come from the outbox. The batch, and the next one, never
+ * wait for a slow endpoint.
+ */
+export const HANDOFF_AFTER_MS = 2_000;
+
 /** Knobs of `deliverBatch`; tests shorten the timeout and fix the jitter. */
 export interface DeliveryOptions {
   /** Retry jitter source, values in [0, 1) (default `Math.random`). */
   random?: () => number;
   /** How long one request may take (default DELIVERY_TIMEOUT_MS). */
   timeoutMs?: number;
+  /** How long the batch waits before handing slow requests off (default HANDOFF_AFTER_MS); only with an execution context. */
+  handoffAfterMs?: number;
 }
 
 async function attempt(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ result: AttemptResult; latencyMs: number }> {
@@ -131,7 +142,12 @@ interface Send {
  * Consumes a batch of the delivery queue (see the module comment). Resolves
  * once every message is acknowledged or retried; never throws.
  */
-export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: Env, { random = Math.random, timeoutMs = DELIVERY_TIMEOUT_MS }: DeliveryOptions = {}): Promise<void> {
+export async function deliverBatch(
+  batch: MessageBatch<DeliveryMessage>,
+  env: Env,
+  { random = Math.random, timeoutMs = DELIVERY_TIMEOUT_MS, handoffAfterMs = HANDOFF_AFTER_MS }: DeliveryOptions = {},
+  ctx?: ExecutionContext,
+): Promise<void> {
   const stub = coordinator(env);
   let plan: DeliveryPlan;
   try {
@@ -165,9 +181,33 @@ export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: En
     });
   }
   const allowLoopbackHttp = env.ALLOW_LOOPBACK_WEBHOOKS === 'true';
-  await runFairly(sends, (send) => send.target.url, async (send) => recorder.add(await deliver(send, random, timeoutMs, allowLoopbackHttp)));
+  const inFlight = new Set<Send>();
+  const handedOff = new Set<Send>();
+  const run = startFairly(sends, (send) => send.target.url, async (send) => {
+    inFlight.add(send);
+    const outcome = await deliver(send, random, timeoutMs, allowLoopbackHttp);
+    inFlight.delete(send);
+    // A handed-off message is already acknowledged: only its outcome is still recorded.
+    recorder.add(handedOff.has(send) ? { ...outcome, recorded: () => undefined, unrecorded: () => undefined } : outcome);
+  });
+  let handoffTimer: ReturnType<typeof setTimeout> | undefined;
+  const handoff = new Promise<boolean>((resolve) => {
+    if (ctx) handoffTimer = setTimeout(() => resolve(false), handoffAfterMs);
+  });
+  const finished = await Promise.race([run.settled.then(() => true), handoff]);
+  clearTimeout(handoffTimer);
+  if (!finished && ctx) {
+    // Not attempted yet: back to the queue, no attempt counted.
+    for (const waiting of run.stop()) waiting.message.retry({ delaySeconds: 1 });
+    for (const send of inFlight) {
+      handedOff.add(send);
+      send.message.ack();
+    }
+    ctx.waitUntil(run.settled.then(() => recorder.drain()));
+  }
   await recorder.drain();
 }
+
 
 /** The fields of a delivery log entry that come from the message. */
 const logBase = (delivery: DeliveryMessage, attempt: number) => ({ subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, revision: delivery.revision ?? null, attempt });

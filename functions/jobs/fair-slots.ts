@@ -5,38 +5,47 @@
  */
 import { MAX_CONNECTIONS } from '../store/limited.ts';
 
+/** A run of `startFairly`: when it has settled, and how to stop it from starting more items. */
+export interface FairRun<T> {
+  /** Resolves once every started item's work has settled and nothing waits. */
+  settled: Promise<void>;
+  /** Starts no more items; returns those still waiting (their work never starts). */
+  stop(): T[];
+}
+
 /**
  * Runs `work` on every item with at most `limit` running at once. Whenever a
  * slot frees, the waiting item whose key has the fewest items running starts
  * (the oldest first among equals); a key still takes every free slot when no
- * other key waits. Resolves once every item's work has settled; a failure of
- * `work` is logged, never thrown, so it cannot stop the others.
+ * other key waits. A failure of `work` is logged, never thrown, so it cannot
+ * stop the others.
  */
-export async function runFairly<T>(items: readonly T[], keyOf: (item: T) => string, work: (item: T) => Promise<void>, limit = MAX_CONNECTIONS): Promise<void> {
+export function startFairly<T>(items: readonly T[], keyOf: (item: T) => string, work: (item: T) => Promise<void>, limit = MAX_CONNECTIONS): FairRun<T> {
   const waiting = [...items];
   const runningByKey = new Map<string, number>();
   const running = (item: T) => runningByKey.get(keyOf(item)) ?? 0;
   let active = 0;
-  await new Promise<void>((allSettled) => {
-    const startNext = (): void => {
-      while (active < limit && waiting.length > 0) {
-        let chosen = 0;
-        for (let index = 1; index < waiting.length; index++) if (running(waiting[index]!) < running(waiting[chosen]!)) chosen = index;
-        const item = waiting.splice(chosen, 1)[0]!;
-        const key = keyOf(item);
-        runningByKey.set(key, running(item) + 1);
-        active++;
-        void Promise.resolve()
-          .then(() => work(item))
-          .catch((error: unknown) => console.error('fair slot work failed:', error instanceof Error ? error.message : String(error)))
-          .finally(() => {
-            runningByKey.set(key, (runningByKey.get(key) ?? 1) - 1);
-            active--;
-            startNext();
-          });
-      }
-      if (active === 0 && waiting.length === 0) allSettled();
-    };
-    startNext();
-  });
+  let allSettled = (): void => undefined;
+  const settled = new Promise<void>((resolve) => (allSettled = resolve));
+  const startNext = (): void => {
+    while (active < limit && waiting.length > 0) {
+      let chosen = 0;
+      for (let index = 1; index < waiting.length; index++) if (running(waiting[index]!) < running(waiting[chosen]!)) chosen = index;
+      const item = waiting.splice(chosen, 1)[0]!;
+      const key = keyOf(item);
+      runningByKey.set(key, running(item) + 1);
+      active++;
+      void Promise.resolve()
+        .then(() => work(item))
+        .catch((error: unknown) => console.error('fair slot work failed:', error instanceof Error ? error.message : String(error)))
+        .finally(() => {
+          runningByKey.set(key, (runningByKey.get(key) ?? 1) - 1);
+          active--;
+          startNext();
+        });
+    }
+    if (active === 0 && waiting.length === 0) allSettled();
+  };
+  startNext();
+  return { settled, stop: () => waiting.splice(0, waiting.length) };
 }
