@@ -11,6 +11,7 @@ import sources from '../data/sources.json';
 import tallies from '../data/tallies.json';
 import {
   CASUALTY_GROUPS,
+  EventInputSchema,
   EventSchema,
   MAX_CASUALTY_COUNT,
   MAX_DOCUMENT_NAME_LENGTH,
@@ -23,6 +24,7 @@ import {
   jsonBytes,
   type Event,
 } from '../functions/domain/schema.ts';
+import { dateInterval } from '../functions/domain/dates.ts';
 import { makeEvent } from './fixtures/records.ts';
 
 const documents = import.meta.glob<string>('../data/sources/*.txt', { query: '?raw', import: 'default', eager: true });
@@ -94,13 +96,40 @@ describe('data/', () => {
     expect(lastFriday?.date_precision).toBe('day');
   });
 
+  it('gives every approximate date the window its note justifies, and writers must too', () => {
+    for (const event of parsedEvents.filter((event) => event.date_precision === 'approximate')) {
+      expect(event.date_window, event.id).toBeDefined();
+      expect(event.date_note, event.id).toMatch(/window/);
+    }
+    expect(v.parse(v.array(EventInputSchema), events)).toHaveLength(events.length);
+    const approximate = { ...makeEvent('no-window', '2024-01-10'), date_precision: 'approximate' as const };
+    const issue = (record: unknown) => v.safeParse(EventInputSchema, record).issues?.map((found) => `${v.getDotPath(found)}: ${found.message}`);
+    expect(issue(approximate)).toEqual(['date_window: is required when date_precision is approximate: the first and last day the date note allows']);
+    expect(issue({ ...approximate, date_window: { start: '2024-01-11', end: '2024-01-20' } })).toEqual(['date_window: must hold date (2024-01-10)']);
+    expect(issue({ ...approximate, date_window: { start: '2024-01-09', end: '2024-01-08' } })).toEqual(['date_window.end: must not be before start (2024-01-09)']);
+    expect(issue({ ...makeEvent('day-window', '2024-01-10'), date_window: { start: '2024-01-09', end: '2024-01-11' } })).toEqual([
+      'date_window: is only for date_precision approximate (day and month are intervals already)',
+    ]);
+    // Stored records written before windows existed are still served.
+    expect(v.safeParse(EventSchema, approximate).success).toBe(true);
+  });
+
+  it('derives date_start and date_end from date, date_precision and date_window', () => {
+    expect(dateInterval({ date: '2024-02-01', date_precision: 'month' })).toEqual({ date_start: '2024-02-01', date_end: '2024-02-29' });
+    expect(dateInterval({ date: '2023-12-01', date_precision: 'month' })).toEqual({ date_start: '2023-12-01', date_end: '2023-12-31' });
+    expect(dateInterval({ date: '2023-12-25', date_precision: 'day' })).toEqual({ date_start: '2023-12-25', date_end: '2023-12-25' });
+    expect(dateInterval({ date: '2019-12-29', date_precision: 'approximate', date_window: { start: '2019-12-27', end: '2020-01-05' } })).toEqual({ date_start: '2019-12-27', date_end: '2020-01-05' });
+    expect(dateInterval({ date: '2019-12-29', date_precision: 'approximate' })).toEqual({ date_start: '2019-12-29', date_end: '2019-12-29' });
+  });
+
   it('covers the events the sources describe', () => {
     const byDate = (date: string, type: string) => parsedEvents.filter((event) => event.date === date && event.type === type);
     for (const date of ['2019-11-09', '2019-12-03', '2019-12-05', '2019-12-09', '2019-12-27']) expect(byDate(date, 'attack'), date).toHaveLength(1);
     expect(byDate('2019-12-31', 'incident')).toHaveLength(1);
     expect(byDate('2019-12-31', 'deployment')).toHaveLength(2);
     expect(byDate('2023-12-25', 'attack')[0]?.location.name).toMatch(/Erbil/);
-    expect(byDate('2023-12-25', 'strike')).toHaveLength(1);
+    // The US strikes answering it: 25 December in Washington, 'early Tuesday' 26 December in Iraq.
+    expect(byDate('2023-12-26', 'strike')).toHaveLength(1);
     expect(parsedEvents.filter((event) => event.date.startsWith('2024-01') && event.type === 'strike').map((event) => event.location.name).join()).toMatch(/Qa'im.*Jurf|Jurf.*Qa'im/);
     expect(parsedTallies.find((tally) => tally.value === 103)?.since).toBe('2023-10-17');
   });

@@ -18,6 +18,8 @@ export const CSV_COLUMNS = [
   'type',
   'date',
   'date_precision',
+  'date_start',
+  'date_end',
   'title',
   'summary',
   'place',

@@ -18,7 +18,8 @@
  *   lifted to 1.1 (`authors`, `language`).
  */
 import { Feed, type Extension } from 'feed';
-import type { Event } from './schema.ts';
+import { dateInterval } from './dates.ts';
+import { POINT_PRECISIONS, type Event } from './schema.ts';
 import { safeText } from './text.ts';
 
 /** The feed formats served. */
@@ -119,7 +120,7 @@ const RULES: Record<FeedFormat, FormatRules> = {
     extensions: (event, title) => [
       // Replaces the CDATA title the package writes with text it escapes fully.
       { name: 'title', objects: { _text: encodeAmpersands(title) } },
-      { name: 'georss:point', objects: { _attributes: { 'xmlns:georss': GEORSS_NAMESPACE }, _text: geoRssPoint(event) } },
+      ...(onMap(event) ? [{ name: 'georss:point', objects: { _attributes: { 'xmlns:georss': GEORSS_NAMESPACE }, _text: geoRssPoint(event) } }] : []),
     ],
     serialize: (feed) => feed.rss2(),
   },
@@ -133,7 +134,7 @@ const RULES: Record<FeedFormat, FormatRules> = {
   json: {
     text: (value) => value,
     title: (value) => value,
-    extensions: (event) => [{ name: '_geo', objects: { about: 'https://www.rfc-editor.org/rfc/rfc7946', type: 'Point', coordinates: [event.location.lon, event.location.lat] } }],
+    extensions: (event) => (onMap(event) ? [{ name: '_geo', objects: { about: 'https://www.rfc-editor.org/rfc/rfc7946', type: 'Point', coordinates: [event.location.lon, event.location.lat] } }] : []),
     serialize: (feed) => toJsonFeed11(feed.json1()),
   },
 };
@@ -148,8 +149,8 @@ function feedTitle(query: string): string {
 function describeEvent(event: Event): string {
   const { location, actors } = event;
   const facts: Array<[string, string]> = [
-    ['Date', `${event.date} (${event.date_precision})${event.date_note ? `: ${event.date_note}` : ''}`],
-    ['Place', `${location.name}, ${location.country} (${location.lat}, ${location.lon}; ${location.precision})`],
+    ['Date', `${dateText(event)}${event.date_note ? `: ${event.date_note}` : ''}`],
+    ['Place', `${location.name}, ${location.country} (${onMap(event) ? `${location.lat}, ${location.lon}; ` : ''}${location.precision})`],
     ['Perpetrator', actors.perpetrator.join(', ')],
     ['Target', actors.target.join(', ')],
     ['Claimed by', actors.claimed_by.join(', ')],
@@ -181,6 +182,20 @@ export function casualtyText(casualty: Pick<Event['casualties'][number], 'killed
   return [...reported, ...(unreported ? [unreported] : [])].join('; ');
 }
 
+/** The date in words: the day, or the interval a month or approximate date stands for. */
+function dateText(event: Event): string {
+  const { date_start, date_end } = dateInterval(event);
+  return date_start === date_end ? `${event.date} (${event.date_precision})` : `${event.date} (${event.date_precision}: ${date_start} to ${date_end})`;
+}
+
+/**
+ * Whether a record's point belongs on a map: only a site or a city is
+ * carried as a GeoRSS point (`_geo` in JSON Feed). A coarser place, a country
+ * centroid above all, is given in the item text with its precision, never as
+ * a point a reader would plot as exact.
+ */
+const onMap = (event: Event): boolean => POINT_PRECISIONS.includes(event.location.precision);
+
 /** `lat lon`, as GeoRSS Simple writes a point. */
 const geoRssPoint = (event: Event): string => `${event.location.lat} ${event.location.lon}`;
 
@@ -188,7 +203,7 @@ const geoRssPoint = (event: Event): string => `${event.location.lat} ${event.loc
 function withAtomGeoRss(xml: string, events: readonly Event[]): string {
   const parts = xml.split('</entry>');
   if (parts.length !== events.length + 1) throw new Error('Atom output does not have one entry per record');
-  const entries = events.map((event, index) => `${parts[index]}<georss:point xmlns:georss="${GEORSS_NAMESPACE}">${geoRssPoint(event)}</georss:point></entry>`);
+  const entries = events.map((event, index) => `${parts[index]}${onMap(event) ? `<georss:point xmlns:georss="${GEORSS_NAMESPACE}">${geoRssPoint(event)}</georss:point>` : ''}</entry>`);
   return entries.join('') + parts[events.length];
 }
 

@@ -3,6 +3,7 @@
  * columns of `/events.csv` and the feature properties of `/events.geojson`,
  * defined once so the two never drift apart.
  */
+import { dateInterval } from './dates.ts';
 import { casualtyStatus, casualtyTotals } from './layout.ts';
 import type { Event } from './schema.ts';
 import { safeText } from './text.ts';
@@ -13,6 +14,9 @@ export interface FlatEvent {
   type: Event['type'];
   date: string;
   date_precision: Event['date_precision'];
+  /** First and last day the record may have happened on (`dateInterval`). */
+  date_start: string;
+  date_end: string;
   title: string;
   summary: string;
   place: string;
@@ -47,6 +51,7 @@ export function flattenEvent(event: Event, origin: string): FlatEvent {
     type: event.type,
     date: event.date,
     date_precision: event.date_precision,
+    ...dateInterval(event),
     title: safeText(event.title),
     summary: safeText(event.summary),
     place: safeText(event.location.name),

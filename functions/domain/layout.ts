@@ -14,6 +14,7 @@
  * revision always gives the same body. Chunks are copy-on-write: a write
  * stores changed chunks under new keys and the manifest names them.
  */
+import { dateInterval } from './dates.ts';
 import type { Event } from './schema.ts';
 import { foldText } from './text.ts';
 
@@ -43,10 +44,16 @@ export interface IndexEntry {
   /** The record revision this entry indexes: the page reads `eventVersionKey(id, rev)`. */
   rev: number;
   date: string;
+  /** First day the record may have happened on (`dateInterval`). Absent in entries indexed before intervals: read it with `entryInterval`. */
+  date_start?: string;
+  /** Last day the record may have happened on. Absent in entries indexed before intervals. */
+  date_end?: string;
   type: Event['type'];
   country: string;
   lat: number;
   lon: number;
+  /** How exactly `lat`/`lon` place the event. Absent in entries indexed before it existed: read it with `entryPrecision`. */
+  precision?: Event['location']['precision'];
   /** Display names of all actors (perpetrator, target, claimed_by), de-duplicated. */
   actors: string[];
   weapons: Event['weapons'];
@@ -73,6 +80,14 @@ export interface ChunkRef {
   /** Lowest (oldest) sort key in the chunk. */
   last: string;
   count: number;
+  /**
+   * Earliest `date_start` and latest `date_end` of the chunk's entries: a
+   * month or an approximate window can reach past the dates of the sort keys,
+   * so date filters prune chunks by these. Absent in chunks written before
+   * intervals, whose entries stand for their dates alone: read them with `chunkInterval`.
+   */
+  start?: string;
+  end?: string;
 }
 
 /**
@@ -136,6 +151,19 @@ export function entryCasualtyStatus(entry: IndexEntry): CasualtyStatus {
   return (entry.killed ?? 0) + (entry.injured ?? 0) > 0 ? true : null;
 }
 
+/** The `[start, end]` days of an entry; an entry indexed before intervals stands for its date alone. */
+export const entryInterval = (entry: IndexEntry): { start: string; end: string } => ({ start: entry.date_start ?? entry.date, end: entry.date_end ?? entry.date });
+
+/**
+ * The location precision of an entry. Entries indexed before it was recorded
+ * are taken as `site`: until the index is rebuilt, a `bbox` query sees them
+ * as it always did.
+ */
+export const entryPrecision = (entry: IndexEntry): Event['location']['precision'] => entry.precision ?? 'site';
+
+/** The days a chunk's entries span (see `ChunkRef.start`), from its sort keys when it was written before intervals. */
+export const chunkInterval = (ref: ChunkRef): { start: string; end: string } => ({ start: ref.start ?? ref.last.slice(0, 10), end: ref.end ?? ref.first.slice(0, 10) });
+
 /** Builds the index entry for a record. */
 export function toIndexEntry(event: Event): IndexEntry {
   const actors = [...new Set([...event.actors.perpetrator, ...event.actors.target, ...event.actors.claimed_by])];
@@ -145,10 +173,12 @@ export function toIndexEntry(event: Event): IndexEntry {
     id: event.id,
     rev: event.revision,
     date: event.date,
+    ...dateInterval(event),
     type: event.type,
     country: event.location.country,
     lat: event.location.lat,
     lon: event.location.lon,
+    precision: event.location.precision,
     actors,
     weapons: event.weapons,
     killed,
@@ -236,7 +266,10 @@ export function applyIndexChange(manifest: Manifest, loaded: ReadonlyMap<string,
   const store = (entries: IndexEntry[]): void => {
     const key = `index:chunk:${manifest.epoch}-${revision}-${serial++}`;
     written.set(key, entries);
-    chunks.push({ key, first: entries[0]!.k, last: entries[entries.length - 1]!.k, count: entries.length });
+    const intervals = entries.map(entryInterval);
+    const start = intervals.reduce((earliest, { start }) => (start < earliest ? start : earliest), intervals[0]!.start);
+    const end = intervals.reduce((latest, { end }) => (end > latest ? end : latest), intervals[0]!.end);
+    chunks.push({ key, first: entries[0]!.k, last: entries[entries.length - 1]!.k, count: entries.length, start, end });
   };
   const slots = Math.max(manifest.chunks.length, 1);
   for (let index = 0; index < slots; index++) {

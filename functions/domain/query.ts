@@ -4,8 +4,9 @@
  * entries, opaque cursors, and the plan of which chunks a page reads.
  */
 import * as v from 'valibot';
-import { EVENT_TYPES, IsoDate, WEAPONS, type Tally } from './schema.ts';
-import { entryCasualtyStatus, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
+import { intervalMatches } from './dates.ts';
+import { EVENT_TYPES, IsoDate, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS, type Tally } from './schema.ts';
+import { chunkInterval, entryCasualtyStatus, entryInterval, entryPrecision, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
 import { foldText, matchesSearch, parseSearch, type SearchTerm } from './text.ts';
 
 /** Page size when `limit` is not given. */
@@ -64,6 +65,10 @@ const searchTerms = (text: string): SearchTerm[] => (lastSearch.text === text ? 
 export const filterEntries = {
   since: v.optional(v.pipe(once, IsoDate)),
   until: v.optional(v.pipe(once, IsoDate)),
+  /** How `since`/`until` select: `overlap` (default; any day of the record's interval in range) or `within` (all of it). */
+  date_match: v.optional(v.pipe(once, v.picklist(['overlap', 'within'], 'must be overlap or within'))),
+  /** Location precisions to match; with `bbox` and no `precision`, `site,city` (POINT_PRECISIONS). */
+  precision: v.optional(listOf(v.picklist(LOCATION_PRECISIONS, `must be a comma-separated list of ${LOCATION_PRECISIONS.join(', ')}`), 'location precisions')),
   type: v.optional(listOf(v.picklist(EVENT_TYPES, `must be a comma-separated list of ${EVENT_TYPES.join(', ')}`), 'event types')),
   country: v.optional(listOf(v.pipe(v.string(), v.toUpperCase(), v.regex(/^[A-Z]{2}$/, 'must be a comma-separated list of ISO 3166-1 alpha-2 country codes')), 'country codes')),
   actor: v.optional(SearchText),
@@ -123,8 +128,12 @@ export type EventFilter = Omit<EventQuery, 'limit' | 'cursor'>;
 
 /** True when an index entry satisfies every filter given. */
 export function matchesFilter(entry: IndexEntry, filter: EventFilter): boolean {
-  if (filter.since && entry.date < filter.since) return false;
-  if (filter.until && entry.date > filter.until) return false;
+  if (filter.since || filter.until) {
+    const { start, end } = entryInterval(entry);
+    if (!intervalMatches(start, end, filter.since, filter.until, filter.date_match ?? 'overlap')) return false;
+  }
+  const precisions = filter.precision ?? (filter.bbox ? POINT_PRECISIONS : undefined);
+  if (precisions && !precisions.includes(entryPrecision(entry))) return false;
   if (filter.type && !filter.type.includes(entry.type)) return false;
   if (filter.country && !filter.country.includes(entry.country)) return false;
   if (filter.weapon && !filter.weapon.some((weapon) => entry.weapons.includes(weapon))) return false;
@@ -173,25 +182,41 @@ export function canonicalQuery(url: URL): string {
 
 const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** The key range a query can match: entries with `lower <= k < upper`. */
+/**
+ * What a page may read: entries with sort keys below `upper` (the cursor;
+ * null from the start) whose date interval can satisfy `since`/`until`.
+ */
 export interface KeyRange {
   upper: string | null;
-  lower: string | null;
+  since: string | null;
+  until: string | null;
 }
 
-/** The key range implied by a cursor position and the date filters. */
+/**
+ * The range implied by a cursor position and the date filters. Dates are not
+ * turned into sort-key bounds: a record dated by month is keyed by the 1st
+ * and an approximate one by its likeliest day, yet both may overlap days
+ * past their key, so chunks are pruned by the intervals they hold instead.
+ */
 export function keyRange(after: string | null, filter: Pick<EventFilter, 'since' | 'until'>): KeyRange {
-  const untilBound = filter.until ? `${filter.until}|~` : null;
-  const upper = after && untilBound ? (after < untilBound ? after : untilBound) : (after ?? untilBound);
-  return { upper, lower: filter.since ? `${filter.since}|` : null };
+  return { upper: after, since: filter.since ?? null, until: filter.until ?? null };
 }
 
-/** The chunks, newest first, that can hold entries in `range`. */
+/**
+ * The chunks, newest first, that can hold entries in `range`: before the
+ * cursor, and whose span of days (earliest start to latest end of their
+ * entries) meets `since`/`until`. Any record overlapping or within the range
+ * lies in such a chunk, however long its interval.
+ */
 export function chunksInRange(manifest: Manifest, range: KeyRange): ChunkRef[] {
-  return manifest.chunks.filter((ref) => (range.upper === null || ref.last < range.upper) && (range.lower === null || ref.first >= range.lower));
+  return manifest.chunks.filter((ref) => {
+    if (range.upper !== null && ref.last >= range.upper) return false;
+    const { start, end } = chunkInterval(ref);
+    return (range.since === null || end >= range.since) && (range.until === null || start <= range.until);
+  });
 }
 
-/** The entries of one chunk that lie in `range` and match `filter`, in order. */
+/** The entries of one chunk that lie before the cursor and match `filter` (dates included), in order. */
 export function selectEntries(entries: readonly IndexEntry[], range: KeyRange, filter: EventFilter): IndexEntry[] {
-  return entries.filter((entry) => (range.upper === null || entry.k < range.upper) && (range.lower === null || entry.k >= range.lower) && matchesFilter(entry, filter));
+  return entries.filter((entry) => (range.upper === null || entry.k < range.upper) && matchesFilter(entry, filter));
 }

@@ -8,11 +8,22 @@ import * as v from 'valibot';
 /** Kinds of event the dataset holds. */
 export const EVENT_TYPES = ['attack', 'strike', 'incident', 'deployment'] as const;
 
-/** How exactly `date` is known: `day` as stated or resolved, `approximate` bounded only, `month` known to the month (date is the 1st). */
+/**
+ * How exactly `date` is known: `day` as stated or resolved, `approximate`
+ * bounded only (the bounds in `date_window`), `month` known to the month
+ * (date is the 1st). See `dateInterval` in dates.ts for the days each stands for.
+ */
 export const DATE_PRECISIONS = ['day', 'approximate', 'month'] as const;
 
-/** How exactly a location's coordinates place the event. */
+/**
+ * How exactly a location's coordinates place the event: `site` (the place
+ * itself), `city`, `approximate` (near a named place), `region`, `country`
+ * (a country's centroid: the sources name no place).
+ */
 export const LOCATION_PRECISIONS = ['site', 'city', 'approximate', 'region', 'country'] as const;
+
+/** The precisions a map may plot as a point: `bbox` matches only these unless asked otherwise, and feeds give GeoRSS only for these. */
+export const POINT_PRECISIONS: readonly (typeof LOCATION_PRECISIONS)[number][] = ['site', 'city'];
 
 /** Controlled vocabulary of means used, so `weapon=` filters are exact. */
 export const WEAPONS = [
@@ -203,6 +214,44 @@ const withinJsonBudget = <Shape extends object>() =>
     (issue) => `the record must be at most ${MAX_EVENT_JSON_BYTES} bytes as JSON (got ${jsonBytes(issue.input)}); shorten its text or cite fewer sources`,
   );
 
+/** The first and last day (inclusive) an `approximate` date lies between, as its `date_note` justifies. */
+const DateWindow = v.pipe(
+  v.strictObject({ start: IsoDate, end: IsoDate }),
+  v.forward(
+    v.partialCheck([['start'], ['end']], (window) => window.start <= window.end, (issue) => `must not be before start (${issue.input.start})`),
+    ['end'],
+  ),
+);
+
+/** The date fields `dateWindowRule` checks. */
+type DatedFields = {
+  date: string;
+  date_precision: (typeof DATE_PRECISIONS)[number];
+  date_window?: { start: string; end: string } | undefined;
+};
+
+/**
+ * Why `date_window` does not fit the record's date, or null when it does: it
+ * must hold `date`, and be given exactly when `date_precision` is
+ * `approximate` (where `windowRequired`: stored records written before
+ * windows existed have none).
+ */
+function dateWindowProblem(record: DatedFields, windowRequired: boolean): string | null {
+  if (record.date_precision !== 'approximate') return record.date_window ? 'is only for date_precision approximate (day and month are intervals already)' : null;
+  if (!record.date_window) return windowRequired ? 'is required when date_precision is approximate: the first and last day the date note allows' : null;
+  const { start, end } = record.date_window;
+  // A window that ends before it starts is reported on `date_window.end` alone.
+  return start > end || (start <= record.date && record.date <= end) ? null : `must hold date (${record.date})`;
+}
+
+/** The `dateWindowProblem` check as a pipe action, reported on `date_window`. */
+const dateWindowRule = <Shape extends DatedFields>(windowRequired: boolean) =>
+  v.rawCheck<Shape>(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = dateWindowProblem(dataset.value, windowRequired);
+    if (problem) addIssue({ message: problem, path: [{ type: 'object', origin: 'value', input: dataset.value , key: 'date_window', value: dataset.value.date_window }] });
+  });
+
 /** The fields of an event record, its text checked by `text`. */
 const eventEntries = (text: TextRule) => ({
   id: Slug,
@@ -212,6 +261,7 @@ const eventEntries = (text: TextRule) => ({
   date: IsoDate,
   date_precision: v.picklist(DATE_PRECISIONS),
   date_note: v.optional(text(500, 'multi')),
+  date_window: v.optional(DateWindow),
   location: locationSchema(text),
   actors: actorsSchema(text),
   weapons: List(v.picklist(WEAPONS), RECORD_ARRAY_LIMITS.weapons),
@@ -229,7 +279,7 @@ const eventEntries = (text: TextRule) => ({
  * the rules of `EventInputSchema`, so records stored before them (or put
  * straight into KV) are still served; every export cleans text on the way out.
  */
-export const EventSchema = v.pipe(v.strictObject(eventEntries(Text)), withinJsonBudget());
+export const EventSchema = v.pipe(v.strictObject(eventEntries(Text)), dateWindowRule(false), withinJsonBudget());
 
 /** A validated event record. */
 export type Event = v.InferOutput<typeof EventSchema>;
@@ -278,7 +328,7 @@ function isRealDate(value: string): boolean {
  * `created_at` and `updated_at`, so a writer may leave them out. Its text is
  * NFC-normalised and refused when it holds control characters (tab and line
  * feed allowed in summary, notes and quotes), lone surrogates, U+FFFE/U+FFFF
- * or bidirectional controls.
+ * or bidirectional controls. An `approximate` date needs its `date_window`.
  */
 export const EventInputSchema = v.pipe(
   v.strictObject({
@@ -287,6 +337,7 @@ export const EventInputSchema = v.pipe(
     created_at: v.optional(Timestamp),
     updated_at: v.optional(Timestamp),
   }),
+  dateWindowRule(true),
   withinJsonBudget(),
 );
 

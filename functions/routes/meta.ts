@@ -8,20 +8,22 @@ import { etag } from 'hono/etag';
 import { html } from 'hono/html';
 import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '../domain/feed.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../domain/query.ts';
-import { EVENT_TYPES, WEAPONS } from '../domain/schema.ts';
+import { EVENT_TYPES, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS } from '../domain/schema.ts';
 import type { Env } from '../env.ts';
 import { readManifest } from '../store/events-store.ts';
 import { POLLING_CACHE_CONTROL } from './conditional.ts';
 
 const FILTERS = {
-  since: 'YYYY-MM-DD; events on or after this date',
-  until: 'YYYY-MM-DD; events on or before this date',
+  since: 'YYYY-MM-DD; events that may have happened on or after this date: each event is the interval date_start..date_end (a day; a whole month; an approximate window), and since/until select events overlapping them',
+  until: 'YYYY-MM-DD; events that may have happened on or before this date (see since)',
+  date_match: 'overlap (default: any day of the event\'s interval in since..until) or within (every day of it in since..until)',
   type: `comma-separated: ${EVENT_TYPES.join(', ')}`,
   country: 'comma-separated ISO 3166-1 alpha-2 codes, e.g. IQ,SY',
   actor: 'text matched against perpetrator, target and claimant names (accents, apostrophes and case ignored)',
   weapon: `comma-separated: ${WEAPONS.join(', ')}`,
   q: 'words that must all appear as whole words in title, summary, place or actor names (accents, apostrophes and case ignored); word* matches a prefix, "quoted words" (or hyphenated-words) must appear together in order',
-  bbox: 'minLon,minLat,maxLon,maxLat (WGS84)',
+  bbox: `minLon,minLat,maxLon,maxLat (WGS84); matches only points as exact as ${POINT_PRECISIONS.join(' or ')} unless precision says otherwise`,
+  precision: `comma-separated location precisions: ${LOCATION_PRECISIONS.join(', ')} (country: a country centroid, the sources name no place); with bbox the default is ${POINT_PRECISIONS.join(',')}`,
   has_casualties: 'true (a reported figure above zero), false (reported as none: every figure 0) or unknown (no figure, or no number)',
 };
 
@@ -36,15 +38,15 @@ const SERVICE = {
   description:
     'Source-cited events: attacks on US and partner forces by Iran-aligned militias in Iraq and Syria, and the US strikes, embassy incidents and deployments around them.',
   endpoints: {
-    'GET /events': { description: 'Events, newest first, as { data, next_cursor }', parameters: { ...FILTERS, ...PAGING } },
+    'GET /events': { description: 'Events, newest first by date, as { data, next_cursor }; each event carries date_start and date_end', parameters: { ...FILTERS, ...PAGING } },
     'GET /events/{id}': { description: 'One event by id' },
     ...Object.fromEntries(
       FEED_FORMATS.map((format) => [
         `GET ${FEED_PATHS[format]}`,
-        { description: `The newest events matching the filters as ${FEED_FORMAT_NAMES[format]} (${FEED_MEDIA_TYPES[format]}), each with its place as a point`, parameters: { ...FILTERS, ...LIMIT } },
+        { description: `The newest events matching the filters as ${FEED_FORMAT_NAMES[format]} (${FEED_MEDIA_TYPES[format]}), each with its place as a point (GeoRSS, JSON Feed _geo) when it is a ${POINT_PRECISIONS.join(' or ')}`, parameters: { ...FILTERS, ...LIMIT } },
       ]),
     ),
-    'GET /events.geojson': { description: 'A page of events as a GeoJSON FeatureCollection of points [lon, lat]; the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...PAGING } },
+    'GET /events.geojson': { description: 'A page of events as a GeoJSON FeatureCollection of points [lon, lat], each with its location_precision (a country-precision point is a centroid, not a place); the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...PAGING } },
     'GET /events.csv': { description: 'A page of events as CSV (RFC 4180) with a header row; the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...PAGING } },
     'GET /stats': {
       description:

@@ -14,6 +14,7 @@
  * neither loses nor repeats an alert. Memory and CPU per slice do not grow
  * with the number of records or subscribers.
  */
+import { withDateInterval } from '../domain/dates.ts';
 import type { DeliveryMessage } from '../domain/delivery-messages.ts';
 import type { Event } from '../domain/schema.ts';
 import { subscriptionMatches, type SubscribableEventType } from '../domain/subscription.ts';
@@ -60,7 +61,7 @@ export class AlertFanout {
   add(changes: readonly RecordChangeToAlert[], committedAt: string): void {
     for (const { record, previous } of changes) {
       const type: RecordEventType = previous === null ? 'event.created' : 'event.updated';
-      const payload = JSON.stringify(buildEnvelope(type, record, new Date(record.updated_at)));
+      const payload = JSON.stringify(buildEnvelope(type, withDateInterval(record), new Date(record.updated_at)));
       this.sql.exec('INSERT OR REPLACE INTO alert_payloads (record_id, revision, payload) VALUES (?, ?, ?)', record.id, record.revision, payload);
       this.sql.exec(
         'INSERT INTO alert_fanout (record_id, revision, type, record, previous, committed_at) VALUES (?, ?, ?, ?, ?, ?)',

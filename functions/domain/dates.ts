@@ -1,0 +1,54 @@
+/**
+ * Dates as intervals: the days a record's date may stand for, derived from
+ * `date`, `date_precision` and `date_window`, in one place so the API, the
+ * index and the exports never disagree. Dates are `YYYY-MM-DD` strings, which
+ * sort like the days they name.
+ */
+import type { Event } from './schema.ts';
+
+/** The first and last day (inclusive) a record's date may stand for. */
+export interface DateInterval {
+  date_start: string;
+  date_end: string;
+}
+
+/** What the interval is derived from. */
+export type DatedRecord = Pick<Event, 'date' | 'date_precision'> & { date_window?: Event['date_window'] };
+
+/**
+ * The days `record` may have happened on: `day` is that day; `month` is the
+ * whole month of `date` (stored as its 1st); `approximate` is `date_window`,
+ * the bounds its note justifies. An approximate record stored before windows
+ * existed has none and stands for its `date` alone.
+ */
+export function dateInterval(record: DatedRecord): DateInterval {
+  if (record.date_precision === 'month') return { date_start: `${record.date.slice(0, 7)}-01`, date_end: lastDayOfMonth(record.date) };
+  if (record.date_precision === 'approximate' && record.date_window) return { date_start: record.date_window.start, date_end: record.date_window.end };
+  return { date_start: record.date, date_end: record.date };
+}
+
+/** `record` with its `date_start` and `date_end`, as the API returns it (placed just before `location`). */
+export function withDateInterval<Dated extends DatedRecord>(record: Dated): Dated & DateInterval {
+  const { date_start: _start, date_end: _end, ...rest } = record as Dated & Partial<DateInterval>;
+  const entries = Object.entries(rest);
+  const at = entries.findIndex(([key]) => key === 'location');
+  entries.splice(at < 0 ? entries.length : at, 0, ...Object.entries(dateInterval(record)));
+  return Object.fromEntries(entries) as Dated & DateInterval;
+}
+
+/** How `since`/`until` select records: `overlap` (any day of the interval in range) or `within` (every day in range). */
+export type DateMatch = 'overlap' | 'within';
+
+/** True when the interval `[start, end]` satisfies `since`/`until` (inclusive) as `match` asks. */
+export function intervalMatches(start: string, end: string, since: string | undefined, until: string | undefined, match: DateMatch): boolean {
+  if (match === 'within') return (!since || start >= since) && (!until || end <= until);
+  return (!since || end >= since) && (!until || start <= until);
+}
+
+/** The last day of the month of `date`. */
+function lastDayOfMonth(date: string): string {
+  const year = Number(date.slice(0, 4));
+  const month = Number(date.slice(5, 7));
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return `${date.slice(0, 7)}-${String(days).padStart(2, '0')}`;
+}
