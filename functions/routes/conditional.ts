@@ -7,6 +7,7 @@
  * names is immutable, so one ETag never stands for two different bodies.
  */
 import type { Context, MiddlewareHandler } from 'hono';
+import { withDateInterval } from '../domain/dates.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import { canonicalQuery } from '../domain/query.ts';
 import type { Manifest } from '../domain/layout.ts';
@@ -73,11 +74,17 @@ export async function readIndex<T>(c: Context<ReadEnv>, read: (manifest: Manifes
   return value;
 }
 
-/** One record, from the text stored under `event:<id>`: the validators are its digest and `updated_at`. */
+/**
+ * One record, from the text stored under `event:<id>`: the body served (the
+ * record with its date interval) is built here, and the validators are its
+ * digest and the record's `updated_at`, so the ETag changes whenever the
+ * body does, including when the way it is built changes.
+ */
 export const recordVersion: VersionOf = async (c) => {
   const stored = await readEvent(c.env.EVENTS, c.req.param('id') ?? '');
-  c.set('record', stored);
-  return { revision: `record:${stored ? await sha256Hex(stored.text) : 'none'}`, updatedAt: stored?.record.updated_at ?? null };
+  const served = stored ? { record: stored.record, text: JSON.stringify(withDateInterval(stored.record)) } : null;
+  c.set('record', served);
+  return { revision: `record:${served ? await sha256Hex(served.text) : 'none'}`, updatedAt: stored?.record.updated_at ?? null };
 };
 
 /** The tallies collection: the digest of its content and when that last changed, published with it in one value. */

@@ -23,7 +23,7 @@ export const eventsRoutes = new Hono<ReadEnv>()
   .get('/:id', vValidator('param', v.object({ id: EventIdSchema }), validationHook()), conditionalGet(recordVersion), async (c) => {
     const { id } = c.req.valid('param');
     const stored = c.get('record');
-    return stored ? c.json(withDateInterval(stored.record)) : jsonError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);
+    return stored ? c.body(stored.text, 200, { 'Content-Type': 'application/json' }) : jsonError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);
   });
 
 /** `GET /tallies`: reported running counts, newest first, filtered by `since`, `until` (the date each is as of) and `country`. */
