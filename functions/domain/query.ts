@@ -4,9 +4,10 @@
  * entries, opaque cursors, and the plan of which chunks a page reads.
  */
 import * as v from 'valibot';
-import { EVENT_TYPES, IsoDate, WEAPONS, type Tally } from './schema.ts';
-import { entryCasualtyStatus, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
-import { foldText, matchesSearch, parseSearch, type SearchTerm } from './text.ts';
+import { actorSelected, selectActors, type ActorSelection } from './actors.ts';
+import { ACTOR_ROLES, EVENT_TYPES, IsoDate, WEAPONS, type Tally } from './schema.ts';
+import { entryActors, entryCasualtyStatus, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
+import { matchesSearch, parseSearch, type SearchTerm } from './text.ts';
 
 /** Page size when `limit` is not given. */
 export const DEFAULT_LIMIT = 50;
@@ -60,6 +61,10 @@ const Search = v.pipe(
 let lastSearch: { text: string; terms: SearchTerm[] } = { text: '', terms: [] };
 const searchTerms = (text: string): SearchTerm[] => (lastSearch.text === text ? lastSearch : (lastSearch = { text, terms: parseSearch(text) })).terms;
 
+/** The actors of the last `actor=` value: a scan matches one value against many entries. */
+let lastActor: { text: string; selection: ActorSelection } = { text: '', selection: { ids: new Set(), phrase: '' } };
+const actorSelection = (text: string): ActorSelection => (lastActor.text === text ? lastActor : (lastActor = { text, selection: selectActors(text) })).selection;
+
 /** Filter parameters, without paging: what feeds, exports and stats accept. */
 export const filterEntries = {
   since: v.optional(v.pipe(once, IsoDate)),
@@ -67,6 +72,7 @@ export const filterEntries = {
   type: v.optional(listOf(v.picklist(EVENT_TYPES, `must be a comma-separated list of ${EVENT_TYPES.join(', ')}`), 'event types')),
   country: v.optional(listOf(v.pipe(v.string(), v.toUpperCase(), v.regex(/^[A-Z]{2}$/, 'must be a comma-separated list of ISO 3166-1 alpha-2 country codes')), 'country codes')),
   actor: v.optional(SearchText),
+  actor_role: v.optional(listOf(v.picklist(ACTOR_ROLES, `must be a comma-separated list of ${ACTOR_ROLES.join(', ')}`), 'actor roles')),
   weapon: v.optional(listOf(v.picklist(WEAPONS, `must be a comma-separated list of ${WEAPONS.join(', ')}`), 'weapons')),
   q: v.optional(Search),
   bbox: v.optional(Bbox),
@@ -129,9 +135,13 @@ export function matchesFilter(entry: IndexEntry, filter: EventFilter): boolean {
   if (filter.country && !filter.country.includes(entry.country)) return false;
   if (filter.weapon && !filter.weapon.some((weapon) => entry.weapons.includes(weapon))) return false;
   if (filter.has_casualties !== undefined && filter.has_casualties !== entryCasualtyStatus(entry)) return false;
-  if (filter.actor) {
-    const wanted = foldText(filter.actor);
-    if (!entry.actors.some((actor) => foldText(actor).includes(wanted))) return false;
+  if (filter.actor || filter.actor_role) {
+    const selection = filter.actor ? actorSelection(filter.actor) : null;
+    const roles = filter.actor_role;
+    const found = entryActors(entry).some(
+      (actor) => (!roles || (actor.role !== null && roles.includes(actor.role))) && (!selection || actorSelected(selection, actor.id, actor.as_written)),
+    );
+    if (!found) return false;
   }
   if (filter.q && !matchesSearch(entry.text, searchTerms(filter.q))) return false;
   if (filter.bbox) {
