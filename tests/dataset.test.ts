@@ -1,15 +1,19 @@
 /**
  * The curated dataset in data/: it parses with the one schema, and every
- * quote it cites stands verbatim in the cited source document. Also the
+ * quote it cites stands verbatim in the cited source document. The actor
+ * dictionary: every alias found verbatim in a source, every link quoted,
+ * every record's actor in it. Also the
  * schema's bounds: casualty counts, array lengths, and the largest record's
  * size as JSON.
  */
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
+import actors from '../data/actors.json';
 import events from '../data/events.json';
 import sources from '../data/sources.json';
 import tallies from '../data/tallies.json';
 import {
+  ActorDictionarySchema,
   CASUALTY_GROUPS,
   EventInputSchema,
   EventSchema,
@@ -31,6 +35,7 @@ const documents = import.meta.glob<string>('../data/sources/*.txt', { query: '?r
 const documentText = (name: string): string | undefined => documents[`../data/sources/${name}`];
 const parsedEvents = v.parse(v.array(EventSchema), events);
 const parsedTallies = v.parse(v.array(TallySchema), tallies);
+const parsedActors = v.parse(ActorDictionarySchema, actors);
 const collapse = (text: string) => text.replace(/\s+/g, ' ');
 
 describe('data/', () => {
@@ -66,6 +71,17 @@ describe('data/', () => {
       expect(text, `${citation.id} cites missing ${citation.document}`).toBeDefined();
       expect(collapse(text!), `${citation.id}: "${citation.quote}"`).toContain(collapse(citation.quote));
     }
+  });
+
+  it('quotes verbatim what gives an actor its role in a record', () => {
+    for (const event of parsedEvents) {
+      for (const actor of event.actors.filter((entry) => entry.source)) {
+        expect(collapse(documentText(actor.source!.document) ?? ''), `${event.id}: ${actor.id}`).toContain(collapse(actor.source!.quote));
+      }
+    }
+    // The 2019 attacks are "directed by the Iranian regime, specifically IRGC leadership".
+    const directed = parsedEvents.filter((event) => event.actors.some((actor) => actor.id === 'irgc' && actor.role === 'directed_by'));
+    expect(directed.map((event) => event.date)).toEqual(['2019-11-09', '2019-12-03', '2019-12-05', '2019-12-09']);
   });
 
   it('backs date, location and every casualty figure with a quote', () => {
@@ -135,6 +151,39 @@ describe('data/', () => {
   });
 });
 
+describe('data/actors.json', () => {
+  it('parses with ActorDictionarySchema: unique ids, links to actors it holds', () => {
+    expect(parsedActors.map((actor) => actor.id)).toEqual(expect.arrayContaining(['kataib-hezbollah', 'islamic-resistance-in-iraq', 'iran-backed-militias', 'irgc', 'united-states', 'us-forces']));
+    const duplicated = v.safeParse(ActorDictionarySchema, [...actors, actors[0]]);
+    expect(duplicated.issues?.map((issue) => issue.message)).toEqual(['actor ids must be unique']);
+    const dangling = v.safeParse(ActorDictionarySchema, [{ ...actors[0]!, links: [{ relation: 'part_of', to: 'nobody', sources: actors[0]!.links[0]!.sources }] }]);
+    expect(dangling.issues?.map((issue) => issue.message)).toEqual(['every link must be to an actor of the dictionary']);
+  });
+
+  it('holds only aliases the sources write, verbatim', () => {
+    const all = Object.values(documents).join('\n');
+    for (const actor of parsedActors) for (const alias of actor.aliases) expect(all, `${actor.id}: ${alias}`).toContain(alias);
+  });
+
+  it('quotes every link verbatim from the cited document', () => {
+    for (const actor of parsedActors) {
+      for (const link of actor.links) {
+        for (const source of link.sources) {
+          expect(collapse(documentText(source.document) ?? ''), `${actor.id} ${link.relation} ${link.to}: "${source.quote}"`).toContain(collapse(source.quote));
+        }
+      }
+    }
+  });
+
+  it('holds every actor the records name, and the records pass the write schema', () => {
+    const known = new Set(parsedActors.map((actor) => actor.id));
+    for (const event of parsedEvents) for (const actor of event.actors) expect(known, `${event.id}: ${actor.id}`).toContain(actor.id);
+    expect(v.safeParse(v.array(EventInputSchema), events).issues).toBeUndefined();
+    const unknown = v.safeParse(EventInputSchema, { ...events[0], actors: [{ id: 'nobody', role: 'perpetrator', as_written: 'Nobody' }] });
+    expect(unknown.issues?.map((issue) => v.getDotPath(issue))).toEqual(['actors.0.id']);
+  });
+});
+
 /** A record with every text at its maximum length (written with `char`) and every array at its cap. */
 function largestRecord(char: string): Event {
   const text = (length: number) => char.repeat(length);
@@ -148,11 +197,12 @@ function largestRecord(char: string): Event {
     date_precision: 'approximate',
     date_note: text(500),
     location: { name: text(200), country: 'IQ', lat: -33.123456789012345, lon: -179.12345678901234, precision: 'approximate' },
-    actors: {
-      perpetrator: Array.from({ length: RECORD_ARRAY_LIMITS.actorsPerRole }, () => text(200)),
-      target: Array.from({ length: RECORD_ARRAY_LIMITS.actorsPerRole }, () => text(200)),
-      claimed_by: Array.from({ length: RECORD_ARRAY_LIMITS.actorsPerRole }, () => text(200)),
-    },
+    actors: Array.from({ length: RECORD_ARRAY_LIMITS.actors }, () => ({
+      id: slug(0),
+      role: 'perpetrator' as const,
+      as_written: text(200),
+      source: { document: `${'d'.repeat(MAX_DOCUMENT_NAME_LENGTH - 4)}.txt`, quote: text(500) },
+    })),
     weapons: [...WEAPONS],
     casualties: Array.from({ length: RECORD_ARRAY_LIMITS.casualties }, (_, index) => ({
       group: CASUALTY_GROUPS[index % CASUALTY_GROUPS.length]!,
@@ -209,9 +259,7 @@ describe('record bounds', () => {
     const largest = largestRecord('a');
     const over = <T>(items: readonly T[]) => [...items, items[0]!];
     const cases: Array<[string, Partial<Event>]> = [
-      ['actors.perpetrator', { actors: { ...largest.actors, perpetrator: over(largest.actors.perpetrator) } }],
-      ['actors.target', { actors: { ...largest.actors, target: over(largest.actors.target) } }],
-      ['actors.claimed_by', { actors: { ...largest.actors, claimed_by: over(largest.actors.claimed_by) } }],
+      ['actors', { actors: over(largest.actors) }],
       ['weapons', { weapons: over(largest.weapons) }],
       ['casualties', { casualties: over(largest.casualties) }],
       ['sources', { sources: over(largest.sources) }],
@@ -219,7 +267,7 @@ describe('record bounds', () => {
       ['related', { related: over(largest.related) }],
     ];
     for (const [field, override] of cases) {
-      const limit = field === 'sources.0.supports' ? RECORD_ARRAY_LIMITS.supports : field.startsWith('actors.') ? RECORD_ARRAY_LIMITS.actorsPerRole : RECORD_ARRAY_LIMITS[field as 'weapons'];
+      const limit = field === 'sources.0.supports' ? RECORD_ARRAY_LIMITS.supports : RECORD_ARRAY_LIMITS[field as 'weapons'];
       expect(problems({ ...makeEvent('capped', '2023-01-01'), ...override }), field).toEqual([`${field}: must hold at most ${limit} entries`]);
     }
     const longDocument = { ...largest.sources[0]!, document: `${'d'.repeat(MAX_DOCUMENT_NAME_LENGTH)}.txt` };

@@ -13,7 +13,11 @@ const tricky = makeEvent('tricky-text', '2024-03-01', {
   title: 'Rockets, "drones" and\nmore',
   summary: '=HYPERLINK("http://evil.example","click")',
   location: WESTERN,
-  actors: { perpetrator: ['+Plus Brigade', '-Minus Group'], target: ['@handle'], claimed_by: [] },
+  actors: [
+    { id: 'plus-brigade', role: 'perpetrator', as_written: '+Plus Brigade' },
+    { id: 'minus-group', role: 'perpetrator', as_written: '-Minus Group' },
+    { id: 'handle', role: 'target', as_written: '@handle' },
+  ],
   casualties: [{ group: 'civilians', killed: 2, injured: null }],
 });
 

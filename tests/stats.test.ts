@@ -11,9 +11,9 @@ const SYRIA = { name: 'Al-Tanf garrison', country: 'SY', lat: 33.4987, lon: 38.6
 beforeAll(async () => {
   const casualties = (killed: number | null, injured: number | null) => [{ group: 'us_military' as const, killed, injured }];
   await seed([
-      makeEvent('jan-iq-attack', '2024-01-05', { casualties: casualties(1, 2), actors: { perpetrator: ['Kataib Hezbollah'], target: ['US forces'], claimed_by: ['Islamic Resistance in Iraq'] } }),
+      makeEvent('jan-iq-attack', '2024-01-05', { casualties: casualties(1, 2), actors: [{ id: 'kataib-hezbollah', role: 'perpetrator', as_written: 'Kataib Hezbollah' }, { id: 'us-forces', role: 'target', as_written: 'US forces' }, { id: 'islamic-resistance-in-iraq', role: 'claimant', as_written: 'Islamic Resistance in Iraq' }] }),
       makeEvent('jan-sy-attack', '2024-01-20', { location: SYRIA, casualties: [...casualties(3, 40), { group: 'civilians', killed: null, injured: 1 }] }),
-      makeEvent('apr-sy-strike', '2024-04-02', { type: 'strike', location: SYRIA, actors: { perpetrator: ['US forces'], target: ['Kataib Hezbollah'], claimed_by: [] } }),
+      makeEvent('apr-sy-strike', '2024-04-02', { type: 'strike', location: SYRIA, actors: [{ id: 'us-forces', role: 'perpetrator', as_written: 'US forces' }, { id: 'kataib-hezbollah', role: 'target', as_written: 'Kataib Hezbollah' }] }),
       makeEvent('mar-iq-incident', '2024-03-15', { type: 'incident' }),
     ],
     '2026-02-01T00:00:00.000Z',
@@ -57,9 +57,9 @@ describe('GET /stats', () => {
 
   it('counts actors by role and never credits them with casualties', async () => {
     const { body } = await getJson('/stats');
-    expect(body.data.by_actor).toContainEqual({ key: 'US forces', events: 4, perpetrator: 1, claimant: 0, target: 3 });
-    expect(body.data.by_actor).toContainEqual({ key: 'Kataib Hezbollah', events: 2, perpetrator: 1, claimant: 0, target: 1 });
-    expect(body.data.by_actor).toContainEqual({ key: 'Islamic Resistance in Iraq', events: 1, perpetrator: 0, claimant: 1, target: 0 });
+    expect(body.data.by_actor).toContainEqual({ key: 'us-forces', name: 'US forces', events: 4, perpetrator: 1, claimant: 0, target: 3, directed_by: 0 });
+    expect(body.data.by_actor).toContainEqual({ key: 'kataib-hezbollah', name: "Kata'ib Hezbollah", events: 2, perpetrator: 1, claimant: 0, target: 1, directed_by: 0 });
+    expect(body.data.by_actor).toContainEqual({ key: 'islamic-resistance-in-iraq', name: 'Islamic Resistance in Iraq', events: 1, perpetrator: 0, claimant: 1, target: 0, directed_by: 0 });
   });
 
   it('honours the filters', async () => {

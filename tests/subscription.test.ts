@@ -136,7 +136,10 @@ describe('subscriptionMatches', () => {
       [{ until: '2024-01-31' }, false, true],
       [{ bbox: '38,33,39,34' }, false, true],
       [{ q: 'tower' }, false, true],
-      [{ actor: 'test militia' }, true, true],
+      // Actors are matched by their dictionary names, not the record's wording ("Test Militia").
+      [{ actor: 'iran-backed militias' }, true, true],
+      [{ actor: 'test militia' }, false, false],
+      [{ actor_role: 'claimant' }, false, false],
       [{ country: 'IQ', type: 'attack' }, false, false],
     ];
     for (const [filters, matchesKilled, matchesQuiet] of cases) {

@@ -30,6 +30,8 @@ export const CSV_COLUMNS = [
   'perpetrator',
   'target',
   'claimed_by',
+  'directed_by',
+  'actor_ids',
   'weapons',
   'killed',
   'injured',

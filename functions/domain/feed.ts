@@ -18,9 +18,10 @@
  *   lifted to 1.1 (`authors`, `language`).
  */
 import { Feed, type Extension } from 'feed';
+import { actorDisplayName, recordActors } from './actors.ts';
 import { dateInterval } from './dates.ts';
-import { POINT_PRECISIONS, type Event } from './schema.ts';
-import { safeText } from './text.ts';
+import { POINT_PRECISIONS, type ActorRole, type Event } from './schema.ts';
+import { foldText, safeText } from './text.ts';
 
 /** The feed formats served. */
 export const FEED_FORMATS = ['rss', 'atom', 'json'] as const;
@@ -147,13 +148,24 @@ function feedTitle(query: string): string {
 
 /** The item body, as HTML built only from escaped record text. */
 function describeEvent(event: Event): string {
-  const { location, actors } = event;
+  const { location } = event;
+  const actors = recordActors(event);
+  /** Who had `role`: the canonical name, with the source's wording when it differs. */
+  const inRole = (role: ActorRole) =>
+    actors
+      .filter((actor) => actor.role === role)
+      .map((actor) => {
+        const name = actorDisplayName(actor);
+        return foldText(name) === foldText(actor.as_written) ? name : `${name} (“${actor.as_written}”)`;
+      })
+      .join(', ');
   const facts: Array<[string, string]> = [
     ['Date', `${dateText(event)}${event.date_note ? `: ${event.date_note}` : ''}`],
     ['Place', `${location.name}, ${location.country} (${onMap(event) ? `${location.lat}, ${location.lon}; ` : ''}${location.precision})`],
-    ['Perpetrator', actors.perpetrator.join(', ')],
-    ['Target', actors.target.join(', ')],
-    ['Claimed by', actors.claimed_by.join(', ')],
+    ['Perpetrator', inRole('perpetrator')],
+    ['Target', inRole('target')],
+    ['Claimed by', inRole('claimant')],
+    ['Directed by', inRole('directed_by')],
     ['Weapons', event.weapons.join(', ')],
     ['Casualties', event.casualties.map((casualty) => `${casualty.group.replace(/_/g, ' ')}: ${casualtyText(casualty)}`).join('. ')],
   ];

@@ -3,9 +3,10 @@
  * columns of `/events.csv` and the feature properties of `/events.geojson`,
  * defined once so the two never drift apart.
  */
+import { actorDisplayName, recordActors } from './actors.ts';
 import { dateInterval } from './dates.ts';
 import { casualtyStatus, casualtyTotals } from './layout.ts';
-import type { Event } from './schema.ts';
+import type { ActorRole, Event } from './schema.ts';
 import { safeText } from './text.ts';
 
 /** A record flattened to one level; lists stay lists, casualties become totals. */
@@ -24,9 +25,13 @@ export interface FlatEvent {
   lat: number;
   lon: number;
   location_precision: Event['location']['precision'];
+  /** Canonical names of the actors in each role (the dictionary's, else the record's wording). */
   perpetrator: string[];
   target: string[];
   claimed_by: string[];
+  directed_by: string[];
+  /** Every actor as `<dictionary id>:<role>`, for joins with `GET /actors`. */
+  actor_ids: string[];
   weapons: string[];
   /** Sum of the killed figures the sources give; null (an empty CSV cell) when they give none. */
   killed: number | null;
@@ -46,6 +51,8 @@ export interface FlatEvent {
 /** Flattens `event`; `origin` (`https://host`) makes its URL absolute. Text is `safeText`: valid UTF-8 whatever is stored. */
 export function flattenEvent(event: Event, origin: string): FlatEvent {
   const names = (list: readonly string[]) => list.map(safeText);
+  const actors = recordActors(event);
+  const inRole = (role: ActorRole) => names([...new Set(actors.filter((actor) => actor.role === role).map(actorDisplayName))]);
   return {
     id: event.id,
     type: event.type,
@@ -59,9 +66,11 @@ export function flattenEvent(event: Event, origin: string): FlatEvent {
     lat: event.location.lat,
     lon: event.location.lon,
     location_precision: event.location.precision,
-    perpetrator: names(event.actors.perpetrator),
-    target: names(event.actors.target),
-    claimed_by: names(event.actors.claimed_by),
+    perpetrator: inRole('perpetrator'),
+    target: inRole('target'),
+    claimed_by: inRole('claimant'),
+    directed_by: inRole('directed_by'),
+    actor_ids: names(actors.filter((actor) => actor.id).map((actor) => `${actor.id}:${actor.role}`)),
     weapons: event.weapons,
     ...casualtyTotals(event),
     has_casualties: casualtyStatus(event.casualties),

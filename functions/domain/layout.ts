@@ -14,8 +14,9 @@
  * revision always gives the same body. Chunks are copy-on-write: a write
  * stores changed chunks under new keys and the manifest names them.
  */
+import { actorById, actorNames, recordActors } from './actors.ts';
 import { dateInterval } from './dates.ts';
-import type { Event } from './schema.ts';
+import type { ActorRole, Event } from './schema.ts';
 import { foldText } from './text.ts';
 
 /** KV key of the manifest. */
@@ -54,8 +55,12 @@ export interface IndexEntry {
   lon: number;
   /** How exactly `lat`/`lon` place the event. Absent in entries indexed before it existed: read it with `entryPrecision`. */
   precision?: Event['location']['precision'];
-  /** Display names of all actors (perpetrator, target, claimed_by), de-duplicated. */
-  actors: string[];
+  /**
+   * The record's actors: dictionary id, role and the record's wording. Entries
+   * indexed before the dictionary hold display names instead: read them with
+   * `entryActors`.
+   */
+  actors: Array<IndexActor | string>;
   weapons: Event['weapons'];
   /** Sum of the killed figures the sources give; null when they give none (never 0 for "not reported"). */
   killed: number | null;
@@ -65,11 +70,21 @@ export interface IndexEntry {
   has_casualties?: CasualtyStatus;
   /** The record's casualty figures by group, for `/stats`. Absent in entries indexed before it existed. */
   casualties?: GroupFigure[];
-  /** Actor names by role, for `/stats`. Absent in entries indexed before it existed. */
-  roles?: Event['actors'];
   updated_at: string;
-  /** Folded title, summary, place and actor names for `q=` search. */
+  /** Folded title, summary, place, and actor names (as written, and each actor's names in the dictionary) for `q=` search. */
   text: string;
+}
+
+/** One actor of an indexed record. */
+export interface IndexActor {
+  id: string;
+  role: ActorRole;
+  as_written: string;
+}
+
+/** The actors of an index entry; a name from an entry indexed before the dictionary has no id and no role. */
+export function entryActors(entry: Pick<IndexEntry, 'actors'>): Array<{ id: string; role: ActorRole | null; as_written: string }> {
+  return entry.actors.map((actor) => (typeof actor === 'string' ? { id: '', role: null, as_written: actor } : actor));
 }
 
 /** A chunk as named by the manifest: its key and the sort-key range it holds. */
@@ -166,7 +181,11 @@ export const chunkInterval = (ref: ChunkRef): { start: string; end: string } => 
 
 /** Builds the index entry for a record. */
 export function toIndexEntry(event: Event): IndexEntry {
-  const actors = [...new Set([...event.actors.perpetrator, ...event.actors.target, ...event.actors.claimed_by])];
+  const actors = recordActors(event).map(({ id, role, as_written }) => ({ id, role, as_written }));
+  const actorText = actors.flatMap((actor) => {
+    const known = actorById(actor.id);
+    return [actor.as_written, ...(known ? actorNames(known) : [])];
+  });
   const { killed, injured } = casualtyTotals(event);
   return {
     k: sortKey(event),
@@ -185,9 +204,8 @@ export function toIndexEntry(event: Event): IndexEntry {
     injured,
     has_casualties: casualtyStatus(event.casualties),
     casualties: event.casualties.map(({ group, killed, injured }) => ({ group, killed, injured })),
-    roles: event.actors,
     updated_at: event.updated_at,
-    text: foldText([event.title, event.summary, event.location.name, ...actors].join(' ')),
+    text: foldText([event.title, event.summary, event.location.name, ...new Set(actorText)].join(' ')),
   };
 }
 

@@ -4,10 +4,11 @@
  * entries, opaque cursors, and the plan of which chunks a page reads.
  */
 import * as v from 'valibot';
+import { actorSelected, selectActors, type ActorSelection } from './actors.ts';
 import { intervalMatches } from './dates.ts';
-import { EVENT_TYPES, IsoDate, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS, type Tally } from './schema.ts';
-import { chunkInterval, entryCasualtyStatus, entryInterval, entryPrecision, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
-import { foldText, matchesSearch, parseSearch, type SearchTerm } from './text.ts';
+import { ACTOR_ROLES, EVENT_TYPES, IsoDate, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS, type Tally } from './schema.ts';
+import { chunkInterval, entryActors, entryCasualtyStatus, entryInterval, entryPrecision, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
+import { matchesSearch, parseSearch, type SearchTerm } from './text.ts';
 
 /** Page size when `limit` is not given. */
 export const DEFAULT_LIMIT = 50;
@@ -61,6 +62,10 @@ const Search = v.pipe(
 let lastSearch: { text: string; terms: SearchTerm[] } = { text: '', terms: [] };
 const searchTerms = (text: string): SearchTerm[] => (lastSearch.text === text ? lastSearch : (lastSearch = { text, terms: parseSearch(text) })).terms;
 
+/** The actors of the last `actor=` value: a scan matches one value against many entries. */
+let lastActor: { text: string; selection: ActorSelection } = { text: '', selection: { ids: new Set(), phrase: '' } };
+const actorSelection = (text: string): ActorSelection => (lastActor.text === text ? lastActor : (lastActor = { text, selection: selectActors(text) })).selection;
+
 /** Filter parameters, without paging: what feeds, exports and stats accept. */
 export const filterEntries = {
   since: v.optional(v.pipe(once, IsoDate)),
@@ -72,6 +77,7 @@ export const filterEntries = {
   type: v.optional(listOf(v.picklist(EVENT_TYPES, `must be a comma-separated list of ${EVENT_TYPES.join(', ')}`), 'event types')),
   country: v.optional(listOf(v.pipe(v.string(), v.toUpperCase(), v.regex(/^[A-Z]{2}$/, 'must be a comma-separated list of ISO 3166-1 alpha-2 country codes')), 'country codes')),
   actor: v.optional(SearchText),
+  actor_role: v.optional(listOf(v.picklist(ACTOR_ROLES, `must be a comma-separated list of ${ACTOR_ROLES.join(', ')}`), 'actor roles')),
   weapon: v.optional(listOf(v.picklist(WEAPONS, `must be a comma-separated list of ${WEAPONS.join(', ')}`), 'weapons')),
   q: v.optional(Search),
   bbox: v.optional(Bbox),
@@ -138,9 +144,13 @@ export function matchesFilter(entry: IndexEntry, filter: EventFilter): boolean {
   if (filter.country && !filter.country.includes(entry.country)) return false;
   if (filter.weapon && !filter.weapon.some((weapon) => entry.weapons.includes(weapon))) return false;
   if (filter.has_casualties !== undefined && filter.has_casualties !== entryCasualtyStatus(entry)) return false;
-  if (filter.actor) {
-    const wanted = foldText(filter.actor);
-    if (!entry.actors.some((actor) => foldText(actor).includes(wanted))) return false;
+  if (filter.actor || filter.actor_role) {
+    const selection = filter.actor ? actorSelection(filter.actor) : null;
+    const roles = filter.actor_role;
+    const found = entryActors(entry).some(
+      (actor) => (!roles || (actor.role !== null && roles.includes(actor.role))) && (!selection || actorSelected(selection, actor.id, actor.as_written)),
+    );
+    if (!found) return false;
   }
   if (filter.q && !matchesSearch(entry.text, searchTerms(filter.q))) return false;
   if (filter.bbox) {

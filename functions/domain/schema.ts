@@ -4,6 +4,7 @@
  * writes records (seeding, the API, tests) validates with these schemas.
  */
 import * as v from 'valibot';
+import actorDictionary from '../../data/actors.json';
 
 /** Kinds of event the dataset holds. */
 export const EVENT_TYPES = ['attack', 'strike', 'incident', 'deployment'] as const;
@@ -47,6 +48,19 @@ export const CASUALTY_GROUPS = [
   'unknown',
 ] as const;
 
+/** What an actor did in an event: carried it out, claimed it, was its target, or directed it (as a source says). */
+export const ACTOR_ROLES = ['perpetrator', 'claimant', 'target', 'directed_by'] as const;
+
+/** What sort of actor a dictionary entry is. `unnamed_militias` is how sources speak of militias they do not name one by one ("Iranian-backed Shia militias"). */
+export const ACTOR_KINDS = ['state', 'state_forces', 'diplomatic_mission', 'militia', 'militia_coalition', 'unnamed_militias'] as const;
+
+/**
+ * How one actor relates to another, as a source says. Only `part_of` carries
+ * a record's roles to the larger actor (what Kata'ib Hezbollah did, Iran-backed
+ * militias did); the others are documented, never used to attribute a record.
+ */
+export const ACTOR_RELATIONS = ['part_of', 'claims_under', 'directed_by', 'supported_by', 'linked_to'] as const;
+
 /** Which part of a record a source quote backs. */
 export const SUPPORTED_FIELDS = ['date', 'location', 'actors', 'weapons', 'casualties', 'summary'] as const;
 
@@ -60,15 +74,15 @@ export const MAX_CASUALTY_COUNT = 100_000;
 
 /**
  * Most entries of each array of a record: generous against the curated data
- * (at most 2 names per actor role, 3 casualty figures, 6 sources and 3
+ * (at most 6 actors, 3 casualty figures, 6 sources and 3
  * related records per event) and small enough that a record stays well
  * within what one webhook delivery carries (see MAX_EVENT_JSON_BYTES).
  * `weapons` and a citation's `supports` name each value of their vocabulary
  * at most once in a sensible record, so their caps are the vocabularies' sizes.
  */
 export const RECORD_ARRAY_LIMITS = {
-  /** Names per actor role (`perpetrator`, `target`, `claimed_by`): a joint claim or a coalition names a handful. */
-  actorsPerRole: 10,
+  /** Actors named, over all roles: a joint claim or a coalition names a handful in each role. */
+  actors: 20,
   /** Means used: each of WEAPONS once. */
   weapons: WEAPONS.length,
   /** Casualty figures: one or two per group (e.g. differing reports) for the most affected groups. */
@@ -172,13 +186,60 @@ const locationSchema = (text: TextRule) =>
     precision: v.picklist(LOCATION_PRECISIONS),
   });
 
-/** Who did it, to whom, and who said they did. Names are canonical spellings; quotes keep the source's. */
-const actorsSchema = (text: TextRule) =>
+/** The ids of the actor dictionary (data/actors.json, validated by `ActorDictionarySchema` where it is loaded). */
+const KNOWN_ACTOR_IDS: ReadonlySet<string> = new Set(actorDictionary.map((actor) => actor.id));
+
+/** A source document's file name in data/sources/. */
+const DocumentName = v.pipe(v.string(), v.maxLength(MAX_DOCUMENT_NAME_LENGTH, `must be at most ${MAX_DOCUMENT_NAME_LENGTH} characters`), v.regex(/^[\w.-]+\.txt$/, 'must be a file name in data/sources/'));
+
+/** A verbatim quote from a source document, without a publisher: what backs an actor's role or a link between actors. */
+const quoteSchema = (text: TextRule) => v.strictObject({ document: DocumentName, quote: text(500, 'multi') });
+
+/**
+ * One actor of an event: its dictionary id, its role, the source's own
+ * wording for display, and optionally the quote that gives it that role.
+ * Written records must use ids the dictionary holds (`dictionary`); stored
+ * ones are served whatever id they carry.
+ */
+const actorEntrySchema = (text: TextRule, ids: 'any' | 'dictionary') =>
   v.strictObject({
-    perpetrator: List(text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
-    target: List(text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
-    claimed_by: List(text(200), RECORD_ARRAY_LIMITS.actorsPerRole),
+    id: ids === 'dictionary' ? v.pipe(Slug, v.check((id) => KNOWN_ACTOR_IDS.has(id), 'must be the id of an actor in data/actors.json (GET /actors lists them)')) : Slug,
+    role: v.picklist(ACTOR_ROLES, `must be one of ${ACTOR_ROLES.join(', ')}`),
+    as_written: text(200),
+    source: v.optional(quoteSchema(text)),
   });
+
+/** One link of the actor dictionary: `relation` to actor `to`, with the quotes that say so. */
+const ActorLinkSchema = v.strictObject({
+  relation: v.picklist(ACTOR_RELATIONS),
+  to: Slug,
+  sources: v.pipe(v.array(quoteSchema(Text)), v.minLength(1, 'needs at least one source')),
+});
+
+/**
+ * One entry of the actor dictionary (data/actors.json), as ACLED and UCDP
+ * keep them: a stable id, a canonical name, every alias and abbreviation the
+ * sources use (each found verbatim in one of them), a kind, and links to
+ * other actors, each citing a source.
+ */
+export const ActorSchema = v.strictObject({
+  id: Slug,
+  name: Text(200),
+  kind: v.picklist(ACTOR_KINDS),
+  country: v.pipe(v.string(), v.regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')),
+  aliases: v.array(Text(200)),
+  links: v.array(ActorLinkSchema),
+});
+
+/** A validated actor. */
+export type Actor = v.InferOutput<typeof ActorSchema>;
+
+/** The whole dictionary: ids unique, every link to an actor it holds. */
+export const ActorDictionarySchema = v.pipe(
+  v.array(ActorSchema),
+  v.check((actors) => new Set(actors.map((actor) => actor.id)).size === actors.length, 'actor ids must be unique'),
+  v.check((actors) => actors.every((actor) => actor.links.every((link) => actors.some((other) => other.id === link.to))), 'every link must be to an actor of the dictionary'),
+);
 
 /** One casualty figure; `null` means the sources give no number. */
 const casualtySchema = (text: TextRule) =>
@@ -192,7 +253,7 @@ const casualtySchema = (text: TextRule) =>
 /** A citation: the document's file name in data/sources/, its publisher and a verbatim quote. */
 const sourceCitationSchema = (text: TextRule) =>
   v.strictObject({
-    document: v.pipe(v.string(), v.maxLength(MAX_DOCUMENT_NAME_LENGTH, `must be at most ${MAX_DOCUMENT_NAME_LENGTH} characters`), v.regex(/^[\w.-]+\.txt$/, 'must be a file name in data/sources/')),
+    document: DocumentName,
     publisher: text(200),
     quote: text(1000, 'multi'),
     supports: v.optional(List(v.picklist(SUPPORTED_FIELDS), RECORD_ARRAY_LIMITS.supports)),
@@ -252,8 +313,8 @@ const dateWindowRule = <Shape extends DatedFields>(windowRequired: boolean) =>
     if (problem) addIssue({ message: problem, path: [{ type: 'object', origin: 'value', input: dataset.value , key: 'date_window', value: dataset.value.date_window }] });
   });
 
-/** The fields of an event record, its text checked by `text`. */
-const eventEntries = (text: TextRule) => ({
+/** The fields of an event record, its text checked by `text`, its actor ids by `actorIds`. */
+const eventEntries = (text: TextRule, actorIds: 'any' | 'dictionary') => ({
   id: Slug,
   type: v.picklist(EVENT_TYPES),
   title: text(200),
@@ -263,7 +324,7 @@ const eventEntries = (text: TextRule) => ({
   date_note: v.optional(text(500, 'multi')),
   date_window: v.optional(DateWindow),
   location: locationSchema(text),
-  actors: actorsSchema(text),
+  actors: List(actorEntrySchema(text, actorIds), RECORD_ARRAY_LIMITS.actors),
   weapons: List(v.picklist(WEAPONS), RECORD_ARRAY_LIMITS.weapons),
   casualties: List(casualtySchema(text), RECORD_ARRAY_LIMITS.casualties),
   sources: v.pipe(List(sourceCitationSchema(text), RECORD_ARRAY_LIMITS.sources), v.minLength(1, 'needs at least one source')),
@@ -279,10 +340,16 @@ const eventEntries = (text: TextRule) => ({
  * the rules of `EventInputSchema`, so records stored before them (or put
  * straight into KV) are still served; every export cleans text on the way out.
  */
-export const EventSchema = v.pipe(v.strictObject(eventEntries(Text)), dateWindowRule(false), withinJsonBudget());
+export const EventSchema = v.pipe(v.strictObject(eventEntries(Text, 'any')), dateWindowRule(false), withinJsonBudget());
 
 /** A validated event record. */
 export type Event = v.InferOutput<typeof EventSchema>;
+
+/** One actor of a record. */
+export type EventActor = Event['actors'][number];
+
+/** One of ACTOR_ROLES. */
+export type ActorRole = (typeof ACTOR_ROLES)[number];
 
 /** A reported running count ("103 attacks since October 17"), kept apart from events. */
 export const TallySchema = v.strictObject({
@@ -328,11 +395,11 @@ function isRealDate(value: string): boolean {
  * `created_at` and `updated_at`, so a writer may leave them out. Its text is
  * NFC-normalised and refused when it holds control characters (tab and line
  * feed allowed in summary, notes and quotes), lone surrogates, U+FFFE/U+FFFF
- * or bidirectional controls. An `approximate` date needs its `date_window`.
+ * or bidirectional controls. An `approximate` date needs its `date_window`. Its actors must be ids of the dictionary.
  */
 export const EventInputSchema = v.pipe(
   v.strictObject({
-    ...eventEntries(cleanText),
+    ...eventEntries(cleanText, 'dictionary'),
     revision: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     created_at: v.optional(Timestamp),
     updated_at: v.optional(Timestamp),

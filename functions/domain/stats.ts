@@ -5,8 +5,9 @@
  * militants a strike killed), and actors counted by role (attacks made or
  * claimed, times targeted), never credited with anyone's casualties.
  */
+import { actorDisplayName, emptyRoleCounts, type RoleCounts } from './actors.ts';
 import { CASUALTY_GROUPS } from './schema.ts';
-import { entryCasualtyStatus, type GroupFigure, type IndexEntry } from './layout.ts';
+import { entryActors, entryCasualtyStatus, type GroupFigure, type IndexEntry } from './layout.ts';
 
 /** The casualty figures of one casualty group over a set of records. */
 export interface GroupStats {
@@ -30,18 +31,14 @@ export interface StatsBucket {
   by_group: GroupStats[];
 }
 
-/** How often one actor appears in each role. */
-export interface ActorStats {
-  /** The actor's name as records give it. */
+/** How often one actor appears in each role: records naming it as perpetrator, claimant, target, directing. */
+export interface ActorStats extends RoleCounts {
+  /** The actor's dictionary id (for a record indexed before the dictionary, the name it gave). */
   key: string;
+  /** The dictionary's canonical name, else the record's wording. */
+  name: string;
   /** Records naming it in any role. */
   events: number;
-  /** Records naming it as perpetrator. */
-  perpetrator: number;
-  /** Records naming it as claimant. */
-  claimant: number;
-  /** Records naming it as target. */
-  target: number;
 }
 
 /** What `/stats` returns. */
@@ -55,7 +52,7 @@ export interface EventStats {
   /** The rest are by descending number of events, then key. */
   by_type: StatsBucket[];
   by_country: StatsBucket[];
-  /** Actors by role. Entries indexed before roles were recorded count under `events` only. */
+  /** Actors by role. Entries indexed before the actor dictionary count under `events` only. */
   by_actor: ActorStats[];
 }
 
@@ -80,13 +77,13 @@ export function summarize(entries: readonly IndexEntry[]): EventStats {
     add(tally(types, entry.type), entry);
     add(tally(countries, entry.country), entry);
     status[String(entryCasualtyStatus(entry) ?? 'unknown') as keyof typeof status] += 1;
-    for (const name of entry.actors) {
-      let actor = actors.get(name);
-      if (!actor) actors.set(name, (actor = { key: name, events: 0, perpetrator: 0, claimant: 0, target: 0 }));
-      actor.events += 1;
-      if (entry.roles?.perpetrator.includes(name)) actor.perpetrator += 1;
-      if (entry.roles?.claimed_by.includes(name)) actor.claimant += 1;
-      if (entry.roles?.target.includes(name)) actor.target += 1;
+    const counted = new Set<string>();
+    for (const named of entryActors(entry)) {
+      const key = named.id || named.as_written;
+      let actor = actors.get(key);
+      if (!actor) actors.set(key, (actor = { key, name: actorDisplayName(named), events: 0, ...emptyRoleCounts() }));
+      if (!counted.has(key)) (actor.events += 1), counted.add(key);
+      if (named.role !== null && !counted.has(`${key}\n${named.role}`)) (actor[named.role] += 1), counted.add(`${key}\n${named.role}`);
     }
   }
   const { key: _key, ...totals } = finish(total);

@@ -1,32 +1,23 @@
 /**
- * Text folding shared by indexing and matching, so that "Kata'ib Hizbollah",
- * "Kataeb Hezbollah" and "KATAIB" meet: accents, apostrophes and case are
- * dropped, every other run of non-letters becomes one space, and the
- * transliterations the sources use for the same names are made one. On top of
+ * Text folding shared by indexing and matching, so that "Kata'ib", "KATA’IB"
+ * and "Kataib" meet: accents, apostrophes and case are dropped and every
+ * other run of non-letters becomes one space. Different transliterations of
+ * one name ("Hizbollah", "Hezbollah") are not guessed here: the actor
+ * dictionary (data/actors.json) lists the ones the sources use. On top of
  * it, the word search of `q=`: whole folded words, a trailing `*` for a
  * prefix, and "quoted phrases" in order. And `safeText`, which every export
  * applies to stored text on the way out.
  */
 
-/** Spellings of one name found across the sources, folded to one form. */
-const SPELLINGS: ReadonlyArray<[RegExp, string]> = [
-  [/\b(?:hizbollah|hizballah|hezballah|hizbullah)\b/g, 'hezbollah'],
-  [/\b(?:kataeb|katab)\b/g, 'kataib'],
-  [/\b(?:irbil|arbil)\b/g, 'erbil'],
-  [/\bassad\b/g, 'asad'],
-];
-
-/** Folds `text` to lower-case letters and digits separated by single spaces, with variant spellings unified. */
+/** Folds `text` to lower-case letters and digits separated by single spaces. */
 export function foldText(text: string): string {
-  let folded = text
+  return text
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
     .toLowerCase()
     .replace(/['’‘`ʼ]/g, '')
     .replace(/[^\p{L}\p{N}]+/gu, ' ')
     .trim();
-  for (const [variant, canonical] of SPELLINGS) folded = folded.replace(variant, canonical);
-  return folded;
 }
 
 /**

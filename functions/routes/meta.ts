@@ -8,7 +8,7 @@ import { etag } from 'hono/etag';
 import { html } from 'hono/html';
 import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '../domain/feed.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../domain/query.ts';
-import { EVENT_TYPES, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS } from '../domain/schema.ts';
+import { ACTOR_ROLES, EVENT_TYPES, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS } from '../domain/schema.ts';
 import type { Env } from '../env.ts';
 import { readManifest } from '../store/events-store.ts';
 import { POLLING_CACHE_CONTROL } from './conditional.ts';
@@ -19,9 +19,11 @@ const FILTERS = {
   date_match: 'overlap (default: any day of the event\'s interval in since..until) or within (every day of it in since..until)',
   type: `comma-separated: ${EVENT_TYPES.join(', ')}`,
   country: 'comma-separated ISO 3166-1 alpha-2 codes, e.g. IQ,SY',
-  actor: 'text matched against perpetrator, target and claimant names (accents, apostrophes and case ignored)',
+  actor:
+    'an actor of GET /actors, named by id, canonical name or any alias as whole words (accents, apostrophes and case ignored): KH is Kata\'ib Hezbollah, us is every actor with the word US; an actor also matches what its members did (part_of links: Kata\'ib Hezbollah for Iran-backed militias)',
+  actor_role: `comma-separated: ${ACTOR_ROLES.join(', ')}; the roles actor matches in (alone: records naming anyone in those roles)`,
   weapon: `comma-separated: ${WEAPONS.join(', ')}`,
-  q: 'words that must all appear as whole words in title, summary, place or actor names (accents, apostrophes and case ignored); word* matches a prefix, "quoted words" (or hyphenated-words) must appear together in order',
+  q: 'words that must all appear as whole words in title, summary, place or actor names (as the record writes them and every name the actor dictionary gives them; accents, apostrophes and case ignored); word* matches a prefix, "quoted words" (or hyphenated-words) must appear together in order',
   bbox: `minLon,minLat,maxLon,maxLat (WGS84); matches only points as exact as ${POINT_PRECISIONS.join(' or ')} unless precision says otherwise`,
   precision: `comma-separated location precisions: ${LOCATION_PRECISIONS.join(', ')} (country: a country centroid, the sources name no place); with bbox the default is ${POINT_PRECISIONS.join(',')}`,
   has_casualties: 'true (a reported figure above zero), false (reported as none: every figure 0) or unknown (no figure, or no number)',
@@ -50,13 +52,18 @@ const SERVICE = {
     'GET /events.csv': { description: 'A page of events as CSV (RFC 4180) with a header row; the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...PAGING } },
     'GET /stats': {
       description:
-        'Over every matching event, as { data }: total { events, has_casualties: { true, false, unknown }, by_group }, by_month/by_type/by_country [{ key, events, by_group }] with by_group [{ group, events, killed, injured, killed_not_reported, injured_not_reported }] (figures per casualty group, never summed across groups), and by_actor [{ key, events, perpetrator, claimant, target }] (actors by role, no casualty figures)',
+        'Over every matching event, as { data }: total { events, has_casualties: { true, false, unknown }, by_group }, by_month/by_type/by_country [{ key, events, by_group }] with by_group [{ group, events, killed, injured, killed_not_reported, injured_not_reported }] (figures per casualty group, never summed across groups), and by_actor [{ key, name, events, perpetrator, claimant, target, directed_by }] (actors by dictionary id and role, no casualty figures)',
       parameters: FILTERS,
     },
     'GET /tallies': {
       description: 'Reported running tallies of attacks and troop numbers, with sources, newest first',
       parameters: { since: 'YYYY-MM-DD; tallies as of this date or later', until: 'YYYY-MM-DD; tallies as of this date or earlier', country: 'comma-separated ISO 3166-1 alpha-2 codes; tallies covering any of them' },
     },
+    'GET /actors': {
+      description:
+        'The actor dictionary as { data }: each actor with id, name, kind, country, aliases (the spellings the sources use), links to other actors (relation part_of, claims_under, directed_by, supported_by or linked_to, each with quoted sources) and counts: records naming it in each role',
+    },
+    'GET /actors/{id}': { description: 'One actor of the dictionary, with its counts per role' },
     'GET /healthz': { description: 'Liveness and dataset revision' },
   },
   caching: `Read endpoints send a strong ETag and Last-Modified, answer If-None-Match and If-Modified-Since with 304, and send Cache-Control: ${POLLING_CACHE_CONTROL}.`,

@@ -16,7 +16,10 @@ export function syntheticRecord(i: number) {
     date: day,
     date_precision: 'day',
     location: inSyria ? { name: 'Deir ez-Zor', country: 'SY', lat: 35.33, lon: 40.14, precision: 'city' } : { name: 'Al-Asad Air Base', country: 'IQ', lat: 33.78, lon: 42.44, precision: 'site' },
-    actors: { perpetrator: ['Benchmark Militia'], target: ['US forces'], claimed_by: [] },
+    actors: [
+      { id: 'iran-backed-militias', role: 'perpetrator', as_written: 'Benchmark Militia' },
+      { id: 'us-forces', role: 'target', as_written: 'US forces' },
+    ],
     weapons: ['rocket'],
     casualties: i % 11 === 0 ? [{ group: 'us_military', killed: null, injured: 1 }] : [],
     sources: [{ document: '000_47b8be4f10ca94f1.txt', publisher: 'Benchmark', quote: 'Last Friday' }],

@@ -1,0 +1,67 @@
+/**
+ * The actor dictionary: `GET /actors` (every actor with how many records name
+ * it in each role) and `GET /actors/:id` (one actor). The dictionary is
+ * bundled with the Worker, the counts come from the published index, so the
+ * validators name both: a digest of the bundled dictionary and the index
+ * revision.
+ */
+import { vValidator } from '@hono/valibot-validator';
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import { ACTORS, ACTORS_JSON, actorById, emptyRoleCounts, type RoleCounts } from '../domain/actors.ts';
+import { sha256Hex } from '../domain/digest.ts';
+import { entryActors, type IndexEntry } from '../domain/layout.ts';
+import { EventIdSchema, type Actor } from '../domain/schema.ts';
+import { scanEntries } from '../store/events-store.ts';
+import { conditionalGet, datasetVersion, readIndex, type ReadEnv, type VersionOf } from './conditional.ts';
+import { jsonError, validationHook } from './errors.ts';
+
+/** The digest of the bundled dictionary, computed once per isolate. */
+let dictionaryDigest: Promise<string> | null = null;
+
+/** The dictionary's digest with the index version: the counts change with the index, the rest with the bundle. */
+const actorsVersion: VersionOf = async (c) => {
+  const [digest, dataset] = await Promise.all([(dictionaryDigest ??= sha256Hex(ACTORS_JSON)), datasetVersion(c)]);
+  return { revision: `actors:${digest}:${dataset.revision}`, updatedAt: dataset.updatedAt };
+};
+
+/** How many records name each actor in each role (a record counts once per actor and role). */
+function countRoles(entries: readonly IndexEntry[]): Map<string, RoleCounts> {
+  const counts = new Map<string, RoleCounts>();
+  for (const entry of entries) {
+    const seen = new Set<string>();
+    for (const actor of entryActors(entry)) {
+      if (!actor.id || actor.role === null || seen.has(`${actor.id}:${actor.role}`)) continue;
+      seen.add(`${actor.id}:${actor.role}`);
+      let found = counts.get(actor.id);
+      if (!found) counts.set(actor.id, (found = emptyRoleCounts()));
+      found[actor.role] += 1;
+    }
+  }
+  return counts;
+}
+
+/** An actor as served: its dictionary entry and its counts per role. */
+const withCounts = (actor: Actor, counts: Map<string, RoleCounts>) => ({ ...actor, counts: counts.get(actor.id) ?? emptyRoleCounts() });
+
+/** Routes under `/actors`. */
+export const actorsRoutes = new Hono<ReadEnv>()
+  .get('/', vValidator('query', v.strictObject({}), validationHook()), conditionalGet(actorsVersion), async (c) => {
+    const counts = countRoles(await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, {}, manifest)));
+    return c.json({ data: ACTORS.map((actor) => withCounts(actor, counts)) });
+  })
+  .get(
+    '/:id',
+    vValidator('param', v.object({ id: EventIdSchema }), validationHook()),
+    async (c, next) => {
+      const { id } = c.req.valid('param');
+      if (!actorById(id)) return jsonError(c, 404, 'not_found', `No actor with id "${id}"`, [{ field: 'id', message: 'no such actor; GET /actors lists them' }]);
+      await next();
+    },
+    conditionalGet(actorsVersion),
+    async (c) => {
+      const actor = actorById(c.req.valid('param').id)!;
+      const counts = countRoles(await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, { actor: actor.id }, manifest)));
+      return c.json(withCounts(actor, counts));
+    },
+  );
