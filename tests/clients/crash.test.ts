@@ -184,9 +184,9 @@ function versionsOf(scenario: Scenario, index: number): EventInput[] {
   return [original, { ...original, title: `Crash ${scenario.name} ${index} ${EDIT}${index % 10 < 2 ? ` ${FLAG}` : ''}` }];
 }
 
-/** Record content without the fields the server keeps. */
-function contentOf(record: Event): EventInput {
-  const { revision: _revision, created_at: _created, updated_at: _updated, ...content } = record;
+/** Record content without the fields the server keeps or derives (the date interval served with every record). */
+function contentOf(record: Event & { date_start?: string; date_end?: string }): EventInput {
+  const { revision: _revision, created_at: _created, updated_at: _updated, date_start: _start, date_end: _end, ...content } = record;
   return content;
 }
 
