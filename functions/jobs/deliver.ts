@@ -55,7 +55,7 @@ export const RECORD_WINDOW_MS = 100;
  * handed-off message come from the outbox. The batch, and the next one, never
  * wait for a slow endpoint.
  */
-export const HANDOFF_AFTER_MS = 2_000;
+export const HANDOFF_AFTER_MS = 500;
 
 /** Knobs of `deliverBatch`; tests shorten the timeout and fix the jitter. */
 export interface DeliveryOptions {
