@@ -10,10 +10,12 @@ import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import actors from '../data/actors.json';
 import events from '../data/events.json';
+import places from '../data/places.json';
 import sources from '../data/sources.json';
 import tallies from '../data/tallies.json';
 import {
   ActorDictionarySchema,
+  PlaceSchema,
   CASUALTY_GROUPS,
   EventInputSchema,
   EventSchema,
@@ -272,5 +274,23 @@ describe('record bounds', () => {
     }
     const longDocument = { ...largest.sources[0]!, document: `${'d'.repeat(MAX_DOCUMENT_NAME_LENGTH)}.txt` };
     expect(problems(makeEvent('long-document', '2023-01-01', { sources: [longDocument] }))).toEqual([`sources.0.document: must be at most ${MAX_DOCUMENT_NAME_LENGTH} characters`]);
+  });
+});
+
+describe('data/places.json', () => {
+  it('parses with PlaceSchema, with unique ids, and every alias stands verbatim in the document it names', () => {
+    const parsed = v.parse(v.array(PlaceSchema), places);
+    expect(new Set(parsed.map((place) => place.id)).size).toBe(parsed.length);
+    for (const place of parsed) {
+      for (const alias of place.aliases) expect(documentText(alias.document), `${place.id}: ${alias.name}`).toContain(alias.name);
+    }
+  });
+
+  it('sits on the coordinates of the records placed there', () => {
+    for (const place of v.parse(v.array(PlaceSchema), places)) {
+      const records = parsedEvents.filter((event) => event.location.name.startsWith(place.name));
+      expect(records.length, place.id).toBeGreaterThan(0);
+      for (const record of records) expect([record.location.lat, record.location.lon], record.id).toEqual([place.lat, place.lon]);
+    }
   });
 });

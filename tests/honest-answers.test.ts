@@ -194,3 +194,15 @@ describe('consistent errors', () => {
     expect(limit.fields).toEqual([{ field: 'limit', message: 'must be a whole number from 1 to 500 (got "ten")' }]);
   });
 });
+
+describe('place spellings from the gazetteer', () => {
+  it('finds a record under any spelling the sources use for its place', async () => {
+    await ensureBundlePublished(env, '2026-11-28T00:00:00.000Z', true);
+    const idsFor = async (q: string) => ((await getJson(`/events?limit=500&q=${encodeURIComponent(q)}`)).body.data as { id: string }[]).map((event) => event.id);
+    const placedAt = (name: string) => bundled.filter((event) => event.location.name.startsWith(name)).map((event) => event.id);
+    for (const [place, spellings] of [['Erbil Air Base', ['Irbil', 'Arbil']], ['Al-Asad Air Base', ['Ain al-Assad', 'Al Asad']]] as const) {
+      expect(placedAt(place).length, place).toBeGreaterThan(0);
+      for (const spelling of spellings) expect(await idsFor(spelling), spelling).toEqual(expect.arrayContaining(placedAt(place)));
+    }
+  });
+});

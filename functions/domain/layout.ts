@@ -17,6 +17,7 @@
 import { actorById, actorNames, recordActors } from './actors.ts';
 import { dateInterval } from './dates.ts';
 import type { ActorRole, Event } from './schema.ts';
+import { placeNames } from './places.ts';
 import { foldText } from './text.ts';
 
 /** KV key of the manifest. */
@@ -205,7 +206,7 @@ export function toIndexEntry(event: Event): IndexEntry {
     has_casualties: casualtyStatus(event.casualties),
     casualties: event.casualties.map(({ group, killed, injured }) => ({ group, killed, injured })),
     updated_at: event.updated_at,
-    text: foldText([event.title, event.summary, event.location.name, ...new Set(actorText)].join(' ')),
+    text: foldText([event.title, event.summary, event.location.name, ...placeNames(event.location.name), ...new Set(actorText)].join(' ')),
   };
 }
 

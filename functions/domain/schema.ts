@@ -235,6 +235,20 @@ export const ActorSchema = v.strictObject({
 export type Actor = v.InferOutput<typeof ActorSchema>;
 
 /** The whole dictionary: ids unique, every link to an actor it holds. */
+/** A place of the gazetteer (data/places.json): the spellings the sources use for it, each found in the document named, and where it is. */
+export const PlaceSchema = v.strictObject({
+  id: Slug,
+  name: Text(200),
+  aliases: v.array(v.strictObject({ name: Text(200), document: v.pipe(v.string(), v.regex(/^[\w.-]+\.txt$/, 'must be a file name in data/sources/')) })),
+  country: v.pipe(v.string(), v.regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')),
+  lat: v.pipe(v.number(), v.minValue(-90), v.maxValue(90)),
+  lon: v.pipe(v.number(), v.minValue(-180), v.maxValue(180)),
+  precision: v.picklist(LOCATION_PRECISIONS),
+});
+
+/** A place of the gazetteer. */
+export type Place = v.InferOutput<typeof PlaceSchema>;
+
 export const ActorDictionarySchema = v.pipe(
   v.array(ActorSchema),
   v.check((actors) => new Set(actors.map((actor) => actor.id)).size === actors.length, 'actor ids must be unique'),
