@@ -65,15 +65,16 @@ describe('the webhook outbox', () => {
     const id = await subscribe(url);
     queueSimulation.refuse((body) => (body as { record_id?: string }).record_id === 'refused-record');
     await ingest(makeEvent('refused-record', '2025-02-01'));
-    for (let round = 0; round < 5; round++) {
+    const deadLetters = async () => (await getJson(`/subscriptions/${id}/dead-letters`, { headers: ADMIN })).body.data as unknown[];
+    // Each round lets the refused message go again together with a new one: it is blamed only when others go through in the same send.
+    for (let round = 0; round < 12 && (await deadLetters()).length === 0; round++) {
+      await runInDurableObject(coordinatorStub(), (_instance, state) => void state.storage.sql.exec('UPDATE alert_outbox SET next_try_at = NULL'));
       await ingest(makeEvent(`accepted-record-${round}`, '2025-02-02'));
-      await retryNow();
       await vi.waitFor(() => expect(deliveredTo(url)).toContain(`accepted-record-${round}`));
     }
-    await vi.waitFor(async () => {
-      const letters = await getJson(`/subscriptions/${id}/dead-letters`, { headers: ADMIN });
-      expect(letters.body.data).toEqual([expect.objectContaining({ record_id: 'refused-record', reason: expect.stringContaining('refused the message 5 times') })]);
-    });
+    expect(await deadLetters()).toEqual([expect.objectContaining({ record_id: 'refused-record', reason: expect.stringContaining('refused the message 5 times') })]);
+    // Every new record went through while the refused one waited on its own.
+    expect(deliveredTo(url).filter((recordId) => recordId.startsWith('accepted-record-')).length).toBeGreaterThanOrEqual(5);
     expect(deliveredTo(url)).not.toContain('refused-record');
     expect((await coordinatorStub().status()).outbox).toEqual({ fanout: 0, pending: 0, unconfirmed: 0 });
   });
