@@ -33,6 +33,7 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { postRecords, waitUntilUpToDate } from './bench/ingest.ts';
+import { positiveFlag as positive, progressLogger, secondsSince as elapsed } from './bench/cli.ts';
 import { describeMachine } from './bench/machine.ts';
 import { DeliveryLog, startReceiver, startReceivers } from './bench/receivers.ts';
 import { syntheticRecords, type SyntheticRecord } from './bench/records.ts';
@@ -56,21 +57,12 @@ const { values } = parseArgs({
     port: { type: 'string' },
   },
 });
-function positive(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`--${name} must be a positive integer, got "${text}"`);
-    process.exit(2);
-  }
-  return value;
-}
 const repeats = positive('repeats', values.repeats);
 const deadline = positive('deadline', values.deadline);
 const scenarios = new Set(values.scenarios.split(',').filter(Boolean).map((scenario) => positive('scenarios', scenario)));
 
 const runStarted = performance.now();
-const elapsed = (since: number): number => (performance.now() - since) / 1000;
-const progress = (message: string) => console.error(`[${fixed(elapsed(runStarted))} s] ${message}`);
+const progress = progressLogger(runStarted);
 
 /** One measured figure of a scenario, over its repeats. */
 interface Row {

@@ -27,6 +27,7 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { countRecords, detectPublishProbe, measureIngest, postRecords, waitUntilPublished, waitUntilUpToDate, type IngestMode, type IngestSample, type PublishProbe } from './bench/ingest.ts';
+import { positiveFlag as positive, progressLogger, secondsSince as seconds } from './bench/cli.ts';
 import { describeMachine } from './bench/machine.ts';
 import { measureReads, TARGET_QUERY, type ReadResult } from './bench/reads.ts';
 import { syntheticRecords } from './bench/records.ts';
@@ -59,15 +60,6 @@ const { values } = parseArgs({
   },
 });
 
-/** A positive integer flag, or exit with a message. */
-function positive(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`--${name} must be a positive integer, got "${text}"`);
-    process.exit(2);
-  }
-  return value;
-}
 const sizeList = (name: string, text: string): number[] => [...new Set(text.split(',').filter(Boolean).map((size) => positive(name, size)))].sort((a, b) => a - b);
 
 const readSizes = sizeList('sizes', values.sizes);
@@ -108,8 +100,7 @@ interface IngestBlock {
 }
 
 const runStarted = performance.now();
-const seconds = (since: number): number => (performance.now() - since) / 1000;
-const progress = (message: string) => console.error(`[${fixed(seconds(runStarted))} s] ${message}`);
+const progress = progressLogger(runStarted);
 
 const loads: Load[] = [];
 const readBlocks: ReadBlock[] = [];

@@ -8,6 +8,7 @@
  * a POST only after writing KV, has none, and there the benchmark polls
  * `GET /events/<last id>` until it answers 200 and cannot count KV puts.
  */
+import { secondsSince } from './cli.ts';
 import type { SyntheticRecord } from './records.ts';
 
 /** Where the Worker listens and its admin token. */
@@ -47,8 +48,6 @@ export interface IngestSample {
 
 /** How often publishing is polled; the resolution of the published times. */
 const POLL_MS = 50;
-
-const elapsedSince = (started: number): number => (performance.now() - started) / 1000;
 
 async function readStatus(api: Api): Promise<AdminStatus> {
   const response = await fetch(`${api.base}/admin/status`, { headers: { authorization: `Bearer ${api.token}` } });
@@ -94,7 +93,7 @@ async function pollUntil<T>(what: string, timeoutSeconds: number, check: () => P
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (elapsedSince(started) > timeoutSeconds) throw new Error(`${what} after ${timeoutSeconds} s`);
+    if (secondsSince(started) > timeoutSeconds) throw new Error(`${what} after ${timeoutSeconds} s`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
@@ -141,9 +140,9 @@ export async function measureIngest(api: Api, probe: PublishProbe, mode: IngestM
   const before = probe === 'admin-status' ? await readStatus(api) : null;
   const started = performance.now();
   await postRecords(api, records, mode.perRequest, mode.concurrency);
-  const committedSeconds = elapsedSince(started);
+  const committedSeconds = secondsSince(started);
   const after = await waitUntilPublished(api, probe, records.at(-1)!.id, stored + records.length, timeoutSeconds);
-  const publishedSeconds = elapsedSince(started);
+  const publishedSeconds = secondsSince(started);
   return {
     records: records.length,
     committedPerSecond: records.length / committedSeconds,
