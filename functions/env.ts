@@ -24,8 +24,6 @@ interface Bindings {
   COORDINATOR: DurableObjectNamespace<import('./store/coordinator.ts').Coordinator>;
   /** Webhook deliveries waiting to be sent. */
   DELIVERIES: Queue;
-  /** Deliveries given up on, kept for inspection and redelivery. */
-  DEAD_LETTERS: Queue;
 }
 
 /** Bindings and variables available to every handler. */
