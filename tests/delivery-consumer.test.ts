@@ -15,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DeliveryMessage } from '../functions/domain/delivery-messages.ts';
 import type { Env } from '../functions/env.ts';
 import { deliverBatch } from '../functions/jobs/deliver.ts';
-import { call, coordinatorStub, getJson } from './helpers.ts';
+import { call, coordinatorStub, getJson, makeEvent, settled } from './helpers.ts';
 
 const ADMIN = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
 
@@ -26,6 +26,7 @@ const PLATFORM_CONNECTIONS = 6;
 interface SentRequest {
   url: string;
   id: string;
+  body: string;
   /** When the request got a connection (ms since the epoch). */
   sentAt: number;
   outcome: 'answered' | 'aborted';
@@ -53,7 +54,7 @@ class Endpoints {
       const url = String(input instanceof Request ? input.url : input);
       const signal = init?.signal ?? undefined;
       await this.connect(signal);
-      const request: SentRequest = { url, id: new Headers(init?.headers).get('webhook-id') ?? '', sentAt: Date.now(), outcome: 'aborted' };
+      const request: SentRequest = { url, id: new Headers(init?.headers).get('webhook-id') ?? '', body: typeof init?.body === 'string' ? init.body : '', sentAt: Date.now(), outcome: 'aborted' };
       this.requests.push(request);
       try {
         await sleep(this.delays.get(url) ?? 5, signal);
@@ -151,6 +152,18 @@ function countingEnv(): { env: Env; calls: string[] } {
     }),
   });
   return { env: { ...env, COORDINATOR: { getByName: () => stub } as unknown as Env['COORDINATOR'] }, calls };
+}
+
+/** `env` whose Coordinator stub answers `method` only after `ms`. */
+function slowCoordinatorEnv(method: string, ms: number): Env {
+  const real = coordinatorStub();
+  const stub = new Proxy({}, {
+    get: (_target, name) => (name === 'then' ? undefined : async (...args: unknown[]) => {
+      if (name === method) await sleep(ms);
+      return (real as unknown as Record<string | symbol, (...args: unknown[]) => unknown>)[name]!(...args);
+    }),
+  });
+  return { ...env, COORDINATOR: { getByName: () => stub } as unknown as Env['COORDINATOR'] };
 }
 
 /** `env` whose Coordinator stub fails `failing` methods (every method when omitted), as an overloaded Coordinator would. */
@@ -272,6 +285,59 @@ describe('delivery consumer', () => {
     expect(settlements.find((settlement) => settlement.msgId === retried.msg_id)?.how).toBe('retry');
     expect((await getJson(`/subscriptions/${failing}/deliveries`, { headers: ADMIN })).body.data).toEqual([]);
     expect((await getJson(`/subscriptions/${failing}`, { headers: ADMIN })).body.health).toMatchObject({ consecutive_failures: 0, failing_since: null });
+  });
+
+  it('sends a record alert queued by reference with its payload, and acknowledges unsent a copy the outbox is done with', async () => {
+    const url = 'https://hooks.example.com/by-reference';
+    const id = await subscribe(url);
+    const response = await call('/events', { method: 'POST', headers: ADMIN, body: JSON.stringify(makeEvent('by-reference', '2025-03-01')) });
+    expect(response.status).toBe(201);
+    await settled();
+    // The queue carried a reference; the request carried the whole alert.
+    await vi.waitFor(() => expect(endpoints.requests.filter((request) => request.url === url && request.outcome === 'answered')).toHaveLength(1), { timeout: 10_000, interval: 50 });
+    const sent = endpoints.requests.filter((request) => request.url === url);
+    expect(JSON.parse(sent[0]!.body)).toMatchObject({ type: 'event.created', data: { id: 'by-reference', revision: 1 } });
+    // The queue delivers the same reference again (at least once): the outbox is done with it, so nothing is sent.
+    const copy: DeliveryMessage = { msg_id: sent[0]!.id, subscription_id: id, type: 'event.created', record_id: 'by-reference', revision: 1, payload: '' };
+    await vi.waitFor(async () => expect((await getJson('/admin/status', { headers: ADMIN })).body.outbox.unconfirmed).toBe(0), { timeout: 10_000, interval: 50 });
+    const { batch, settlements } = timedBatch([copy], 2);
+    await deliverBatch(batch, env);
+    expect(settlements.map((settlement) => settlement.how)).toEqual(['ack']);
+    expect(endpoints.requests.filter((request) => request.url === url)).toHaveLength(1);
+  });
+
+  it('dead-letters a referenced alert whose payload is gone, with the reason, instead of sending an empty body', async () => {
+    const url = 'https://hooks.example.com/payload-gone';
+    const id = await subscribe(url);
+    const message: DeliveryMessage = { msg_id: 'msg_payloadgone000000000000000', subscription_id: id, type: 'event.created', record_id: 'no-such-record', revision: 1, payload: '' };
+    await runInDurableObject(coordinatorStub(), (_instance, state) => {
+      state.storage.sql.exec(
+        'INSERT INTO alert_outbox (msg_id, subscription_id, body, created_at, sent_at, resend_at, payload_record, payload_revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        message.msg_id, id, JSON.stringify(message), new Date().toISOString(), Date.now(), Date.now() + 3_600_000, 'no-such-record', 1,
+      );
+    });
+    const { batch, settlements } = timedBatch([message]);
+    await deliverBatch(batch, env);
+    expect(settlements.map((settlement) => settlement.how)).toEqual(['ack']);
+    expect(endpoints.requests.filter((request) => request.url === url)).toEqual([]);
+    const letters = await getJson(`/subscriptions/${id}/dead-letters`, { headers: ADMIN });
+    expect(letters.body.data).toEqual([expect.objectContaining({ msg_id: message.msg_id, reason: expect.stringContaining('payload') })]);
+  });
+
+  it('acknowledges delivered messages at once and records their outcomes without holding the batch', async () => {
+    const url = 'https://hooks.example.com/recorded-later';
+    const id = await subscribe(url);
+    const messages = [ping(id), ping(id), ping(id)];
+    const { batch, settlements } = timedBatch(messages);
+    const recordingTakesMs = 1_000;
+    const ctx = createExecutionContext();
+    const started = Date.now();
+    await deliverBatch(batch, slowCoordinatorEnv('recordDeliveries', recordingTakesMs), {}, ctx);
+    expect(Date.now() - started).toBeLessThan(recordingTakesMs);
+    expect(settlements.map((settlement) => settlement.how)).toEqual(['ack', 'ack', 'ack']);
+    await waitOnExecutionContext(ctx);
+    const log = await getJson(`/subscriptions/${id}/deliveries`, { headers: ADMIN });
+    expect(log.body.data.map((entry: { outcome: string }) => entry.outcome)).toEqual(['delivered', 'delivered', 'delivered']);
   });
 
   it('numbers attempts by what was recorded, so retries after Coordinator failures spend no receiver attempt', async () => {

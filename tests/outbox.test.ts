@@ -56,9 +56,29 @@ describe('the webhook outbox', () => {
     await ingest(makeEvent('after-the-large-one', '2025-01-11'));
     await vi.waitFor(() => expect(urls.filter((url) => deliveredTo(url).length === 2)).toHaveLength(100), { timeout: 20_000, interval: 100 });
     for (const url of urls) expect(deliveredTo(url).sort()).toEqual(['after-the-large-one', 'large-record']);
+    // Every receiver got the whole record, though the queue carried only references to it.
+    for (const url of urls) expect(received.get(url)!.some((body) => body.includes('Ü'.repeat(2_000)))).toBe(true);
+    expect(queueSimulation.stats().largestMessageBytes).toBeLessThan(1_024);
     expect(queueSimulation.stats().largestBatchBytes).toBeLessThanOrEqual(QUEUE_LIMITS.batchBytes);
     expect(queueSimulation.stats().refused).toBe(0);
   });
+
+  it('hands batches to the queue side by side, never more than six at once', async () => {
+    const urls = Array.from({ length: 700 }, (_, i) => `https://hooks.example.com/wide-${i}`);
+    // Seven batches' worth of subscribers, made directly in the Coordinator's storage (700 POSTs would only slow the test).
+    await runInDurableObject(coordinatorStub(), (_instance, state) => {
+      urls.forEach((url, i) => state.storage.sql.exec(
+        "INSERT INTO subscriptions (id, url, filters, event_types, description, secret, status, health, created_at, updated_at) VALUES (?, ?, '{}', ?, NULL, ?, 'active', '{}', ?, ?)",
+        `sub_wide${String(i).padStart(24, '0')}`, url, JSON.stringify(['event.created', 'event.updated']), `whsec_${btoa('a-test-secret-of-enough-bytes!!')}`, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z',
+      ));
+    });
+    await ingest(makeEvent('seven-hundred-alerts', '2025-02-01'));
+    await vi.waitFor(() => expect(urls.filter((url) => deliveredTo(url).length === 1)).toHaveLength(700), { timeout: 30_000, interval: 100 });
+    expect(queueSimulation.stats().maxInFlight).toBeGreaterThan(1);
+    expect(queueSimulation.stats().maxInFlight).toBeLessThanOrEqual(6);
+    // Gone again, so the next tests' alerts are not fanned out to them.
+    await runInDurableObject(coordinatorStub(), (_instance, state) => void state.storage.sql.exec("DELETE FROM subscriptions WHERE id LIKE 'sub_wide%'"));
+  }, 60_000);
 
   it('isolates a message the queue refuses: the others go on, and it is dead-lettered after five refusals', async () => {
     const url = 'https://hooks.example.com/poisoned';

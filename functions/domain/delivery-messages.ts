@@ -4,7 +4,13 @@
  */
 import type { WebhookEventType } from './webhook-signing.ts';
 
-/** A queued delivery: the exact payload bytes to sign and send, and where it belongs. */
+/**
+ * A queued delivery: the exact payload bytes to sign and send, and where it
+ * belongs. A record alert is queued by reference: its `payload` is empty and
+ * the consumer takes the payload of (`record_id`, `revision`) from the
+ * Coordinator when it sends it, so a message is a few hundred bytes whatever
+ * the record. Pings and redelivered dead letters carry their payload.
+ */
 export interface DeliveryMessage {
   msg_id: string;
   subscription_id: string;
@@ -12,6 +18,7 @@ export interface DeliveryMessage {
   record_id: string | null;
   /** The record revision a record alert is about. */
   revision?: number;
+  /** The payload to sign and send; empty for a record alert queued by reference. */
   payload: string;
   /** Attempts made before this message was sent again by the outbox (a lost or unconfirmed message); absent on a first send. */
   prior_attempts?: number;
@@ -22,3 +29,13 @@ export interface DeadLetter extends DeliveryMessage {
   reason: string;
   attempts: number;
 }
+
+/** A record alert queued by reference, whose payload the consumer takes from the Coordinator. */
+export type ReferenceMessage = DeliveryMessage & { record_id: string; revision: number };
+
+/** Whether a message is a record alert queued by reference (empty payload, record and revision named). */
+export const isReference = (message: DeliveryMessage): message is ReferenceMessage =>
+  message.payload === '' && message.record_id !== null && message.revision !== undefined;
+
+/** The key of a record revision's alert payload in a delivery plan. */
+export const payloadKey = (recordId: string, revision: number): string => `${recordId}@${revision}`;

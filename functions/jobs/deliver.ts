@@ -7,8 +7,15 @@
  * request's timeout starts when it is sent), and reports the outcomes back in
  * as few calls as possible: those that finish within RECORD_WINDOW_MS of one
  * another go together, so a batch that finishes together makes two
- * Coordinator calls in all. Each message is acknowledged or retried as soon
- * as its outcome is recorded, never after the slowest request of its batch.
+ * Coordinator calls in all. A delivered message is acknowledged at once;
+ * any other is acknowledged or retried as soon as its outcome is recorded,
+ * never after the slowest request of its batch. A batch whose messages are
+ * all acknowledged returns without waiting for its outcomes to be recorded
+ * (`ctx.waitUntil`), so the next batch starts sooner.
+ *
+ * Record alerts are queued by reference (domain/delivery-messages.ts): the
+ * targets call also brings the payload of each record revision the batch
+ * refers to, once per revision however many subscribers it goes to.
  *
  * A failing Coordinator is not the receiver's fault: the message is retried
  * after PLATFORM_RETRY_SECONDS with nothing logged and no change to endpoint
@@ -27,7 +34,7 @@
  * are stored there directly, with their outcome.
  */
 import { MAX_ATTEMPTS, decideRetry, judgeAttempt, type AttemptResult, type AttemptVerdict } from '../domain/delivery-policy.ts';
-import type { DeadLetter, DeliveryMessage } from '../domain/delivery-messages.ts';
+import { isReference, payloadKey, type DeadLetter, type DeliveryMessage } from '../domain/delivery-messages.ts';
 import { webhookHeaders } from '../domain/webhook-signing.ts';
 import { checkWebhookTarget } from '../domain/webhook-targets.ts';
 import type { Env } from '../env.ts';
@@ -86,6 +93,8 @@ interface PendingOutcome {
   report: DeliveryReport;
   recorded(result: { dead_lettered: boolean }): void;
   unrecorded(): void;
+  /** The message is already acknowledged (delivered): nothing waits for this outcome to be recorded. */
+  settled?: true;
 }
 
 /**
@@ -97,12 +106,20 @@ class OutcomeRecorder {
   private pending: PendingOutcome[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Outcomes added whose message is settled only once they are recorded. */
+  private unsettled = 0;
 
   constructor(private readonly stub: CoordinatorStub) {}
 
   add(outcome: PendingOutcome): void {
     this.pending.push(outcome);
+    if (!outcome.settled) this.unsettled++;
     this.timer ??= setTimeout(() => void this.flush(), RECORD_WINDOW_MS);
+  }
+
+  /** Whether some message still waits for its outcome to be recorded before it can be acknowledged or retried. */
+  holdsMessages(): boolean {
+    return this.unsettled > 0;
   }
 
   /** Records whatever is still pending and waits for every call to end. */
@@ -117,6 +134,7 @@ class OutcomeRecorder {
       const outcomes = this.pending;
       this.pending = [];
       if (outcomes.length === 0) return;
+      this.unsettled -= outcomes.filter((outcome) => !outcome.settled).length;
       let results: { dead_lettered: boolean }[];
       try {
         results = await this.stub.recordDeliveries(outcomes.map((outcome) => outcome.report));
@@ -131,11 +149,23 @@ class OutcomeRecorder {
   }
 }
 
-/** A message about to be sent: its target and the number of this attempt. */
+/** A message about to be sent: the delivery with its payload, its target and the number of this attempt. */
 interface Send {
   message: Message<DeliveryMessage>;
+  delivery: DeliveryMessage;
   target: DeliveryTarget;
   attempt: number;
+}
+
+/**
+ * The delivery to send for a queued message: as queued, or, for a record
+ * alert queued by reference, with the payload the plan carries; null when
+ * the plan has none because the outbox no longer holds the message.
+ */
+function withPayload(queued: DeliveryMessage, plan: DeliveryPlan): DeliveryMessage | null {
+  if (!isReference(queued)) return queued;
+  const payload = plan.payloads[payloadKey(queued.record_id, queued.revision)];
+  return payload === undefined ? null : { ...queued, payload };
 }
 
 /**
@@ -151,7 +181,9 @@ export async function deliverBatch(
   const stub = coordinator(env);
   let plan: DeliveryPlan;
   try {
-    plan = await stub.deliveryTargets(batch.messages.map(({ body }) => ({ msg_id: body.msg_id, subscription_id: body.subscription_id })));
+    plan = await stub.deliveryTargets(
+      batch.messages.map(({ body }) => ({ msg_id: body.msg_id, subscription_id: body.subscription_id, payload_of: isReference(body) ? { record_id: body.record_id, revision: body.revision } : null })),
+    );
   } catch (error) {
     console.error('Coordinator unavailable; the batch is retried without counting an attempt:', error instanceof Error ? error.message : String(error));
     for (const message of batch.messages) message.retry({ delaySeconds: PLATFORM_RETRY_SECONDS });
@@ -160,10 +192,14 @@ export async function deliverBatch(
   const recorder = new OutcomeRecorder(stub);
   const sends: Send[] = [];
   for (const message of batch.messages) {
-    const delivery = message.body;
-    const target = plan.targets[delivery.subscription_id];
+    const target = plan.targets[message.body.subscription_id];
     if (!target) {
       message.ack(); // the subscription was deleted
+      continue;
+    }
+    const delivery = withPayload(message.body, plan);
+    if (delivery === null) {
+      message.ack(); // the outbox is done with it (an earlier copy was settled, or its payload is gone and it is a dead letter)
       continue;
     }
     // Numbered from the attempts recorded, so runs the platform failed spend none; a message the outbox
@@ -171,7 +207,7 @@ export async function deliverBatch(
     const recorded = plan.recorded_attempts[delivery.msg_id];
     const attempt = recorded === undefined ? message.attempts + (delivery.prior_attempts ?? 0) : recorded + 1;
     if (target.status === 'active') {
-      sends.push({ message, target, attempt });
+      sends.push({ message, delivery, target, attempt });
       continue;
     }
     recorder.add({
@@ -188,7 +224,7 @@ export async function deliverBatch(
     const outcome = await deliver(send, random, timeoutMs, allowLoopbackHttp);
     inFlight.delete(send);
     // A handed-off message is already acknowledged: only its outcome is still recorded.
-    recorder.add(handedOff.has(send) ? { ...outcome, recorded: () => undefined, unrecorded: () => undefined } : outcome);
+    recorder.add(handedOff.has(send) ? { ...outcome, recorded: () => undefined, unrecorded: () => undefined, settled: true } : outcome);
   });
   let handoffTimer: ReturnType<typeof setTimeout> | undefined;
   const handoff = new Promise<boolean>((resolve) => {
@@ -205,7 +241,9 @@ export async function deliverBatch(
     }
     ctx.waitUntil(run.settled.then(() => recorder.drain()));
   }
-  await recorder.drain();
+  // When every message is already acknowledged, their outcomes are recorded without holding up the next batch.
+  if (ctx && !recorder.holdsMessages()) ctx.waitUntil(recorder.drain());
+  else await recorder.drain();
 }
 
 
@@ -213,8 +251,7 @@ export async function deliverBatch(
 const logBase = (delivery: DeliveryMessage, attempt: number) => ({ subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, revision: delivery.revision ?? null, attempt });
 
 /** One delivery attempt of one message, sent now: its outcome to record, and how to settle the message after. */
-async function deliver({ message, target, attempt: attemptNumber }: Send, random: () => number, timeoutMs: number, allowLoopbackHttp: boolean): Promise<PendingOutcome> {
-  const delivery = message.body;
+async function deliver({ message, delivery, target, attempt: attemptNumber }: Send, random: () => number, timeoutMs: number, allowLoopbackHttp: boolean): Promise<PendingOutcome> {
   const sentAt = new Date();
   const check = checkWebhookTarget(target.url, { allowLoopbackHttp });
   if (!check.ok) {
@@ -230,11 +267,13 @@ async function deliver({ message, target, attempt: attemptNumber }: Send, random
   const verdict = judgeAttempt(result, new Date());
   const base = { ...logBase(delivery, attemptNumber), at: sentAt.toISOString(), status: result.kind === 'response' ? result.status : null, latency_ms: latencyMs };
   if (verdict.outcome === 'delivered') {
+    // The receiver has it: acknowledged at once. Should its outcome go unrecorded, the outbox, without news, sends it once more later with the same webhook-id.
+    message.ack();
     return {
       report: { entry: { ...base, outcome: 'delivered', error: null }, verdict, next_attempt_at: null, message: null, give_up_reason: null },
-      recorded: () => message.ack(),
-      // The receiver has it: the outbox, without news, sends it once more later with the same webhook-id.
-      unrecorded: () => message.ack(),
+      recorded: () => undefined,
+      unrecorded: () => undefined,
+      settled: true,
     };
   }
   const decision = decideRetry(verdict, attemptNumber, random);

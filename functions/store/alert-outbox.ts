@@ -33,6 +33,8 @@ const OUTBOX_ADDED_COLUMNS = {
 const SEND_BATCH_MAX = 100;
 /** Most bytes one `sendBatch` may carry (Queues: 256 KB), with room for framing. */
 const SEND_BATCH_MAX_BYTES = 250_000;
+/** Batches handed to the queue at once (a Worker keeps at most six connections open). */
+const SEND_CONCURRENCY = 6;
 /** Largest message the queue takes (Queues: 128 KB), with room for framing. */
 export const MESSAGE_MAX_BYTES = 126_000;
 /** Times a message may fail to be queued on its own, while others go through, before it is dead-lettered. */
@@ -149,7 +151,8 @@ export class AlertOutbox {
 
   /**
    * Sends new messages and those due again to the delivery queue, oldest
-   * first, in batches bounded by count and bytes. A message over the queue's
+   * first, in batches bounded by count and bytes, up to SEND_CONCURRENCY
+   * batches at once. A message over the queue's
    * size limit is dead-lettered at once. When a batch fails, its messages are
    * sent one by one, so one message the queue refuses never holds back the
    * others: it waits with its own backoff and is dead-lettered after
@@ -160,21 +163,25 @@ export class AlertOutbox {
   async send(nowMs: number): Promise<void> {
     let anySent = false;
     for (;;) {
-      const batch = this.nextBatch(nowMs);
-      if (batch.length === 0) return;
-      if (await this.trySend(batch)) {
-        this.markSent(batch, nowMs);
-        anySent = true;
-        continue;
-      }
-      // The batch failed: one message at a time tells a refused message from an unavailable queue.
+      const batches = this.nextBatches(nowMs, SEND_CONCURRENCY);
+      if (batches.length === 0) return;
       const refused: OutboxItem[] = [];
-      for (const item of batch) {
-        if (await this.trySend([item])) {
-          this.markSent([item], nowMs);
-          anySent = true;
-        } else refused.push(item);
-      }
+      await Promise.all(
+        batches.map(async (batch) => {
+          if (await this.trySend(batch)) {
+            this.markSent(batch, nowMs);
+            anySent = true;
+            return;
+          }
+          // The batch failed: one message at a time tells a refused message from an unavailable queue.
+          for (const item of batch) {
+            if (await this.trySend([item])) {
+              this.markSent([item], nowMs);
+              anySent = true;
+            } else refused.push(item);
+          }
+        }),
+      );
       for (const item of refused) this.refused(item, anySent, nowMs);
     }
   }
@@ -190,35 +197,38 @@ export class AlertOutbox {
     }
   }
 
-  /** The next batch to send: new messages whose turn has come, then those due again, within the count and byte limits. */
-  private nextBatch(nowMs: number): OutboxItem[] {
-    type Row = { msg_id: string; body: string; resends: number; attempts: number; sent_at: number | null; send_failures: number; payload_record: string | null; payload: string | null };
-    // Record alerts take their payload from alert_payloads (store/alert-fanout.ts).
-    const select = `SELECT o.msg_id, o.body, o.resends, o.attempts, o.sent_at, o.send_failures, o.payload_record, p.payload FROM alert_outbox o
-      LEFT JOIN alert_payloads p ON p.record_id = o.payload_record AND p.revision = o.payload_revision`;
-    const fresh = this.sql.exec<Row>(`${select} WHERE o.sent_at IS NULL AND COALESCE(o.next_try_at, 0) <= ? ORDER BY o.created_at LIMIT ?`, nowMs, SEND_BATCH_MAX).toArray();
-    const due = this.sql.exec<Row>(`${select} WHERE o.sent_at IS NOT NULL AND o.resend_at <= ? ORDER BY o.resend_at LIMIT ?`, nowMs, SEND_BATCH_MAX - fresh.length).toArray();
-    const batch: OutboxItem[] = [];
+  /**
+   * The next batches to send (at most `count`): new messages whose turn has
+   * come, then those due again, each batch within the count and byte limits.
+   */
+  private nextBatches(nowMs: number, count: number): OutboxItem[][] {
+    type Row = { msg_id: string; body: string; resends: number; attempts: number; sent_at: number | null; send_failures: number };
+    // A record alert's body names its payload (store/alert-fanout.ts) instead of carrying it: the consumer fetches it when it sends.
+    const select = 'SELECT msg_id, body, resends, attempts, sent_at, send_failures FROM alert_outbox';
+    const limit = SEND_BATCH_MAX * count;
+    const fresh = this.sql.exec<Row>(`${select} WHERE sent_at IS NULL AND COALESCE(next_try_at, 0) <= ? ORDER BY created_at LIMIT ?`, nowMs, limit).toArray();
+    const due = this.sql.exec<Row>(`${select} WHERE sent_at IS NOT NULL AND resend_at <= ? ORDER BY resend_at LIMIT ?`, nowMs, limit - fresh.length).toArray();
+    const batches: OutboxItem[][] = [];
+    let batch: OutboxItem[] = [];
     let bytes = 0;
     for (const row of [...fresh, ...due]) {
-      const message: DeliveryMessage = { ...(JSON.parse(row.body) as DeliveryMessage), prior_attempts: row.attempts };
-      if (row.payload_record !== null) {
-        if (row.payload === null) {
-          this.abandon(message, 'the alert payload of this record revision is gone', row.attempts);
-          continue;
-        }
-        message.payload = row.payload;
-      }
+      const message: DeliveryMessage = { payload: '', ...(JSON.parse(row.body) as Omit<DeliveryMessage, 'payload'>), prior_attempts: row.attempts };
       const size = utf8Length(JSON.stringify(message));
       if (size > MESSAGE_MAX_BYTES) {
         this.abandon(message, `the message is ${size} bytes, over the queue's limit of ${MESSAGE_MAX_BYTES}`, row.attempts);
         continue;
       }
-      if (batch.length > 0 && bytes + size > SEND_BATCH_MAX_BYTES) break;
+      if (batch.length === SEND_BATCH_MAX || (batch.length > 0 && bytes + size > SEND_BATCH_MAX_BYTES)) {
+        batches.push(batch);
+        if (batches.length === count) return batches;
+        batch = [];
+        bytes = 0;
+      }
       batch.push({ message, resends: row.sent_at === null ? 0 : row.resends + 1, sendFailures: row.send_failures });
       bytes += size;
     }
-    return batch;
+    if (batch.length > 0) batches.push(batch);
+    return batches;
   }
 
   /** Records messages as handed to the queue; their outcome is expected within the resend wait. */

@@ -13,7 +13,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, MANIFEST_KEY } from '../domain/layout.ts';
-import type { DeadLetter, DeliveryMessage } from '../domain/delivery-messages.ts';
+import { payloadKey, type DeadLetter, type DeliveryMessage } from '../domain/delivery-messages.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import type { EventInput, Tally } from '../domain/schema.ts';
 import type { SubscriptionInput } from '../domain/subscription.ts';
@@ -53,11 +53,20 @@ export interface Bundle {
   tallies: Tally[];
 }
 
-/** What the delivery consumer gets for a batch: targets by subscription id (a deleted one is absent) and recorded attempts by message id (absent when the outbox no longer holds the message). */
+/**
+ * What the delivery consumer gets for a batch: targets by subscription id (a
+ * deleted one is absent), recorded attempts by message id (absent when the
+ * outbox no longer holds the message) and the alert payloads of the record
+ * revisions the batch's messages refer to, by `payloadKey`.
+ */
 export interface DeliveryPlan {
   targets: Record<string, DeliveryTarget>;
   recorded_attempts: Record<string, number>;
+  payloads: Record<string, string>;
 }
+
+/** A message of a batch, as the consumer describes it when it asks for the batch's plan. */
+export type PlannedMessage = Pick<DeliveryMessage, 'msg_id' | 'subscription_id'> & { payload_of: { record_id: string; revision: number } | null };
 
 /** One outcome the delivery consumer reports. */
 export interface DeliveryReport {
@@ -241,17 +250,34 @@ export class Coordinator extends DurableObject<Env> {
 
   /**
    * What the delivery consumer needs for a batch, in one call: the target of
-   * each subscription still there (URL, secret, status) and, for each message
-   * the outbox holds, the receiver attempts recorded so far (the next attempt
-   * is numbered from it, so runs that failed on the platform spend none).
+   * each subscription still there (URL, secret, status), for each message
+   * the outbox holds the receiver attempts recorded so far (the next attempt
+   * is numbered from it, so runs that failed on the platform spend none), and
+   * the payload of each record revision the messages refer to. A message the
+   * outbox holds whose payload is gone cannot be sent: it is dead-lettered
+   * here, and the consumer, finding it no longer held, acknowledges it.
    */
-  deliveryTargets(messages: readonly Pick<DeliveryMessage, 'msg_id' | 'subscription_id'>[]): DeliveryPlan {
+  deliveryTargets(messages: readonly PlannedMessage[]): DeliveryPlan {
     const targets: Record<string, DeliveryTarget> = {};
     for (const id of new Set(messages.map((message) => message.subscription_id))) {
       const target = this.subscriptions.deliveryTarget(id);
       if (target) targets[id] = target;
     }
-    return { targets, recorded_attempts: Object.fromEntries(this.outbox.recordedAttempts(messages.map((message) => message.msg_id))) };
+    const recorded = this.outbox.recordedAttempts(messages.map((message) => message.msg_id));
+    const payloads: Record<string, string> = {};
+    for (const { msg_id, payload_of } of messages) {
+      if (payload_of === null || !recorded.has(msg_id)) continue;
+      const key = payloadKey(payload_of.record_id, payload_of.revision);
+      const payload = payloads[key] ?? this.fanout.payload(payload_of.record_id, payload_of.revision);
+      if (payload !== null) {
+        payloads[key] = payload;
+        continue;
+      }
+      const message = this.outbox.take(msg_id);
+      if (message) this.subscriptions.storeDeadLetter({ ...message, reason: 'the alert payload of this record revision is gone', attempts: recorded.get(msg_id) ?? 0 }, new Date().toISOString());
+      recorded.delete(msg_id);
+    }
+    return { targets, recorded_attempts: Object.fromEntries(recorded), payloads };
   }
 
   /**

@@ -3,7 +3,9 @@
  * Cloudflare Queues enforce and the local queue does not: a message of at
  * most 128 KB, and a `sendBatch` of at most 100 messages and 256 KB. A test
  * may also make it refuse chosen messages (as a queue refusing one message)
- * or everything (an unavailable queue). Counters tell what was sent.
+ * or everything (an unavailable queue). Counters tell what was sent, the
+ * largest message and batch, and the most sends that were ever in flight at
+ * once (a Worker or Durable Object keeps at most six connections open).
  */
 
 /** Queues' limits. */
@@ -19,15 +21,19 @@ interface QueueState {
   sent: number;
   refused: number;
   largestBatchBytes: number;
+  largestMessageBytes: number;
+  inFlight: number;
+  maxInFlight: number;
 }
 
-let state: QueueState = { refuse: null, unavailable: false, sent: 0, refused: 0, largestBatchBytes: 0 };
+const cleared = (): QueueState => ({ refuse: null, unavailable: false, sent: 0, refused: 0, largestBatchBytes: 0, largestMessageBytes: 0, inFlight: 0, maxInFlight: 0 });
+let state = cleared();
 
 /** The queue simulation's controls, shared by tests and the Coordinator (one isolate per test file). */
 export const queueSimulation = {
   /** Back to accepting everything within the limits, counters cleared. */
   reset(): void {
-    state = { refuse: null, unavailable: false, sent: 0, refused: 0, largestBatchBytes: 0 };
+    state = cleared();
   },
   /** Refuse every message whose body matches (null: none). */
   refuse(predicate: ((body: unknown) => boolean) | null): void {
@@ -38,8 +44,9 @@ export const queueSimulation = {
     state.unavailable = unavailable;
   },
   /** Counters since the last reset. */
-  stats(): Readonly<Pick<QueueState, 'sent' | 'refused' | 'largestBatchBytes'>> {
-    return { sent: state.sent, refused: state.refused, largestBatchBytes: state.largestBatchBytes };
+  stats(): Readonly<Pick<QueueState, 'sent' | 'refused' | 'largestBatchBytes' | 'largestMessageBytes' | 'maxInFlight'>> {
+    const { sent, refused, largestBatchBytes, largestMessageBytes, maxInFlight } = state;
+    return { sent, refused, largestBatchBytes, largestMessageBytes, maxInFlight };
   },
   /** Wraps a producer binding. */
   wrap(queue: Queue): Queue {
@@ -58,16 +65,27 @@ export const queueSimulation = {
       if (state.refuse && bodies.some(state.refuse)) fail('message refused (simulated)');
       state.sent += bodies.length;
       state.largestBatchBytes = Math.max(state.largestBatchBytes, total);
+      state.largestMessageBytes = Math.max(state.largestMessageBytes, ...sizes);
+    };
+    /** Runs a send as one connection, counting how many are open at once. */
+    const connected = async <T>(send: () => Promise<T>): Promise<T> => {
+      state.inFlight++;
+      state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+      try {
+        return await send();
+      } finally {
+        state.inFlight--;
+      }
     };
     return {
       send: async (body: unknown, options?: QueueSendOptions) => {
         check([body]);
-        return queue.send(body, options);
+        return connected(() => queue.send(body, options));
       },
       sendBatch: async (messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
         const list = [...messages];
         check(list.map((message) => message.body));
-        return queue.sendBatch(list, options);
+        return connected(() => queue.sendBatch(list, options));
       },
     } as Queue;
   },
