@@ -68,6 +68,13 @@ export function intervalMatches(start: string, end: string, since: string | unde
   return (!since || end >= since) && (!until || start <= until);
 }
 
+/** The day `days` days after `date` (before it when negative), as `YYYY-MM-DD`. */
+export function addDays(date: string, days: number): string {
+  const moved = new Date(`${date}T00:00:00Z`);
+  moved.setUTCDate(moved.getUTCDate() + days);
+  return moved.toISOString().slice(0, 10);
+}
+
 /** The last day of the month of `date`. */
 function lastDayOfMonth(date: string): string {
   const year = Number(date.slice(0, 4));
