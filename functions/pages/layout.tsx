@@ -28,7 +28,7 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--panel); 
 .panel { background: var(--panel); padding: .2rem 1rem 1rem; margin-block: 1rem; }
 form.filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: .6rem 1rem; }
 form.filters label, form.filters legend { display: block; font-weight: 600; }
-form.filters fieldset label { display: inline; font-weight: 400; margin-right: .6rem; }
+form.filters fieldset label { display: inline-block; white-space: nowrap; font-weight: 400; margin-right: .8rem; }
 form.filters fieldset { border: 1px solid var(--line); margin: 0; }
 form.filters input[type=text], form.filters input[type=date], form.filters input[type=search], form.filters input[type=number], form.filters select { width: 100%; padding: .3rem; font: inherit; border: 1px solid #767676; }
 form.filters .actions { grid-column: 1 / -1; }
@@ -54,6 +54,8 @@ export function Layout({ title, feeds, children }: LayoutProps) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} · strikewire`}</title>
+        {/* No icon: an empty one keeps browsers from requesting /favicon.ico. */}
+        <link rel="icon" href="data:," />
         {feeds.map((feed) => (
           <link rel="alternate" type={feed.type} title={`strikewire: ${feed.name}`} href={feed.url} />
         ))}
