@@ -54,7 +54,7 @@ async function select(html: string, selector: string): Promise<Found[]> {
   await new HTMLRewriter()
     .on(selector, {
       element(element) {
-        found.push({ attributes: Object.fromEntries([...element.attributes].map(([name, value]) => [name, decode(value)])), text: '' });
+        found.push({ attributes: Object.fromEntries([...element.attributes].map(([name, value]) => [name, decode(value ?? '')])), text: '' });
       },
       text(chunk) {
         found.at(-1)!.text += chunk.text;
