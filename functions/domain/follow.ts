@@ -39,7 +39,7 @@ export function downloadLinks(origin: string, query: URLSearchParams): { geojson
 }
 
 /** The `filters` of a subscription to `filter`: each parameter as a string, a repeated one as an array. */
-export function subscriptionFilters(filter: URLSearchParams): Record<string, string | string[]> {
+function subscriptionFilters(filter: URLSearchParams): Record<string, string | string[]> {
   const filters: Record<string, string | string[]> = {};
   for (const name of new Set(filter.keys())) {
     const values = filter.getAll(name);
@@ -52,7 +52,7 @@ export function subscriptionFilters(filter: URLSearchParams): Record<string, str
 const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /** Where the command tells the subscriber to put their receiver's URL. */
-export const EXAMPLE_WEBHOOK_URL = 'https://example.com/strikewire-webhook';
+const EXAMPLE_WEBHOOK_URL = 'https://example.com/strikewire-webhook';
 
 /**
  * A `curl` command that subscribes a webhook to `filter` on `origin`, with

@@ -28,7 +28,7 @@ export interface EventsPageProps {
 const listValues = (query: URLSearchParams, name: string): string[] => query.getAll(name).flatMap((value) => value.split(',').map((part) => part.trim()));
 
 /** The filter in words, for the title: "type=attack, country=IQ", or "all records". */
-export const filterWords = (filter: URLSearchParams): string => (filter.size ? [...filter].map(([name, value]) => `${name}=${value}`).join(', ') : 'all records');
+const filterWords = (filter: URLSearchParams): string => (filter.size ? [...filter].map(([name, value]) => `${name}=${value}`).join(', ') : 'all records');
 
 /** A group of checkboxes for one list parameter. */
 function Checkboxes({ name, legend, values, query, words = codeWords }: { name: string; legend: string; values: readonly string[]; query: URLSearchParams; words?: (value: string) => string }) {
@@ -85,7 +85,7 @@ function Choice({ name, label, options, query }: { name: string; label: string; 
  * controls submit empty values, which the page drops (redirecting to the
  * same query without them), so the URL stays one the JSON API accepts.
  */
-export function FilterForm({ query }: { query: URLSearchParams }) {
+function FilterForm({ query }: { query: URLSearchParams }) {
   return (
     <form class="filters" method="get" action="/events" role="search" aria-label="Filter records">
       <Field name="q" label="Words" type="search" query={query} hint={'whole words; word* for a prefix; "quoted phrase"'} />
@@ -120,7 +120,7 @@ export function FilterForm({ query }: { query: URLSearchParams }) {
 }
 
 /** The "follow this" box for a filter. */
-export function FollowBox({ origin, query }: { origin: string; query: URLSearchParams }) {
+function FollowBox({ origin, query }: { origin: string; query: URLSearchParams }) {
   const filter = filterParameters(query);
   const downloads = downloadLinks(origin, query);
   return (

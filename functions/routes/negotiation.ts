@@ -36,7 +36,7 @@ export function negotiate(defaultType: DefaultType = 'application/json'): Middle
 /** True when the request negotiated HTML. */
 export const isHtml = (c: Context<ReadEnv>): boolean => c.get('representation') === 'html';
 
-/** The validators' version: `html`'s for a page, else `other`'s. */
+/** The validators' version: `page`'s when HTML was negotiated, else `other`'s. */
 export const byRepresentation =
   (other: VersionOf, page: VersionOf): VersionOf =>
   (c) =>
