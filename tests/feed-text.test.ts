@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { xml2js } from 'xml-js';
-import { eventTagUri, xmlSafe } from '../functions/domain/feed.ts';
+import { eventTagUri, itemTitle, xmlSafe } from '../functions/domain/feed.ts';
 import { HOSTILE_TITLES, hostileEvents } from './fixtures/hostile-events.ts';
 import { call, seed } from './helpers.ts';
 
@@ -16,7 +16,10 @@ const XML_UNSAFE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFE\u
 const decodeHtml = (html: string): string =>
   html.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
 
-const expectedTitles = Object.fromEntries(Object.entries(HOSTILE_TITLES).map(([id, title]) => [eventTagUri(id), xmlSafe(title)]));
+/** Each record's title, made safe, by feed id. */
+const safeTitles = Object.fromEntries(Object.entries(HOSTILE_TITLES).map(([id, title]) => [eventTagUri(id), xmlSafe(title)]));
+/** Each item's title, by feed id: the date, then the title made safe. */
+const expectedTitles = Object.fromEntries(hostileEvents().map((event) => [eventTagUri(event.id), xmlSafe(itemTitle(event))]));
 
 async function body(path: string): Promise<string> {
   const response = await call(path);
@@ -38,15 +41,18 @@ describe('hostile text', () => {
     const items = asList(channel.item) as any[];
     expect(Object.fromEntries(items.map((item) => [item.guid._text, item.title._text]))).toEqual(expectedTitles);
     for (const item of items) {
-      expect(decodeHtml(item.description._cdata)).toContain(`${expectedTitles[item.guid._text]}. Summary with ]]> and </entry></item> and .`);
+      expect(decodeHtml(item.description._cdata)).toContain(`${safeTitles[item.guid._text]}. Summary with ]]> and </entry></item> and .`);
       expect(item.description._cdata).not.toMatch(/<script/);
     }
   });
 
-  it('round-trips Atom titles as HTML', async () => {
+  it('round-trips Atom titles and summaries as text', async () => {
     const feed = (xml2js(await body('/feed.atom'), { compact: true }) as any).feed;
     const entries = asList(feed.entry) as any[];
-    expect(Object.fromEntries(entries.map((entry) => [entry.id._text, decodeHtml(entry.title._cdata)]))).toEqual(expectedTitles);
+    expect(Object.fromEntries(entries.map((entry) => [entry.id._text, entry.title._text]))).toEqual(expectedTitles);
+    expect(entries.every((entry) => entry.title._attributes.type === 'text' && entry.summary._attributes.type === 'text')).toBe(true);
+    expect(Object.fromEntries(entries.map((entry) => [entry.id._text, entry.summary._text.split('. Summary')[0]]))).toEqual(safeTitles);
+    expect(entries.every((entry) => !/<script/.test(entry.content._cdata))).toBe(true);
     expect(entries.every((entry) => entry['georss:point']._text === '36.2376 43.9632')).toBe(true);
   });
 

@@ -1,7 +1,9 @@
 /**
  * `/feed.rss`, `/feed.atom` and `/feed.json` through the Worker: content types
- * and structure of each format, ids that survive edits, `updated` from record
- * changes, self links, GeoRSS points, filters and parameter errors.
+ * and structure of each format, titles that start with the event's date at
+ * its precision, ids that survive edits, `published` and `updated` per
+ * format, self links as requested, links to the HTML pages, GeoRSS points,
+ * filters and parameter errors.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { xml2js } from 'xml-js';
@@ -30,7 +32,26 @@ const records: Event[] = [
   }),
   makeEvent('qaim-strike', '2024-02-02', { type: 'strike', weapons: ['airstrike'], location: { ...AL_TANF, name: 'Al-Qaim', country: 'IQ', lat: 34.37, lon: 41.09 }, updated_at: '2026-02-05T00:00:00.000Z' }),
   makeEvent('tanf-rocket-attack', '2023-11-20', { location: AL_TANF, updated_at: '2026-02-01T00:00:00.000Z' }),
+  makeEvent('asad-missile-attack', '2023-10-01', { date_precision: 'month', title: "Missile attack on Al-Asad & Al-Qa'im", updated_at: '2026-02-01T00:00:00.000Z' }),
+  makeEvent('baghdad-strikes', '2023-09-29', {
+    type: 'strike',
+    date_precision: 'approximate',
+    date_window: { start: '2023-09-27', end: '2023-10-04' },
+    location: { ...AL_TANF, name: 'Baghdad', country: 'IQ', lat: 33.31, lon: 44.36, precision: 'city' },
+    updated_at: '2026-02-01T00:00:00.000Z',
+  }),
 ];
+
+/** The item titles the feeds must show for `records`, by id: the date at its precision, then the title. */
+const TITLES: Record<string, string> = {
+  'tanf-drone-attack': '29 Jan 2024 — Synthetic event tanf-drone-attack',
+  'tower-22-drone-attack': '28 Jan 2024 — Synthetic event tower-22-drone-attack',
+  'qaim-strike': '2 Feb 2024 — Synthetic event qaim-strike',
+  'tanf-rocket-attack': '20 Nov 2023 — Synthetic event tanf-rocket-attack',
+  'asad-missile-attack': "Oct 2023 — Missile attack on Al-Asad & Al-Qa'im",
+  'baghdad-strikes': '27 Sep – 4 Oct 2023 — Synthetic event baghdad-strikes',
+};
+const ALL_IDS = ['qaim-strike', 'tanf-drone-attack', 'tower-22-drone-attack', 'tanf-rocket-attack', 'asad-missile-attack', 'baghdad-strikes'];
 
 /** A compact xml-js node: `_attributes`, `_text` or `_cdata`, and child elements by name. */
 type XmlNode = Record<string, any>;
@@ -70,7 +91,15 @@ describe('RSS 2.0', () => {
     expect(response.headers.get('content-type')).toBe('application/rss+xml; charset=utf-8');
     expect(channel['atom:link']._attributes).toMatchObject({ rel: 'self', href: `${ORIGIN}/feed.rss`, type: 'application/rss+xml' });
     expect(channel.lastBuildDate._text).toBe(new Date('2026-02-10T08:00:00.000Z').toUTCString());
-    expect(items.map((item) => item.link._text)).toEqual(['qaim-strike', 'tanf-drone-attack', 'tower-22-drone-attack', 'tanf-rocket-attack'].map((id) => `${ORIGIN}/events/${id}`));
+    expect(items.map((item) => item.link._text)).toEqual(ALL_IDS.map((id) => `${ORIGIN}/events/${id}`));
+    expect(channel.link._text).toBe(`${ORIGIN}/events`);
+    expect(channel.language._text).toBe('en');
+  });
+
+  it('starts each title with the event date at its precision, and keeps pubDate at first publication', async () => {
+    const { items } = await rss();
+    expect(items.map((item) => item.title._text)).toEqual(ALL_IDS.map((id) => TITLES[id]));
+    expect(items.map((item) => item.pubDate._text)).toEqual(ALL_IDS.map((id) => new Date(records.find((record) => record.id === id)!.created_at).toUTCString()));
   });
 
   it('gives each item a permanent guid, its link, a GeoRSS point "lat lon" and categories', async () => {
@@ -78,7 +107,7 @@ describe('RSS 2.0', () => {
     expect(items).toHaveLength(1);
     const [item] = items as [XmlNode];
     expect(item.guid).toEqual({ _attributes: { isPermaLink: 'false' }, _text: eventTagUri('tower-22-drone-attack') });
-    expect(item.title._text).toBe('Synthetic event tower-22-drone-attack');
+    expect(item.title._text).toBe(TITLES['tower-22-drone-attack']);
     expect(item['georss:point']).toEqual({ _attributes: { 'xmlns:georss': 'http://www.georss.org/georss' }, _text: '33.3189 38.6981' });
     expect(list(item.category).map((category: XmlNode) => category._text)).toEqual(['attack', 'JO', 'one_way_attack_drone']);
     expect(item.description._cdata).toContain('us military: 3 killed; 40 injured');
@@ -86,20 +115,39 @@ describe('RSS 2.0', () => {
 });
 
 describe('Atom', () => {
-  it('is application/atom+xml with URL ids, a self link and updated from the newest record change', async () => {
+  it('is application/atom+xml in English with URL ids, a self link and updated from the newest record change', async () => {
     const { feed, entries, response } = await atom('?type=attack');
     expect(response.headers.get('content-type')).toBe('application/atom+xml; charset=utf-8');
-    expect(feed._attributes.xmlns).toBe('http://www.w3.org/2005/Atom');
+    expect(feed._attributes).toEqual({ xmlns: 'http://www.w3.org/2005/Atom', 'xml:lang': 'en' });
     expect(feed.id._text).toBe(`${ORIGIN}/feed.atom?type=attack`);
-    expect(list(feed.link).map((link: XmlNode) => link._attributes)).toContainEqual({ rel: 'self', href: `${ORIGIN}/feed.atom?type=attack` });
+    expect(list(feed.link).map((link: XmlNode) => link._attributes)).toEqual([
+      { rel: 'alternate', href: `${ORIGIN}/events?type=attack` },
+      { rel: 'self', href: `${ORIGIN}/feed.atom?type=attack` },
+    ]);
     expect(feed.updated._text).toBe('2026-02-10T08:00:00.000Z');
-    expect(entries.map((entry) => entry.id._text)).toEqual(['tanf-drone-attack', 'tower-22-drone-attack', 'tanf-rocket-attack'].map(eventTagUri));
+    expect(entries.map((entry) => entry.id._text)).toEqual(['tanf-drone-attack', 'tower-22-drone-attack', 'tanf-rocket-attack', 'asad-missile-attack'].map(eventTagUri));
     const [first] = entries as [XmlNode];
     expect(first.link._attributes.href).toBe(`${ORIGIN}/events/tanf-drone-attack`);
-    expect(first.updated._text).toBe('2026-02-10T08:00:00.000Z');
-    expect(first.published._text).toBe('2026-02-01T00:00:00.000Z');
     expect(first['georss:point']._text).toBe('33.4987 38.6332');
-    expect(first.title._attributes.type).toBe('html');
+  });
+
+  it('publishes each entry at the event date, updated at the record change', async () => {
+    const { entries } = await atom();
+    expect(entries.map((entry) => [entry.id._text, entry.published._text, entry.updated._text])).toEqual(
+      ALL_IDS.map((id) => {
+        const record = records.find((each) => each.id === id)!;
+        return [eventTagUri(id), `${record.date}T00:00:00.000Z`, record.updated_at];
+      }),
+    );
+  });
+
+  it('writes titles and summaries as plain text, and the details as HTML content', async () => {
+    const { entries } = await atom('?country=IQ&type=attack');
+    const [entry] = entries as [XmlNode];
+    expect(entry.title).toEqual({ _attributes: { type: 'text' }, _text: TITLES['asad-missile-attack'] });
+    expect(entry.summary).toEqual({ _attributes: { type: 'text' }, _text: 'A synthetic record used by the tests.' });
+    expect(entry.content._attributes.type).toBe('html');
+    expect(entry.content._cdata).toContain('<strong>Date:</strong> 2023-10-01 (month: 2023-10-01 to 2023-10-31)');
   });
 });
 
@@ -112,7 +160,8 @@ describe('JSON Feed', () => {
     expect(feed.items.map((item: { id: string }) => item.id)).toEqual([eventTagUri('qaim-strike'), eventTagUri('tanf-drone-attack')]);
     expect(feed.items[1]).toMatchObject({
       url: `${ORIGIN}/events/tanf-drone-attack`,
-      title: 'Synthetic event tanf-drone-attack',
+      title: TITLES['tanf-drone-attack'],
+      summary: 'A synthetic record used by the tests.',
       date_modified: '2026-02-10T08:00:00.000Z',
       date_published: '2026-02-01T00:00:00.000Z',
       _geo: { type: 'Point', coordinates: [38.6332, 33.4987] },
@@ -122,21 +171,32 @@ describe('JSON Feed', () => {
 });
 
 describe('all formats', () => {
-  it('honour the /events filters, and name them in the title and a canonical self link', async () => {
+  it('honour the /events filters, name them in the title, link themselves as requested and take the canonical URL as id', async () => {
     const query = '?type=attack&has_casualties=true&country=SY,JO&since=2024-01-29';
+    const canonical = `?country=SY%2CJO&has_casualties=true&since=2024-01-29&type=attack`;
     const { feed } = await jsonFeed(query);
     expect(feed.items.map((item: { url: string }) => item.url)).toEqual([`${ORIGIN}/events/tanf-drone-attack`]);
-    expect(feed.feed_url).toBe(`${ORIGIN}/feed.json?country=SY%2CJO&has_casualties=true&since=2024-01-29&type=attack`);
+    expect(feed.feed_url).toBe(`${ORIGIN}/feed.json${query}`);
+    expect(feed.home_page_url).toBe(`${ORIGIN}/events${query}`);
     expect(feed.title).toBe('strikewire events: country=SY,JO, has_casualties=true, since=2024-01-29, type=attack');
-    const { items } = await rss(query);
+    const { items, channel } = await rss(query);
     expect(items.map((item) => item.guid._text)).toEqual([eventTagUri('tanf-drone-attack')]);
+    expect(channel['atom:link']._attributes.href).toBe(`${ORIGIN}/feed.rss${query}`);
+    const { feed: atomFeed } = await atom(query);
+    expect(atomFeed.id._text).toBe(`${ORIGIN}/feed.atom${canonical}`);
+    expect(list(atomFeed.link).find((link: XmlNode) => link._attributes.rel === 'self')._attributes.href).toBe(`${ORIGIN}/feed.atom${query}`);
   });
 
-  it('link each item to its record', async () => {
+  it('link each item to its record, which is JSON to API clients and a page to browsers', async () => {
     const { feed } = await jsonFeed('?limit=1');
     const { status, body } = await getJson(new URL(feed.items[0].url).pathname);
     expect(status).toBe(200);
     expect(body.id).toBe('qaim-strike');
+    for (const url of [feed.items[0].url, feed.home_page_url]) {
+      const page = await call(new URL(url).pathname + new URL(url).search, { headers: { Accept: 'text/html' } });
+      expect(page.status, url).toBe(200);
+      expect(page.headers.get('content-type'), url).toMatch(/^text\/html/);
+    }
   });
 
   it('keep ids when a record is edited, and move updated to the edit', async () => {
@@ -150,7 +210,7 @@ describe('all formats', () => {
     const after = await atom();
     expect(after.entries.map((entry) => entry.id._text)).toEqual(before.atom);
     expect(after.feed.updated._text).toBe('2026-03-05T12:00:00.000Z');
-    expect(feed.items.at(-1)).toMatchObject({ title: edited.title, date_modified: '2026-03-05T12:00:00.000Z', id: eventTagUri('tanf-rocket-attack') });
+    expect(feed.items.find((item: { id: string }) => item.id === eventTagUri('tanf-rocket-attack'))).toMatchObject({ title: `21 Nov 2023 — ${edited.title}`, date_modified: '2026-03-05T12:00:00.000Z', id: eventTagUri('tanf-rocket-attack') });
   });
 
   it('take updated from the records shown, not from the time of the request', async () => {

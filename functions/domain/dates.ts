@@ -36,6 +36,29 @@ export function withDateInterval<Dated extends DatedRecord>(record: Dated): Date
   return Object.fromEntries(entries) as Dated & DateInterval;
 }
 
+const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
+
+/** `YYYY-MM-DD` as "25 Dec 2023". */
+const dayLabel = (date: string): string => `${Number(date.slice(8, 10))} ${MONTH_NAMES[Number(date.slice(5, 7)) - 1]} ${date.slice(0, 4)}`;
+
+/**
+ * A record's date as people read it, at its precision: "25 Dec 2023" (day),
+ * "Jan 2024" (month), the window of an approximate date ("27 Dec 2019 –
+ * 5 Jan 2020", "27–31 Dec 2019"), or "c. 29 Dec 2019" for an approximate
+ * date stored without a window. Feed titles and pages start with it.
+ */
+export function dateLabel(record: DatedRecord): string {
+  if (record.date_precision === 'month') return dayLabel(record.date).replace(/^\d+ /, '');
+  if (record.date_precision !== 'approximate') return dayLabel(record.date);
+  if (!record.date_window) return `c. ${dayLabel(record.date)}`;
+  const [start, end] = [dayLabel(record.date_window.start), dayLabel(record.date_window.end)];
+  if (start === end) return `c. ${start}`;
+  const [startDay, startMonth, startYear] = start.split(' ');
+  const [, endMonth, endYear] = end.split(' ');
+  if (startYear !== endYear) return `${start} – ${end}`;
+  return startMonth === endMonth ? `${startDay}–${end}` : `${startDay} ${startMonth} – ${end}`;
+}
+
 /** How `since`/`until` select records: `overlap` (any day of the interval in range) or `within` (every day in range). */
 export type DateMatch = 'overlap' | 'within';
 
@@ -43,6 +66,13 @@ export type DateMatch = 'overlap' | 'within';
 export function intervalMatches(start: string, end: string, since: string | undefined, until: string | undefined, match: DateMatch): boolean {
   if (match === 'within') return (!since || start >= since) && (!until || end <= until);
   return (!since || end >= since) && (!until || start <= until);
+}
+
+/** The day `days` days after `date` (before it when negative), as `YYYY-MM-DD`. */
+export function addDays(date: string, days: number): string {
+  const moved = new Date(`${date}T00:00:00Z`);
+  moved.setUTCDate(moved.getUTCDate() + days);
+  return moved.toISOString().slice(0, 10);
 }
 
 /** The last day of the month of `date`. */

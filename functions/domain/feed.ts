@@ -10,16 +10,30 @@
  *   the first `]]>` in each, and it decodes `&amp;` in text before escaping
  *   it: so HTML is given to it escaped (no `]]>` can remain), RSS item titles
  *   go in as escaped text, and text with `&` is pre-encoded for it;
+ * - it writes Atom titles and summaries as `type="html"` CDATA, which many
+ *   parsers show with their entities ("Al-Qa&#39;im"): they are given to it
+ *   HTML-escaped and turned into `type="text"` afterwards (escaped HTML is
+ *   escaped XML for the same text), with the record's HTML in `content`;
  * - Atom ids must be URLs: entries get a `tag:` URI made from the record id
  *   alone, which is also the RSS guid and the JSON Feed id, so it never
- *   changes when a record is edited;
+ *   changes when a record is edited, and one event has one id in every feed;
  * - it has no per-entry extensions in Atom, so the GeoRSS point is added to
- *   each rendered entry; and it writes JSON Feed 1.0, so the document is
- *   lifted to 1.1 (`authors`, `language`).
+ *   each rendered entry, with `xml:lang` on the feed; and it writes JSON
+ *   Feed 1.0, so the document is lifted to 1.1 (`authors`, `language`).
+ *
+ * Item titles start with the event's date at its precision ("25 Dec 2023 —
+ * …"). Dates: Atom `published` is the event's date and `updated` the
+ * record's last change; RSS `pubDate` and JSON Feed `date_published` are when
+ * the record was first published, so a new record about an old event still
+ * comes up as new in readers that sort by them. Every link (channel, items,
+ * JSON Feed `home_page_url` and `url`) goes to the pages `/events` and
+ * `/events/:id`, which answer browsers in HTML. The self link is the URL as
+ * requested; the feed's id is its canonical form.
  */
 import { Feed, type Extension } from 'feed';
 import { actorDisplayName, recordActors } from './actors.ts';
-import { dateInterval } from './dates.ts';
+import { dateInterval, dateLabel } from './dates.ts';
+import { canonicalQuery } from './query.ts';
 import { POINT_PRECISIONS, type ActorRole, type Event } from './schema.ts';
 import { foldText, safeText } from './text.ts';
 
@@ -50,10 +64,8 @@ const RSS_TTL_MINUTES = 5;
 
 /** What a feed shows: one page of a query, and where it is served. */
 export interface FeedPage {
-  /** Origin the feed is served from (`https://host`); every link is absolute. */
-  origin: string;
-  /** The request's canonical query string, without `?`; empty when none. */
-  query: string;
+  /** The absolute URL the feed was requested at: its self link; every link is made absolute from its origin. */
+  url: string;
   /** The records, newest first. */
   events: readonly Event[];
   /** Newest record change in the whole dataset: the feed's `updated` when `events` is empty. */
@@ -72,30 +84,31 @@ function feedUpdated(page: Pick<FeedPage, 'events' | 'datasetUpdatedAt'>): Date 
 /** Renders `page` as `format`. */
 export function renderFeed(format: FeedFormat, page: FeedPage): string {
   const rules = RULES[format];
-  const search = page.query ? `?${page.query}` : '';
-  const feedLinks = Object.fromEntries(FEED_FORMATS.map((each) => [each, `${page.origin}${FEED_PATHS[each]}${search}`]));
+  const requested = new URL(page.url);
+  const { origin } = requested;
+  const query = canonicalQuery(requested);
   const feed = new Feed({
-    id: feedLinks[format],
-    title: rules.text(xmlSafe(feedTitle(page.query))),
+    id: `${origin}${FEED_PATHS[format]}${query ? `?${query}` : ''}`,
+    title: rules.text(xmlSafe(feedTitle(query))),
     description: rules.text(`Source-cited events from ${SITE_NAME}, newest first.`),
-    link: `${page.origin}/events${search}`,
-    feedLinks,
+    link: `${origin}/events${requested.search}`,
+    feedLinks: { [format]: requested.href },
     updated: feedUpdated(page),
     generator: SITE_NAME,
     language: 'en',
     ttl: RSS_TTL_MINUTES,
-    author: { name: SITE_NAME, link: `${page.origin}/` },
+    author: { name: SITE_NAME, link: `${origin}/` },
   });
   for (const event of page.events) {
-    const title = xmlSafe(event.title);
+    const title = xmlSafe(itemTitle(event));
     feed.addItem({
       title: rules.title(title),
       id: eventTagUri(event.id),
       guid: eventTagUri(event.id),
-      link: `${page.origin}/events/${event.id}`,
+      link: `${origin}/events/${event.id}`,
       date: new Date(event.updated_at),
-      published: new Date(event.created_at),
-      description: describeEvent(event),
+      published: new Date(rules.published(event)),
+      ...rules.body(event),
       category: [event.type, event.location.country, ...event.weapons].map((term) => ({ name: term, term })),
       extensions: rules.extensions(event, title),
     });
@@ -103,12 +116,16 @@ export function renderFeed(format: FeedFormat, page: FeedPage): string {
   return rules.serialize(feed, page.events);
 }
 
-/** How one format carries text and places, and how it is serialised. */
+/** How one format carries text, dates and places, and how it is serialised. */
 interface FormatRules {
   /** Plain text for the feed-level title and description. */
   text(value: string): string;
   /** An item title, given as plain text. */
   title(value: string): string;
+  /** The item's publication time (ISO 8601). */
+  published(event: Event): string;
+  /** The item's description and content, as the package takes them. */
+  body(event: Event): { description: string; content?: string };
   /** Extra item fields: the place, and for RSS the title as escaped text. */
   extensions(event: Event, title: string): Extension[];
   serialize(feed: Feed, events: readonly Event[]): string;
@@ -118,6 +135,8 @@ const RULES: Record<FeedFormat, FormatRules> = {
   rss: {
     text: encodeAmpersands,
     title: (value) => value,
+    published: (event) => event.created_at,
+    body: (event) => ({ description: describeEvent(event) }),
     extensions: (event, title) => [
       // Replaces the CDATA title the package writes with text it escapes fully.
       { name: 'title', objects: { _text: encodeAmpersands(title) } },
@@ -127,18 +146,25 @@ const RULES: Record<FeedFormat, FormatRules> = {
   },
   atom: {
     text: encodeAmpersands,
-    // Atom titles are written as type="html".
+    // Written as type="html" CDATA, then turned into type="text" (atomEntries).
     title: escapeHtml,
+    published: (event) => `${event.date}T00:00:00.000Z`,
+    body: (event) => ({ description: html(event.summary), content: describeEvent(event) }),
     extensions: () => [],
-    serialize: (feed, events) => withAtomGeoRss(feed.atom1(), events),
+    serialize: (feed, events) => atomEntries(withAtomLanguage(feed.atom1()), events),
   },
   json: {
     text: (value) => value,
     title: (value) => value,
+    published: (event) => event.created_at,
+    body: (event) => ({ description: xmlSafe(event.summary), content: describeEvent(event) }),
     extensions: (event) => (onMap(event) ? [{ name: '_geo', objects: { about: 'https://www.rfc-editor.org/rfc/rfc7946', type: 'Point', coordinates: [event.location.lon, event.location.lat] } }] : []),
     serialize: (feed) => toJsonFeed11(feed.json1()),
   },
 };
+
+/** An item's title: the event's date at its precision, then its title ("25 Dec 2023 — Drone attack on Erbil Air Base"). */
+export const itemTitle = (event: Event): string => `${dateLabel(event)} — ${event.title}`;
 
 /** The feed's title, naming the filters it was asked for. */
 function feedTitle(query: string): string {
@@ -211,11 +237,35 @@ const onMap = (event: Event): boolean => POINT_PRECISIONS.includes(event.locatio
 /** `lat lon`, as GeoRSS Simple writes a point. */
 const geoRssPoint = (event: Event): string => `${event.location.lat} ${event.location.lon}`;
 
-/** Adds a GeoRSS point to each Atom entry, in order; the package has no hook for per-entry elements in Atom. */
-function withAtomGeoRss(xml: string, events: readonly Event[]): string {
+/** The package's Atom root element, and the same with the feed's language. */
+const ATOM_ROOT = '<feed xmlns="http://www.w3.org/2005/Atom">';
+const ATOM_ROOT_WITH_LANGUAGE = '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en">';
+
+/** Sets `xml:lang` on the Atom feed; the package has no option for it. */
+function withAtomLanguage(xml: string): string {
+  if (!xml.includes(ATOM_ROOT)) throw new Error('Atom output does not start its feed as expected');
+  return xml.replace(ATOM_ROOT, ATOM_ROOT_WITH_LANGUAGE);
+}
+
+/**
+ * A title or summary the package wrote as `type="html"` CDATA. What it holds
+ * was HTML-escaped here (no `<`, so no `]]>`), which is also escaped XML for
+ * the same text, so it can stand as `type="text"` content unchanged.
+ */
+const ATOM_HTML_TEXT = /<(title|summary) type="html"><!\[CDATA\[([^<]*?)\]\]><\/\1>/g;
+
+/**
+ * Finishes each Atom entry, in order, where the package has no hook: its
+ * title and summary as `type="text"`, and its GeoRSS point.
+ */
+function atomEntries(xml: string, events: readonly Event[]): string {
   const parts = xml.split('</entry>');
   if (parts.length !== events.length + 1) throw new Error('Atom output does not have one entry per record');
-  const entries = events.map((event, index) => `${parts[index]}${onMap(event) ? `<georss:point xmlns:georss="${GEORSS_NAMESPACE}">${geoRssPoint(event)}</georss:point>` : ''}</entry>`);
+  const entries = events.map((event, index) => {
+    const entry = parts[index]!.replace(ATOM_HTML_TEXT, '<$1 type="text">$2</$1>');
+    if (/<(title|summary) type="html">/.test(entry)) throw new Error('Atom entry text is not in the form expected');
+    return `${entry}${onMap(event) ? `<georss:point xmlns:georss="${GEORSS_NAMESPACE}">${geoRssPoint(event)}</georss:point>` : ''}</entry>`;
+  });
   return entries.join('') + parts[events.length];
 }
 

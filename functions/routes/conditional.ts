@@ -31,11 +31,12 @@ export interface DataVersion {
  * same data the ETag names: the index `manifest`, the stored `record` of
  * `/events/:id`, or the published `tallies`. `version` is what the
  * validators sent with a 200 describe; a handler that had to move to a newer
- * manifest updates it (see `readIndex`).
+ * manifest updates it (see `readIndex`). `representation` is set on routes
+ * that serve HTML pages too (routes/negotiation.ts), and is part of the ETag.
  */
 export type ReadEnv = {
   Bindings: Env;
-  Variables: { manifest?: Manifest; record?: StoredEvent | null; tallies?: PublishedTallies | null; version?: DataVersion };
+  Variables: { manifest?: Manifest; record?: StoredEvent | null; tallies?: PublishedTallies | null; version?: DataVersion; representation?: string };
 };
 
 /** Reads the `DataVersion` behind a request. */
@@ -81,10 +82,20 @@ export async function readIndex<T>(c: Context<ReadEnv>, read: (manifest: Manifes
  * body does, including when the way it is built changes.
  */
 export const recordVersion: VersionOf = async (c) => {
-  const stored = await readEvent(c.env.EVENTS, c.req.param('id') ?? '');
+  const stored = await readEvent(c.env.EVENTS, routeRecordId(c));
   const served = stored ? { record: stored.record, text: JSON.stringify(withDateInterval(stored.record)) } : null;
   c.set('record', served);
   return { revision: `record:${served ? await sha256Hex(served.text) : 'none'}`, updatedAt: stored?.record.updated_at ?? null };
+};
+
+/** The record id of an `/events/:id` route; `<id>.json`, the record's JSON link, names the same record. */
+export const routeRecordId = (c: Context<ReadEnv>): string => (c.req.param('id') ?? '').replace(/\.json$/, '');
+
+/** A record's page: the record, and the index its related and nearby records are read from. */
+export const recordPageVersion: VersionOf = async (c) => {
+  const [record, dataset] = await Promise.all([recordVersion(c), datasetVersion(c)]);
+  const updatedAt = [record.updatedAt, dataset.updatedAt].reduce<string | null>((latest, each) => (each !== null && (latest === null || each > latest) ? each : latest), null);
+  return { revision: `${record.revision}:${dataset.revision}`, updatedAt };
 };
 
 /** The tallies collection: the digest of its content and when that last changed, published with it in one value. */
@@ -105,7 +116,9 @@ export function conditionalGet(versionOf: VersionOf, cacheControl = POLLING_CACH
   return async (c, next) => {
     const url = new URL(c.req.url);
     const validatorsOf = async (version: DataVersion) => {
-      const etag = `"${(await sha256Hex(`${version.revision}\n${url.pathname}\n${canonicalQuery(url)}`)).slice(0, 40)}"`;
+      const representation = c.get('representation');
+      const named = `${version.revision}\n${url.pathname}\n${canonicalQuery(url)}${representation ? `\n${representation}` : ''}`;
+      const etag = `"${(await sha256Hex(named)).slice(0, 40)}"`;
       const validators: Record<string, string> = { ETag: etag, 'Cache-Control': cacheControl };
       if (version.updatedAt) validators['Last-Modified'] = new Date(version.updatedAt).toUTCString();
       return validators;

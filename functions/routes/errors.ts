@@ -55,11 +55,16 @@ function receivedValue(issue: v.BaseIssue<unknown>): string | null {
   return null;
 }
 
+/** The 400 error for invalid input: its code, a message naming every invalid field, and the fields. */
+export function invalidInputError(issues: readonly v.BaseIssue<unknown>[], what = 'parameter'): { code: string; message: string; fields: FieldProblem[] } {
+  const fields = fieldProblems(issues, what);
+  return { code: `invalid_${what}`, message: `Invalid ${what}: ${fields.map((problem) => `${problem.field} ${problem.message}`).join('; ')}`, fields };
+}
+
 /** Answers 400 naming every invalid field. */
 export function invalidInput(c: Context, issues: readonly v.BaseIssue<unknown>[], what = 'parameter'): Response {
-  const fields = fieldProblems(issues, what);
-  const message = fields.map((problem) => `${problem.field} ${problem.message}`).join('; ');
-  return jsonError(c, 400, `invalid_${what}`, `Invalid ${what}: ${message}`, fields);
+  const { code, message, fields } = invalidInputError(issues, what);
+  return jsonError(c, 400, code, message, fields);
 }
 
 /** Hook for `vValidator`: a failed validation becomes a 400 naming the fields. */

@@ -1,29 +1,71 @@
 /**
- * Dashboard JSON: `GET /events` (filtered, cursor-paged, newest first),
- * `GET /events/:id` and `GET /tallies`. Records are served with the
- * `date_start`/`date_end` derived from their date (`withDateInterval`).
+ * Dashboard JSON and its pages: `GET /events` (filtered, cursor-paged, newest
+ * first), `GET /events/:id` and `GET /tallies`. Records are served with the
+ * `date_start`/`date_end` derived from their date (`withDateInterval`). The
+ * same URLs answer clients that prefer HTML with pages (the list with its
+ * filter form, one record with its sources); `GET /events/<id>.json` is a
+ * record's JSON for a link a browser can follow.
  */
 import { vValidator } from '@hono/valibot-validator';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
-import { withDateInterval } from '../domain/dates.ts';
+import { addDays, dateInterval, withDateInterval } from '../domain/dates.ts';
 import { EventQuerySchema, TallyQuerySchema, matchesTallyQuery } from '../domain/query.ts';
-import { EventIdSchema } from '../domain/schema.ts';
-import { queryEvents } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion, readIndex, recordVersion, talliesVersion, type ReadEnv } from './conditional.ts';
-import { jsonError, validationHook } from './errors.ts';
+import { EventIdSchema, type Event } from '../domain/schema.ts';
+import { EventPage, NEARBY_DAYS } from '../pages/event-page.tsx';
+import { EventsPage, InvalidQueryPage } from '../pages/events-page.tsx';
+import { queryEvents, readEvent } from '../store/events-store.ts';
+import { conditionalGet, datasetVersion, readIndex, recordPageVersion, recordVersion, routeRecordId, talliesVersion, type ReadEnv } from './conditional.ts';
+import { validationHook } from './errors.ts';
+import { byRepresentation, dropEmptyParameters, htmlPage, isHtml, negotiate, negotiatedError, negotiatedValidationHook, originOf } from './negotiation.ts';
+
+/** Most records listed as within NEARBY_DAYS of a record on its page. */
+const NEARBY_LIMIT = 20;
+
+/** The 404 of an unknown record id, as a page or as JSON. */
+const unknownRecord = (c: Context<ReadEnv>, id: string) => negotiatedError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);
+
+/** A record's page: the records it names as related, and others within NEARBY_DAYS of it. */
+async function recordPage(c: Context<ReadEnv>, event: Event) {
+  const { date_start, date_end } = dateInterval(event);
+  const around = { since: addDays(date_start, -NEARBY_DAYS), until: addDays(date_end, NEARBY_DAYS) };
+  const [linked, nearby] = await Promise.all([
+    Promise.all(event.related.map(async (id) => ({ id, event: (await readEvent(c.env.EVENTS, id))?.record ?? null }))),
+    readIndex(c, (manifest) => queryEvents(c.env.EVENTS, around, NEARBY_LIMIT, null, manifest)),
+  ]);
+  const shown = new Set([event.id, ...event.related]);
+  return htmlPage(c, EventPage({ origin: originOf(c), event, linked, nearby: nearby.events.filter((other) => !shown.has(other.id)) }));
+}
 
 /** Routes under `/events`. */
 export const eventsRoutes = new Hono<ReadEnv>()
-  .get('/', vValidator('query', EventQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
-    const { limit, cursor, ...filter } = c.req.valid('query');
-    const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, manifest));
-    return c.json({ data: page.events.map(withDateInterval), next_cursor: page.nextCursor });
-  })
-  .get('/:id', vValidator('param', v.object({ id: EventIdSchema }), validationHook()), conditionalGet(recordVersion), async (c) => {
+  .get(
+    '/',
+    negotiate(),
+    dropEmptyParameters,
+    vValidator('query', EventQuerySchema, negotiatedValidationHook((c, message, fields) => InvalidQueryPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, message, fields }))),
+    conditionalGet(datasetVersion),
+    async (c) => {
+      const { limit, cursor, ...filter } = c.req.valid('query');
+      const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, manifest));
+      if (isHtml(c)) return htmlPage(c, EventsPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, events: page.events, nextCursor: page.nextCursor }));
+      return c.json({ data: page.events.map(withDateInterval), next_cursor: page.nextCursor });
+    },
+  )
+  .get(
+    '/:id{[a-z0-9-]+\\.json}',
+    vValidator('param', v.object({ id: v.pipe(v.string(), v.transform((file) => file.replace(/\.json$/, '')), EventIdSchema) }), validationHook()),
+    conditionalGet(recordVersion),
+    (c) => {
+      const stored = c.get('record');
+      return stored ? c.body(stored.text, 200, { 'Content-Type': 'application/json' }) : unknownRecord(c, routeRecordId(c));
+    },
+  )
+  .get('/:id', negotiate(), vValidator('param', v.object({ id: EventIdSchema }), negotiatedValidationHook()), conditionalGet(byRepresentation(recordVersion, recordPageVersion)), async (c) => {
     const { id } = c.req.valid('param');
     const stored = c.get('record');
-    return stored ? c.body(stored.text, 200, { 'Content-Type': 'application/json' }) : jsonError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);
+    if (!stored) return unknownRecord(c, id);
+    return isHtml(c) ? recordPage(c, stored.record) : c.body(stored.text, 200, { 'Content-Type': 'application/json' });
   });
 
 /** `GET /tallies`: reported running counts, newest first, filtered by `since`, `until` (the date each is as of) and `country`. */

@@ -6,7 +6,7 @@
 import { vValidator } from '@hono/valibot-validator';
 import { Hono } from 'hono';
 import { FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS, renderFeed } from '../domain/feed.ts';
-import { canonicalQuery, FeedQuerySchema } from '../domain/query.ts';
+import { FeedQuerySchema } from '../domain/query.ts';
 import { queryEvents } from '../store/events-store.ts';
 import { conditionalGet, datasetVersion, readIndex, type ReadEnv } from './conditional.ts';
 import { validationHook } from './errors.ts';
@@ -18,8 +18,7 @@ for (const format of FEED_FORMATS) {
   feedRoutes.get(FEED_PATHS[format], vValidator('query', FeedQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
     const { limit, ...filter } = c.req.valid('query');
     const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, null, manifest));
-    const url = new URL(c.req.url);
-    const body = renderFeed(format, { origin: url.origin, query: canonicalQuery(url), events: page.events, datasetUpdatedAt: page.manifest.updated_at });
+    const body = renderFeed(format, { url: c.req.url, events: page.events, datasetUpdatedAt: page.manifest.updated_at });
     return c.body(body, 200, { 'Content-Type': `${FEED_MEDIA_TYPES[format]}; charset=utf-8` });
   });
 }

@@ -41,7 +41,10 @@ const SERVICE = {
     'Source-cited events: attacks on US and partner forces by Iran-aligned militias in Iraq and Syria, and the US strikes, embassy incidents and deployments around them.',
   endpoints: {
     'GET /events': { description: 'Events, newest first by date, as { data, next_cursor }; each event carries date_start and date_end', parameters: { ...FILTERS, ...PAGING } },
-    'GET /events/{id}': { description: 'One event by id' },
+    'GET /events/{id}': { description: 'One event by id; clients that prefer text/html get its page (GET /events does the same: the list with a filter form)' },
+    'GET /events/{id}.json': { description: 'One event by id as JSON, whatever Accept says' },
+    'GET /sources': { description: 'The source documents records quote, as { data }: document, publisher, kind, language, published, published_precision, note' },
+    'GET /sources/{name}': { description: 'One source document, as stored (text/plain; text/html for browsers)' },
     ...Object.fromEntries(
       FEED_FORMATS.map((format) => [
         `GET ${FEED_PATHS[format]}`,

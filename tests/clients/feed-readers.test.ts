@@ -6,7 +6,9 @@
  * characters are covered in workerd by feed-text.test.ts): feedparser parses RSS and
  * Atom with no bozo error and revalidates them to a 304, xmllint finds the
  * XML well-formed, and Python's json module reads the JSON Feed. Titles must
- * round-trip in all three.
+ * round-trip in all three, starting with the event's date, Atom text must be
+ * read as plain text, and every link a reader opens (items, channel, JSON
+ * Feed home page) must answer a browser with an HTML page.
  *
  * Needs Debian's python3-feedparser for /usr/bin/python3 (and, optionally,
  * libxml2-utils): without it the suite is skipped, or fails when CI is set.
@@ -15,8 +17,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHarness } from 'wrangler';
-import { eventTagUri, xmlSafe } from '../../functions/domain/feed.ts';
-import { HOSTILE_TITLES, hostileEvents, isWritable } from '../fixtures/hostile-events.ts';
+import { eventTagUri, itemTitle, xmlSafe } from '../../functions/domain/feed.ts';
+import { hostileEvents, isWritable } from '../fixtures/hostile-events.ts';
 
 const PYTHON = '/usr/bin/python3';
 const CHECK_SCRIPT = fileURLToPath(new URL('./feedparser_check.py', import.meta.url));
@@ -39,9 +41,11 @@ interface ReaderView {
   status_with_modified?: number;
   content_type: string;
   version: string;
+  link: string;
+  language?: string;
   self?: string[];
   feed_url?: string;
-  entries: { id: string; title: string; link: string; point: number[] | null }[];
+  entries: { id: string; title: string; title_type?: string; summary_type?: string; link: string; point: number[] | null }[];
 }
 
 describe.skipIf(missing !== null && !process.env.CI)('feeds read by real clients', () => {
@@ -51,7 +55,7 @@ describe.skipIf(missing !== null && !process.env.CI)('feeds read by real clients
   let base = '';
   let views: Record<'rss' | 'atom' | 'json', ReaderView>;
   const writable = hostileEvents().filter(isWritable);
-  const expectedTitles = Object.fromEntries(writable.map(({ id }) => [eventTagUri(id), xmlSafe(HOSTILE_TITLES[id]!)]));
+  const expectedTitles = Object.fromEntries(writable.map((event) => [eventTagUri(event.id), xmlSafe(itemTitle(event))]));
 
   beforeAll(async () => {
     if (missing) throw new Error(missing);
@@ -89,6 +93,27 @@ describe.skipIf(missing !== null && !process.env.CI)('feeds read by real clients
     for (const entry of entries) {
       expect(entry.link).toBe(`${base}/events/${entry.id.split(':').at(-1)}`);
       expect(entry.point).toEqual(ERBIL_POINT);
+    }
+  });
+
+  it.each(['rss', 'atom', 'json'] as const)('%s titles start with the event date, as text', (format) => {
+    const { entries } = views[format];
+    expect(entries).toHaveLength(writable.length);
+    for (const entry of entries) expect(entry.title).toMatch(/^\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} — /);
+    if (format === 'atom') for (const entry of entries) expect([entry.title_type, entry.summary_type]).toEqual(['text/plain', 'text/plain']);
+    if (format !== 'json') expect(views[format].language).toBe('en');
+  });
+
+  it.each(['rss', 'atom', 'json'] as const)('%s links open HTML pages in a browser and JSON for API clients', async (format) => {
+    const view = views[format];
+    expect(view.link).toBe(`${base}/events?since=2030-01-01`);
+    for (const link of [view.link, ...view.entries.map((entry) => entry.link)]) {
+      const page = await fetch(link, { headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } });
+      expect(page.status, link).toBe(200);
+      expect(page.headers.get('content-type'), link).toMatch(/^text\/html/);
+      expect(await page.text(), link).toMatch(/<link rel="alternate" type="application\/atom\+xml"/);
+      const api = await fetch(link);
+      expect(api.headers.get('content-type'), link).toMatch(/^application\/json/);
     }
   });
 

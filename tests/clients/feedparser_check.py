@@ -31,12 +31,16 @@ def xml_feed(url):
         "version": parsed.version,
         "content_type": parsed.headers.get("content-type"),
         "title": parsed.feed.get("title"),
+        "link": parsed.feed.get("link"),
+        "language": parsed.feed.get("language"),
         "updated": parsed.feed.get("updated"),
         "self": [link.href for link in parsed.feed.get("links", []) if link.get("rel") == "self"],
         "entries": [
             {
                 "id": entry.get("id"),
                 "title": plain(entry.get("title_detail")),
+                "title_type": entry.get("title_detail", {}).get("type"),
+                "summary_type": entry.get("summary_detail", {}).get("type"),
                 "link": entry.get("link"),
                 "point": list(entry.where.coordinates) if "where" in entry else None,
             }
@@ -55,6 +59,7 @@ def json_feed(url):
         "content_type": content_type,
         "version": document.get("version"),
         "feed_url": document.get("feed_url"),
+        "link": document.get("home_page_url"),
         "entries": [
             {"id": item["id"], "title": item.get("title"), "link": item.get("url"), "point": item.get("_geo", {}).get("coordinates")}
             for item in document["items"]

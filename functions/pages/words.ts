@@ -1,0 +1,38 @@
+/**
+ * The words the pages use for the dataset's codes: roles, weapons, casualty
+ * groups, precisions and country names.
+ */
+import type { ActorRole, Event } from '../domain/schema.ts';
+
+/** A code such as `one_way_attack_drone` in words: "one way attack drone". */
+export const codeWords = (code: string): string => code.replace(/_/g, ' ');
+
+/** Each actor role as a heading. */
+export const ROLE_WORDS: Record<ActorRole, string> = { perpetrator: 'Perpetrator', claimant: 'Claimed by', target: 'Target', directed_by: 'Directed by' };
+
+/** What each date precision means for the reader. */
+export const DATE_PRECISION_WORDS: Record<Event['date_precision'], string> = {
+  day: 'known to the day',
+  month: 'known to the month only',
+  approximate: 'approximate: the sources bound it without stating the day',
+};
+
+/** What each location precision says about the coordinates. */
+export const LOCATION_PRECISION_WORDS: Record<Event['location']['precision'], string> = {
+  site: 'the site itself',
+  city: 'the city',
+  approximate: 'near the named place',
+  region: 'the region',
+  country: 'the centre of the country: the sources name no place',
+};
+
+const REGION_NAMES = new Intl.DisplayNames(['en'], { type: 'region' });
+
+/** A country's English name from its ISO 3166-1 alpha-2 code, or the code when it has none. */
+export function countryName(code: string): string {
+  try {
+    return REGION_NAMES.of(code) ?? code;
+  } catch {
+    return code;
+  }
+}
