@@ -116,7 +116,7 @@ const Slug = v.pipe(
 );
 
 /** A calendar date `YYYY-MM-DD` that exists. */
-export const IsoDate = v.pipe(v.string(), v.check(isRealDate, 'must be a real calendar date YYYY-MM-DD'));
+export const IsoDate = v.pipe(v.string(), v.check(isRealDate, 'must be a real calendar date YYYY-MM-DD'), v.metadata({ format: 'date' }));
 
 const Timestamp = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp'));
 
