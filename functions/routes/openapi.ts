@@ -406,12 +406,18 @@ function generatedSchemas(): Record<string, Json> {
   return schemas;
 }
 
+/** A name for code generators: `GET /events/{id}` is `getEventsById`, `GET /feed.rss` `getFeedRss`, `GET /` `getRoot`. */
+function operationId(method: string, path: string): string {
+  const words = path.split(/[/.-]/).filter(Boolean).flatMap((word) => (word.startsWith('{') ? ['by', word.slice(1, -1)] : [word]));
+  return [method.toLowerCase(), ...(words.length > 0 ? words : ['root'])].map((word, index) => (index === 0 ? word : word[0]!.toUpperCase() + word.slice(1))).join('');
+}
+
 /** Builds the whole document. */
 function buildDocument(): Json {
   const paths: Record<string, Record<string, Operation>> = {};
   for (const [route, operation] of Object.entries(OPERATIONS)) {
     const [method, path] = route.split(' ') as [string, string];
-    (paths[path] ??= {})[method.toLowerCase()] = operation;
+    (paths[path] ??= {})[method.toLowerCase()] = { operationId: operationId(method, path), ...operation };
   }
   const webhooks: Record<(typeof WEBHOOK_EVENT_TYPES)[number], Json> = {
     'event.created': webhook('event.created', 'A record was added', ref('Event')),
