@@ -19,9 +19,9 @@ import { ACTOR_ROLES, ActorSchema, EventIdSchema, EventInputSchema, EventSchema,
 import { CSV_MEDIA_TYPE } from '../domain/csv.ts';
 import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '../domain/feed.ts';
 import { GEOJSON_MEDIA_TYPE } from '../domain/geojson.ts';
-import { jsonSchemaConverter, objectEntries, type AnySchema } from '../domain/json-schema.ts';
+import { COMPONENT_SCHEMAS_PATH, jsonSchemaConverter, objectEntries, type AnySchema } from '../domain/json-schema.ts';
 import { EventQuerySchema, FeedQuerySchema, FilterQuerySchema, TallyQuerySchema } from '../domain/query.ts';
-import { SubscriptionInputSchema } from '../domain/subscription.ts';
+import { SUBSCRIBABLE_EVENT_TYPES, SubscriptionInputSchema } from '../domain/subscription.ts';
 import { WEBHOOK_EVENT_TYPES } from '../domain/webhook-signing.ts';
 import type { Env } from '../env.ts';
 import { ErrorBodySchema } from './errors.ts';
@@ -53,7 +53,7 @@ const converter = jsonSchemaConverter({
   SubscriptionInput: SubscriptionInputSchema,
 });
 const schemaOf = converter.schemaOf;
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const ref = (name: string) => ({ $ref: `${COMPONENT_SCHEMAS_PATH}${name}` });
 
 /** What `GET /` says of an endpoint (`GET /path`). */
 function described(route: string): string {
@@ -99,6 +99,7 @@ function filtersBodySchema(): Json {
   return { type: 'object', properties, additionalProperties: false, description: 'The /events filter parameters, validated exactly as on /events' };
 }
 
+/** Building blocks of responses. */
 const jsonContent = (schema: Json) => ({ 'application/json': { schema } });
 const ok = (description: string, schema: Json, headers?: Json): Json => ({ description, content: jsonContent(schema), ...(headers ? { headers } : {}) });
 const listOf = (items: Json, extra: Json = {}): Json => ({ type: 'object', properties: { data: { type: 'array', items }, ...extra }, required: ['data', ...Object.keys(extra)] });
@@ -111,18 +112,14 @@ const ADMIN_RESPONSES = { '401': response('Unauthorized'), '503': response('Admi
 /** Responses of a JSON body. */
 const BODY_RESPONSES = { '400': response('InvalidBody'), '413': response('PayloadTooLarge'), '415': response('UnsupportedMediaType') };
 
-const SubscriptionId = IdParam;
-const subscriptionPath = parametersOf(SubscriptionId, 'path', { id: 'a subscription id (sub_ and 32 hex digits)' });
-const recordPath = parametersOf(v.object({ id: EventIdSchema }), 'path', { id: 'a record id' });
-const actorPath = parametersOf(v.object({ id: EventIdSchema }), 'path', { id: 'an actor id of the dictionary' });
-
+/** A subscription as the API answers it (never with its secret but on creation). */
 const SUBSCRIPTION: Json = {
   type: 'object',
   properties: {
     id: { type: 'string', pattern: '^sub_[0-9a-f]{32}$' },
     url: { type: 'string', format: 'uri' },
     filters: { type: 'object', description: 'the filters as validated (lists as arrays)' },
-    event_types: { type: 'array', items: { type: 'string', enum: ['event.created', 'event.updated'] } },
+    event_types: { type: 'array', items: { type: 'string', enum: [...SUBSCRIBABLE_EVENT_TYPES] } },
     description: { type: ['string', 'null'] },
     status: { type: 'string', enum: ['active', 'disabled'] },
     health: {
@@ -138,229 +135,234 @@ const SUBSCRIPTION: Json = {
 /** An operation as described: `summary`, `tags` and the rest of an OpenAPI operation object. */
 type Operation = Json & { summary: string; tags: [string] };
 
-/** Every route of the app, as `METHOD /path` with OpenAPI path templates. */
-const OPERATIONS: Record<string, Operation> = {
-  'GET /': {
-    tags: ['meta'],
-    summary: 'Service description',
-    description: `${SERVICE.description} JSON by default; browsers (Accept: text/html) get a page announcing the feeds.`,
-    responses: { '200': { description: 'The endpoints and their parameters', content: { ...jsonContent({ type: 'object' }), 'text/html': { schema: { type: 'string' } } } } },
-  },
-  'GET /healthz': {
-    tags: ['meta'],
-    summary: 'Liveness and dataset revision',
-    description: described('GET /healthz'),
-    responses: {
-      '200': ok('Healthy', { type: 'object', properties: { status: { const: 'ok' }, events: { type: 'integer' }, revision: { type: 'integer' }, updated_at: { type: ['string', 'null'] } }, required: ['status', 'events', 'revision', 'updated_at'] }),
-      '500': response('InternalError'),
+/** Every route of the app, as `METHOD /path` with OpenAPI path templates (built when the document is: it converts schemas). */
+function operations(): Record<string, Operation> {
+  const subscriptionPath = parametersOf(IdParam, 'path', { id: 'a subscription id (sub_ and 32 hex digits)' });
+  const recordPath = parametersOf(v.object({ id: EventIdSchema }), 'path', { id: 'a record id' });
+  const actorPath = parametersOf(v.object({ id: EventIdSchema }), 'path', { id: 'an actor id of the dictionary' });
+  return {
+    'GET /': {
+      tags: ['meta'],
+      summary: 'Service description',
+      description: `${SERVICE.description} JSON by default; browsers (Accept: text/html) get a page announcing the feeds.`,
+      responses: { '200': { description: 'The endpoints and their parameters', content: { ...jsonContent({ type: 'object' }), 'text/html': { schema: { type: 'string' } } } } },
     },
-  },
-  'GET /openapi.json': { tags: ['meta'], summary: 'This OpenAPI description', description: described('GET /openapi.json'), responses: { '200': ok('OpenAPI 3.1', { type: 'object' }) } },
-  'GET /docs': {
-    tags: ['meta'],
-    summary: 'Interactive API reference',
-    description: `${described('GET /docs')}: Scalar, its script loaded from ${SCALAR_BUNDLE_PATH}.`,
-    responses: { '200': { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } } },
-  },
-  'GET /events': {
-    tags: ['events'],
-    summary: 'Events, newest first',
-    description: described('GET /events'),
-    parameters: parametersOf(EventQuerySchema, 'query'),
-    responses: { '200': ok('A page of events', listOf(ref('Event'), { next_cursor: { type: ['string', 'null'] } })), '400': response('InvalidParameter'), ...READ_RESPONSES },
-  },
-  'GET /events/{id}': {
-    tags: ['events'],
-    summary: 'One event',
-    description: described('GET /events/{id}'),
-    parameters: recordPath,
-    responses: { '200': ok('The record', ref('Event')), '400': response('InvalidParameter'), '404': response('NotFound'), ...READ_RESPONSES },
-  },
-  'POST /events': {
-    tags: ['writes'],
-    summary: 'Create or update records',
-    description: `One record or an array of at most MAX_RECORDS_PER_POST (1–${MAX_INGEST_RECORDS}, default ${MAX_INGEST_RECORDS}; 503 misconfigured for any other setting), body at most ${MAX_INGEST_BYTES} bytes. Idempotent upsert by id; revision, created_at and updated_at are the server's. 201 when anything was created, else 200.`,
-    security: [{ adminToken: [] }],
-    requestBody: { required: true, content: jsonContent({ oneOf: [ref('EventInput'), schemaOf(batchSchema(MAX_INGEST_RECORDS))] }) },
-    responses: {
-      '200': ok('Nothing created: each record updated or unchanged', ref('WriteResults')),
-      '201': ok('At least one record created', ref('WriteResults')),
-      ...BODY_RESPONSES,
-      ...ADMIN_RESPONSES,
-    },
-  },
-  ...Object.fromEntries(
-    FEED_FORMATS.map((format) => [
-      `GET ${FEED_PATHS[format]}`,
-      {
-        tags: ['feeds'],
-        summary: `${FEED_FORMAT_NAMES[format]} feed`,
-        description: described(`GET ${FEED_PATHS[format]}`),
-        parameters: parametersOf(FeedQuerySchema, 'query'),
-        responses: { '200': { description: FEED_FORMAT_NAMES[format], content: { [FEED_MEDIA_TYPES[format]]: { schema: { type: 'string' } } } }, '400': response('InvalidParameter'), ...READ_RESPONSES },
+    'GET /healthz': {
+      tags: ['meta'],
+      summary: 'Liveness and dataset revision',
+      description: described('GET /healthz'),
+      responses: {
+        '200': ok('Healthy', { type: 'object', properties: { status: { const: 'ok' }, events: { type: 'integer' }, revision: { type: 'integer' }, updated_at: { type: ['string', 'null'] } }, required: ['status', 'events', 'revision', 'updated_at'] }),
+        '500': response('InternalError'),
       },
-    ]),
-  ),
-  ...Object.fromEntries(
-    [
-      ['/events.geojson', GEOJSON_MEDIA_TYPE, 'GeoJSON FeatureCollection'],
-      ['/events.csv', CSV_MEDIA_TYPE.split(';')[0]!, 'CSV with a header row'],
-    ].map(([path, mediaType, what]) => [
-      `GET ${path}`,
-      {
-        tags: ['exports'],
-        summary: `A page of events as ${what}`,
-        description: described(`GET ${path}`),
-        parameters: parametersOf(EventQuerySchema, 'query'),
-        responses: {
-          '200': { description: what, headers: { Link: { description: 'the next page: <…>; rel="next"', schema: { type: 'string' } } }, content: { [mediaType!]: { schema: { type: 'string' } } } },
-          '400': response('InvalidParameter'),
-          ...READ_RESPONSES,
+    },
+    'GET /openapi.json': { tags: ['meta'], summary: 'This OpenAPI description', description: described('GET /openapi.json'), responses: { '200': ok('OpenAPI 3.1', { type: 'object' }) } },
+    'GET /docs': {
+      tags: ['meta'],
+      summary: 'Interactive API reference',
+      description: `${described('GET /docs')}: Scalar, its script loaded from ${SCALAR_BUNDLE_PATH}.`,
+      responses: { '200': { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } } },
+    },
+    'GET /events': {
+      tags: ['events'],
+      summary: 'Events, newest first',
+      description: described('GET /events'),
+      parameters: parametersOf(EventQuerySchema, 'query'),
+      responses: { '200': ok('A page of events', listOf(ref('Event'), { next_cursor: { type: ['string', 'null'] } })), '400': response('InvalidParameter'), ...READ_RESPONSES },
+    },
+    'GET /events/{id}': {
+      tags: ['events'],
+      summary: 'One event',
+      description: described('GET /events/{id}'),
+      parameters: recordPath,
+      responses: { '200': ok('The record', ref('Event')), '400': response('InvalidParameter'), '404': response('NotFound'), ...READ_RESPONSES },
+    },
+    'POST /events': {
+      tags: ['writes'],
+      summary: 'Create or update records',
+      description: `One record or an array of at most MAX_RECORDS_PER_POST (1–${MAX_INGEST_RECORDS}, default ${MAX_INGEST_RECORDS}; 503 misconfigured for any other setting), body at most ${MAX_INGEST_BYTES} bytes. Idempotent upsert by id; revision, created_at and updated_at are the server's. 201 when anything was created, else 200.`,
+      security: [{ adminToken: [] }],
+      requestBody: { required: true, content: jsonContent({ oneOf: [ref('EventInput'), schemaOf(batchSchema(MAX_INGEST_RECORDS))] }) },
+      responses: {
+        '200': ok('Nothing created: each record updated or unchanged', ref('WriteResults')),
+        '201': ok('At least one record created', ref('WriteResults')),
+        ...BODY_RESPONSES,
+        ...ADMIN_RESPONSES,
+      },
+    },
+    ...Object.fromEntries(
+      FEED_FORMATS.map((format) => [
+        `GET ${FEED_PATHS[format]}`,
+        {
+          tags: ['feeds'],
+          summary: `${FEED_FORMAT_NAMES[format]} feed`,
+          description: described(`GET ${FEED_PATHS[format]}`),
+          parameters: parametersOf(FeedQuerySchema, 'query'),
+          responses: { '200': { description: FEED_FORMAT_NAMES[format], content: { [FEED_MEDIA_TYPES[format]]: { schema: { type: 'string' } } } }, '400': response('InvalidParameter'), ...READ_RESPONSES },
         },
-      },
-    ]),
-  ),
-  'GET /stats': {
-    tags: ['stats'],
-    summary: 'Counts by month, type, country and actor',
-    description: described('GET /stats'),
-    parameters: parametersOf(FilterQuerySchema, 'query'),
-    responses: { '200': ok('Stats over every matching record', { type: 'object', properties: { data: { type: 'object' } }, required: ['data'] }), '400': response('InvalidParameter'), ...READ_RESPONSES },
-  },
-  'GET /tallies': {
-    tags: ['tallies'],
-    summary: 'Reported running tallies',
-    description: described('GET /tallies'),
-    parameters: parametersOf(TallyQuerySchema, 'query', TALLY_PARAMETERS),
-    responses: { '200': ok('Tallies, newest first', listOf(ref('Tally'))), '400': response('InvalidParameter'), ...READ_RESPONSES },
-  },
-  'GET /actors': {
-    tags: ['actors'],
-    summary: 'The actor dictionary',
-    description: `${described('GET /actors')}. Takes no parameters.`,
-    responses: { '200': ok('Every actor with its counts', listOf(ref('Actor'))), '400': response('InvalidParameter'), ...READ_RESPONSES },
-  },
-  'GET /actors/{id}': {
-    tags: ['actors'],
-    summary: 'One actor',
-    description: described('GET /actors/{id}'),
-    parameters: actorPath,
-    responses: { '200': ok('The actor with its counts', ref('Actor')), '400': response('InvalidParameter'), '404': response('NotFound'), ...READ_RESPONSES },
-  },
-  'POST /subscriptions': {
-    tags: ['webhooks'],
-    summary: 'Subscribe a webhook endpoint',
-    description: 'The answer carries the whsec_ secret, shown this once. filters default to none (every record), event_types to both.',
-    security: [{ adminToken: [] }],
-    requestBody: { required: true, content: jsonContent(ref('SubscriptionInput')) },
-    responses: {
-      '201': ok('Created', { allOf: [ref('Subscription'), { type: 'object', properties: { secret: { type: 'string', pattern: '^whsec_' } }, required: ['secret'] }] }, { Location: { schema: { type: 'string' } } }),
-      ...BODY_RESPONSES,
-      ...ADMIN_RESPONSES,
-    },
-  },
-  'GET /subscriptions': { tags: ['webhooks'], summary: 'Every subscription', security: [{ adminToken: [] }], responses: { '200': ok('Subscriptions, never their secrets', listOf(ref('Subscription'))), ...ADMIN_RESPONSES } },
-  'GET /subscriptions/{id}': {
-    tags: ['webhooks'],
-    summary: 'One subscription',
-    security: [{ adminToken: [] }],
-    parameters: subscriptionPath,
-    responses: { '200': ok('The subscription', ref('Subscription')), '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
-  },
-  'DELETE /subscriptions/{id}': {
-    tags: ['webhooks'],
-    summary: 'Delete a subscription',
-    description: 'Messages queued for it are dropped.',
-    security: [{ adminToken: [] }],
-    parameters: subscriptionPath,
-    responses: { '204': { description: 'Deleted' }, '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
-  },
-  'POST /subscriptions/{id}/test': {
-    tags: ['webhooks'],
-    summary: 'Queue a signed ping',
-    security: [{ adminToken: [] }],
-    parameters: subscriptionPath,
-    responses: {
-      '202': ok('Queued', { type: 'object', properties: { msg_id: { type: 'string' }, status: { const: 'queued' } }, required: ['msg_id', 'status'] }),
-      '400': response('InvalidParameter'),
-      '404': response('NotFound'),
-      ...ADMIN_RESPONSES,
-    },
-  },
-  'POST /subscriptions/{id}/enable': {
-    tags: ['webhooks'],
-    summary: 'Re-enable an endpoint',
-    description: 'With a clean health record; replay=true also sends the alerts held while it was disabled (the answer says how many as replayed).',
-    security: [{ adminToken: [] }],
-    parameters: [...subscriptionPath, ...parametersOf(EnableQuery, 'query', { replay: 'true: also send the alerts held while the subscription was disabled' })],
-    responses: {
-      '200': ok('Enabled', { allOf: [ref('Subscription'), { type: 'object', properties: { replayed: { type: 'integer' } } }] }),
-      '400': response('InvalidParameter'),
-      '404': response('NotFound'),
-      ...ADMIN_RESPONSES,
-    },
-  },
-  'GET /subscriptions/{id}/deliveries': {
-    tags: ['webhooks'],
-    summary: 'The delivery log, newest first',
-    security: [{ adminToken: [] }],
-    parameters: [...subscriptionPath, ...parametersOf(LogQuery, 'query', { limit: 'attempts to list, newest first' })],
-    responses: {
-      '200': ok(
-        'Attempts',
-        listOf({
-          type: 'object',
-          properties: {
-            at: { type: 'string', format: 'date-time' },
-            status: { type: ['integer', 'null'] },
-            latency_ms: { type: ['integer', 'null'] },
-            outcome: { enum: ['delivered', 'retrying', 'failed', 'skipped', 'dead_lettered', 'redelivered'] },
-            error: { type: ['string', 'null'] },
-            msg_id: { type: 'string' },
-            attempt: { type: 'integer' },
+      ]),
+    ),
+    ...Object.fromEntries(
+      [
+        ['/events.geojson', GEOJSON_MEDIA_TYPE, 'GeoJSON FeatureCollection'],
+        ['/events.csv', CSV_MEDIA_TYPE.split(';')[0]!, 'CSV with a header row'],
+      ].map(([path, mediaType, what]) => [
+        `GET ${path}`,
+        {
+          tags: ['exports'],
+          summary: `A page of events as ${what}`,
+          description: described(`GET ${path}`),
+          parameters: parametersOf(EventQuerySchema, 'query'),
+          responses: {
+            '200': { description: what, headers: { Link: { description: 'the next page: <…>; rel="next"', schema: { type: 'string' } } }, content: { [mediaType!]: { schema: { type: 'string' } } } },
+            '400': response('InvalidParameter'),
+            ...READ_RESPONSES,
           },
-        }),
-      ),
-      '400': response('InvalidParameter'),
-      '404': response('NotFound'),
-      ...ADMIN_RESPONSES,
+        },
+      ]),
+    ),
+    'GET /stats': {
+      tags: ['stats'],
+      summary: 'Counts by month, type, country and actor',
+      description: described('GET /stats'),
+      parameters: parametersOf(FilterQuerySchema, 'query'),
+      responses: { '200': ok('Stats over every matching record', { type: 'object', properties: { data: { type: 'object' } }, required: ['data'] }), '400': response('InvalidParameter'), ...READ_RESPONSES },
     },
-  },
-  'GET /subscriptions/{id}/dead-letters': {
-    tags: ['webhooks'],
-    summary: 'Messages given up on',
-    security: [{ adminToken: [] }],
-    parameters: subscriptionPath,
-    responses: {
-      '200': ok('Dead letters', listOf({ type: 'object', properties: { msg_id: { type: 'string' }, type: { type: 'string' }, record_id: { type: ['string', 'null'] }, reason: { type: 'string' }, attempts: { type: 'integer' }, at: { type: 'string' } } })),
-      '400': response('InvalidParameter'),
-      '404': response('NotFound'),
-      ...ADMIN_RESPONSES,
+    'GET /tallies': {
+      tags: ['tallies'],
+      summary: 'Reported running tallies',
+      description: described('GET /tallies'),
+      parameters: parametersOf(TallyQuerySchema, 'query', TALLY_PARAMETERS),
+      responses: { '200': ok('Tallies, newest first', listOf(ref('Tally'))), '400': response('InvalidParameter'), ...READ_RESPONSES },
     },
-  },
-  'POST /subscriptions/{id}/redeliver': {
-    tags: ['webhooks'],
-    summary: 'Queue the dead letters again',
-    description: 'Each keeps its original webhook-id.',
-    security: [{ adminToken: [] }],
-    parameters: subscriptionPath,
-    responses: { '202': ok('Queued', { type: 'object', properties: { queued: { type: 'integer' } }, required: ['queued'] }), '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
-  },
-  'GET /admin/status': {
-    tags: ['admin'],
-    summary: 'Dataset, publishing, outbox and quarantine state',
-    description: 'dataset { epoch, revision, records }, publish (published_revision, up_to_date, keys queued, KV puts, deletes and failures, next attempt), outbox { fanout, pending, unconfirmed }, reconciliation { pass_under_way }, quarantine { count }.',
-    security: [{ adminToken: [] }],
-    responses: { '200': ok('Status', { type: 'object', required: ['dataset', 'publish', 'outbox', 'reconciliation', 'quarantine'] }), ...ADMIN_RESPONSES },
-  },
-  'GET /admin/quarantine': {
-    tags: ['admin'],
-    summary: 'Invalid values found under event: keys',
-    description: 'Each with key, id, digest, problem and first_seen; they are never served.',
-    security: [{ adminToken: [] }],
-    responses: { '200': ok('Quarantined values', listOf({ type: 'object' })), ...ADMIN_RESPONSES },
-  },
-};
+    'GET /actors': {
+      tags: ['actors'],
+      summary: 'The actor dictionary',
+      description: `${described('GET /actors')}. Takes no parameters.`,
+      responses: { '200': ok('Every actor with its counts', listOf(ref('Actor'))), '400': response('InvalidParameter'), ...READ_RESPONSES },
+    },
+    'GET /actors/{id}': {
+      tags: ['actors'],
+      summary: 'One actor',
+      description: described('GET /actors/{id}'),
+      parameters: actorPath,
+      responses: { '200': ok('The actor with its counts', ref('Actor')), '400': response('InvalidParameter'), '404': response('NotFound'), ...READ_RESPONSES },
+    },
+    'POST /subscriptions': {
+      tags: ['webhooks'],
+      summary: 'Subscribe a webhook endpoint',
+      description: 'The answer carries the whsec_ secret, shown this once. filters default to none (every record), event_types to both.',
+      security: [{ adminToken: [] }],
+      requestBody: { required: true, content: jsonContent(ref('SubscriptionInput')) },
+      responses: {
+        '201': ok('Created', { allOf: [ref('Subscription'), { type: 'object', properties: { secret: { type: 'string', pattern: '^whsec_' } }, required: ['secret'] }] }, { Location: { schema: { type: 'string' } } }),
+        ...BODY_RESPONSES,
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'GET /subscriptions': { tags: ['webhooks'], summary: 'Every subscription', security: [{ adminToken: [] }], responses: { '200': ok('Subscriptions, never their secrets', listOf(ref('Subscription'))), ...ADMIN_RESPONSES } },
+    'GET /subscriptions/{id}': {
+      tags: ['webhooks'],
+      summary: 'One subscription',
+      security: [{ adminToken: [] }],
+      parameters: subscriptionPath,
+      responses: { '200': ok('The subscription', ref('Subscription')), '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
+    },
+    'DELETE /subscriptions/{id}': {
+      tags: ['webhooks'],
+      summary: 'Delete a subscription',
+      description: 'Messages queued for it are dropped.',
+      security: [{ adminToken: [] }],
+      parameters: subscriptionPath,
+      responses: { '204': { description: 'Deleted' }, '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
+    },
+    'POST /subscriptions/{id}/test': {
+      tags: ['webhooks'],
+      summary: 'Queue a signed ping',
+      security: [{ adminToken: [] }],
+      parameters: subscriptionPath,
+      responses: {
+        '202': ok('Queued', { type: 'object', properties: { msg_id: { type: 'string' }, status: { const: 'queued' } }, required: ['msg_id', 'status'] }),
+        '400': response('InvalidParameter'),
+        '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'POST /subscriptions/{id}/enable': {
+      tags: ['webhooks'],
+      summary: 'Re-enable an endpoint',
+      description: 'With a clean health record; replay=true also sends the alerts held while it was disabled (the answer says how many as replayed).',
+      security: [{ adminToken: [] }],
+      parameters: [...subscriptionPath, ...parametersOf(EnableQuery, 'query', { replay: 'true: also send the alerts held while the subscription was disabled' })],
+      responses: {
+        '200': ok('Enabled', { allOf: [ref('Subscription'), { type: 'object', properties: { replayed: { type: 'integer' } } }] }),
+        '400': response('InvalidParameter'),
+        '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'GET /subscriptions/{id}/deliveries': {
+      tags: ['webhooks'],
+      summary: 'The delivery log, newest first',
+      security: [{ adminToken: [] }],
+      parameters: [...subscriptionPath, ...parametersOf(LogQuery, 'query', { limit: 'attempts to list, newest first' })],
+      responses: {
+        '200': ok(
+          'Attempts',
+          listOf({
+            type: 'object',
+            properties: {
+              at: { type: 'string', format: 'date-time' },
+              status: { type: ['integer', 'null'] },
+              latency_ms: { type: ['integer', 'null'] },
+              outcome: { enum: ['delivered', 'retrying', 'failed', 'skipped', 'dead_lettered', 'redelivered'] },
+              error: { type: ['string', 'null'] },
+              msg_id: { type: 'string' },
+              attempt: { type: 'integer' },
+            },
+          }),
+        ),
+        '400': response('InvalidParameter'),
+        '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'GET /subscriptions/{id}/dead-letters': {
+      tags: ['webhooks'],
+      summary: 'Messages given up on',
+      security: [{ adminToken: [] }],
+      parameters: subscriptionPath,
+      responses: {
+        '200': ok('Dead letters', listOf({ type: 'object', properties: { msg_id: { type: 'string' }, type: { type: 'string' }, record_id: { type: ['string', 'null'] }, reason: { type: 'string' }, attempts: { type: 'integer' }, at: { type: 'string' } } })),
+        '400': response('InvalidParameter'),
+        '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'POST /subscriptions/{id}/redeliver': {
+      tags: ['webhooks'],
+      summary: 'Queue the dead letters again',
+      description: 'Each keeps its original webhook-id.',
+      security: [{ adminToken: [] }],
+      parameters: subscriptionPath,
+      responses: { '202': ok('Queued', { type: 'object', properties: { queued: { type: 'integer' } }, required: ['queued'] }), '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
+    },
+    'GET /admin/status': {
+      tags: ['admin'],
+      summary: 'Dataset, publishing, outbox and quarantine state',
+      description: 'dataset { epoch, revision, records }, publish (published_revision, up_to_date, keys queued, KV puts, deletes and failures, next attempt), outbox { fanout, pending, unconfirmed }, reconciliation { pass_under_way }, quarantine { count }.',
+      security: [{ adminToken: [] }],
+      responses: { '200': ok('Status', { type: 'object', required: ['dataset', 'publish', 'outbox', 'reconciliation', 'quarantine'] }), ...ADMIN_RESPONSES },
+    },
+    'GET /admin/quarantine': {
+      tags: ['admin'],
+      summary: 'Invalid values found under event: keys',
+      description: 'Each with key, id, digest, problem and first_seen; they are never served.',
+      security: [{ adminToken: [] }],
+      responses: { '200': ok('Quarantined values', listOf({ type: 'object' })), ...ADMIN_RESPONSES },
+    },
+  };
+}
 
 /** An error response of the shared shape. */
 const errorResponse = (description: string, headers?: Json): Json => ({ description, content: jsonContent(ref('Error')), ...(headers ? { headers } : {}) });
@@ -398,11 +400,12 @@ function webhook(type: (typeof WEBHOOK_EVENT_TYPES)[number], summary: string, da
   };
 }
 
-/** The named schemas generated from valibot; subscription `filters` also take each list as one comma-separated string. */
+/** The named schemas generated from valibot; subscription `filters` also take each list as one comma-separated string, and `url` is described. */
 function generatedSchemas(): Record<string, Json> {
   const schemas = converter.components() as Record<string, Json>;
   const input = schemas.SubscriptionInput as { properties: Record<string, Json> };
   input.properties.filters = { ...filtersBodySchema(), default: {} };
+  input.properties.url = { ...input.properties.url, format: 'uri', description: 'https to a public host on port 443 or 8443 (README, "Writing records and webhook alerts")' };
   return schemas;
 }
 
@@ -415,7 +418,7 @@ function operationId(method: string, path: string): string {
 /** Builds the whole document. */
 function buildDocument(): Json {
   const paths: Record<string, Record<string, Operation>> = {};
-  for (const [route, operation] of Object.entries(OPERATIONS)) {
+  for (const [route, operation] of Object.entries(operations())) {
     const [method, path] = route.split(' ') as [string, string];
     (paths[path] ??= {})[method.toLowerCase()] = { operationId: operationId(method, path), ...operation };
   }
