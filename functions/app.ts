@@ -15,6 +15,7 @@ import { exportRoutes } from './routes/exports.ts';
 import { feedRoutes } from './routes/feeds.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { metaRoutes } from './routes/meta.ts';
+import { openApiRoutes } from './routes/openapi.ts';
 import { sourcesRoutes } from './routes/sources.ts';
 import { subscriptionsRoutes } from './routes/subscriptions.ts';
 import { statsRoutes } from './routes/stats.ts';
@@ -43,6 +44,7 @@ app.route('/', feedRoutes);
 app.route('/', exportRoutes);
 app.route('/stats', statsRoutes);
 app.route('/admin', adminRoutes);
+app.route('/', openApiRoutes);
 
 app.notFound((c) => {
   const route = `${c.req.method} ${new URL(c.req.url).pathname}`;

@@ -17,8 +17,11 @@ export const MAX_LIMIT = 500;
 /** Most chunks one request scans; a sparse filter returns a short page with a cursor to go on. */
 export const MAX_CHUNKS_PER_PAGE = 8;
 
+/** A query parameter as the router hands it over: its text, or every value when it is repeated. */
+export const QueryValue = v.union([v.string(), v.array(v.string())]);
+
 const once = v.pipe(
-  v.union([v.string(), v.array(v.string())]),
+  QueryValue,
   v.check((value) => typeof value === 'string', 'must be given once'),
   v.transform((value) => value as string),
 );
@@ -26,7 +29,7 @@ const once = v.pipe(
 /** A parameter that takes a comma-separated list, and may also be repeated. */
 const listOf = <T extends v.GenericSchema<string, unknown>>(item: T, what: string) =>
   v.pipe(
-    v.union([v.string(), v.array(v.string())]),
+    QueryValue,
     v.transform((value) => (Array.isArray(value) ? value : [value]).flatMap((part) => part.split(',')).map((part) => part.trim())),
     v.check((parts) => parts.length > 0 && parts.every(Boolean), `must be a comma-separated list of ${what}`),
     v.array(item),
@@ -75,7 +78,7 @@ export const filterEntries = {
   /** Location precisions to match; with `bbox` and no `precision`, `site,city` (POINT_PRECISIONS). */
   precision: v.optional(listOf(v.picklist(LOCATION_PRECISIONS, `must be a comma-separated list of ${LOCATION_PRECISIONS.join(', ')}`), 'location precisions')),
   type: v.optional(listOf(v.picklist(EVENT_TYPES, `must be a comma-separated list of ${EVENT_TYPES.join(', ')}`), 'event types')),
-  country: v.optional(listOf(v.pipe(v.string(), v.toUpperCase(), v.regex(/^[A-Z]{2}$/, 'must be a comma-separated list of ISO 3166-1 alpha-2 country codes')), 'country codes')),
+  country: v.optional(listOf(v.pipe(v.string(), v.regex(/^[A-Za-z]{2}$/, 'must be a comma-separated list of ISO 3166-1 alpha-2 country codes'), v.toUpperCase()), 'country codes')),
   actor: v.optional(SearchText),
   actor_role: v.optional(listOf(v.picklist(ACTOR_ROLES, `must be a comma-separated list of ${ACTOR_ROLES.join(', ')}`), 'actor roles')),
   weapon: v.optional(listOf(v.picklist(WEAPONS, `must be a comma-separated list of ${WEAPONS.join(', ')}`), 'weapons')),

@@ -115,8 +115,8 @@ const Slug = v.pipe(
   v.regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'must be a lower-case slug (a-z, 0-9, single hyphens)'),
 );
 
-/** A calendar date `YYYY-MM-DD` that exists. */
-export const IsoDate = v.pipe(v.string(), v.check(isRealDate, 'must be a real calendar date YYYY-MM-DD'));
+/** A calendar date `YYYY-MM-DD` that exists (`format: date` in JSON Schema). */
+export const IsoDate = v.pipe(v.string(), v.check(isRealDate, 'must be a real calendar date YYYY-MM-DD'), v.metadata({ format: 'date' }));
 
 const Timestamp = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp'));
 

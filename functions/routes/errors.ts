@@ -6,16 +6,23 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import * as v from 'valibot';
 
+const FieldProblemSchema = v.strictObject({ field: v.string(), message: v.string() });
+
 /** One problem with one named input field. */
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+export type FieldProblem = v.InferOutput<typeof FieldProblemSchema>;
+
+/** Body of every error response (and its schema in the OpenAPI description). */
+export const ErrorBodySchema = v.strictObject({
+  error: v.strictObject({
+    status: v.pipe(v.number(), v.integer(), v.minValue(400), v.maxValue(599)),
+    code: v.string(),
+    message: v.string(),
+    fields: v.optional(v.array(FieldProblemSchema)),
+  }),
+});
 
 /** Body of every error response. */
-export interface ErrorBody {
-  error: { status: number; code: string; message: string; fields?: FieldProblem[] };
-}
+export type ErrorBody = v.InferOutput<typeof ErrorBodySchema>;
 
 /** Answers with the standard JSON error body. */
 export function jsonError(c: Context, status: ContentfulStatusCode, code: string, message: string, fields?: FieldProblem[]): Response {

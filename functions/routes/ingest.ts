@@ -38,7 +38,7 @@ export function recordsPerPost(configured: string | number | undefined): Records
 const uniqueIds = (records: { id: string }[]) => new Set(records.map((record) => record.id)).size === records.length;
 
 /** A non-empty array of at most `maxRecords` records with distinct ids; the count is checked before any record is validated. */
-const batchSchema = (maxRecords: number) =>
+export const batchSchema = (maxRecords: number) =>
   v.pipe(
     v.array(v.unknown()),
     v.minLength(1, 'must hold at least one record'),

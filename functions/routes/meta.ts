@@ -13,7 +13,8 @@ import type { Env } from '../env.ts';
 import { readManifest } from '../store/events-store.ts';
 import { POLLING_CACHE_CONTROL } from './conditional.ts';
 
-const FILTERS = {
+/** The filter parameters of `/events`, the feeds, the exports and `/stats`, described (also in /openapi.json). */
+export const FILTERS = {
   since: 'YYYY-MM-DD; events that may have happened on or after this date: each event is the interval date_start..date_end (a day; a whole month; an approximate window), and since/until select events overlapping them',
   until: 'YYYY-MM-DD; events that may have happened on or before this date (see since)',
   date_match: 'overlap (default: any day of the event\'s interval in since..until) or within (every day of it in since..until)',
@@ -30,12 +31,13 @@ const FILTERS = {
 };
 
 const LIMIT = { limit: `1..${MAX_LIMIT}, default ${DEFAULT_LIMIT}` };
-const PAGING = { ...LIMIT, cursor: 'next_cursor of the previous page (exports: the cursor in the Link rel="next" URL)' };
+/** `limit` and `cursor`, described. */
+export const PAGING = { ...LIMIT, cursor: 'next_cursor of the previous page (exports: the cursor in the Link rel="next" URL)' };
 
 const feedLinkTitle = (format: (typeof FEED_FORMATS)[number]) => `strikewire events (${FEED_FORMAT_NAMES[format]})`;
 
 /** What `GET /` describes: every endpoint and its parameters. */
-const SERVICE = {
+export const SERVICE = {
   name: 'strikewire',
   description:
     'Source-cited events: attacks on US and partner forces by Iran-aligned militias in Iraq and Syria, and the US strikes, embassy incidents and deployments around them.',
@@ -68,6 +70,8 @@ const SERVICE = {
     },
     'GET /actors/{id}': { description: 'One actor of the dictionary, with its counts per role' },
     'GET /healthz': { description: 'Liveness and dataset revision' },
+    'GET /openapi.json': { description: 'This API as an OpenAPI 3.1 description, with the webhook payloads' },
+    'GET /docs': { description: 'Interactive API reference (served from this origin, no internet needed)' },
   },
   caching: `Read endpoints send a strong ETag and Last-Modified, answer If-None-Match and If-Modified-Since with 304, and send Cache-Control: ${POLLING_CACHE_CONTROL}.`,
   source: 'Every figure cites a document in data/sources/ with a verbatim quote.',

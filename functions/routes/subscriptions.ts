@@ -17,12 +17,14 @@ import { coordinator } from '../store/coordinator-stub.ts';
 /** Largest accepted subscription body. */
 const MAX_SUBSCRIPTION_BYTES = 16 * 1024;
 
-const IdParam = v.object({ id: v.pipe(v.string(), v.regex(/^sub_[0-9a-f]{32}$/, 'must be a subscription id (sub_ and 32 hex digits)')) });
+/** The `:id` of a subscription route. */
+export const IdParam = v.object({ id: v.pipe(v.string(), v.regex(/^sub_[0-9a-f]{32}$/, 'must be a subscription id (sub_ and 32 hex digits)')) });
 
-const LogQuery = v.strictObject({ limit: v.optional(Limit, '100') });
+/** `GET /subscriptions/:id/deliveries?limit=`: how many attempts, newest first (default 100). */
+export const LogQuery = v.strictObject({ limit: v.optional(Limit, '100') });
 
 /** `?replay=true` also sends the alerts held while the subscription was disabled. */
-const EnableQuery = v.strictObject({ replay: v.optional(v.picklist(['true', 'false'], 'must be true or false')) });
+export const EnableQuery = v.strictObject({ replay: v.optional(v.picklist(['true', 'false'], 'must be true or false')) });
 
 const missing = (c: Parameters<typeof jsonError>[0], id: string) => jsonError(c, 404, 'not_found', `No subscription with id "${id}"`, [{ field: 'id', message: 'no such subscription' }]);
 

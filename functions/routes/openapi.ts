@@ -1,0 +1,524 @@
+/**
+ * The OpenAPI 3.1 description of the API (`GET /openapi.json`) and its
+ * interactive reference (`GET /docs`, Scalar). Parameters, bodies and
+ * records are generated from the valibot schemas the routes validate with
+ * (domain/json-schema.ts), descriptions of the read endpoints from what
+ * `GET /` says; tests/openapi.test.ts fails when a route of the app is
+ * missing here (or described here but gone) and when a documented parameter
+ * is not what its route accepts.
+ *
+ * The reference page loads Scalar's standalone bundle from this origin
+ * (`SCALAR_BUNDLE_PATH`, a Workers Static Asset), never from a CDN, so it
+ * works with no internet.
+ */
+import { Scalar } from '@scalar/hono-api-reference';
+import { Hono } from 'hono';
+import { etag } from 'hono/etag';
+import * as v from 'valibot';
+import { ACTOR_ROLES, ActorSchema, EventIdSchema, EventInputSchema, EventSchema, IsoDate, TallySchema } from '../domain/schema.ts';
+import { CSV_MEDIA_TYPE } from '../domain/csv.ts';
+import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '../domain/feed.ts';
+import { GEOJSON_MEDIA_TYPE } from '../domain/geojson.ts';
+import { COMPONENT_SCHEMAS_PATH, jsonSchemaConverter, objectEntries, type AnySchema } from '../domain/json-schema.ts';
+import { EventQuerySchema, FeedQuerySchema, FilterQuerySchema, TallyQuerySchema } from '../domain/query.ts';
+import { SUBSCRIBABLE_EVENT_TYPES, SubscriptionInputSchema } from '../domain/subscription.ts';
+import { WEBHOOK_EVENT_TYPES } from '../domain/webhook-signing.ts';
+import type { Env } from '../env.ts';
+import { ErrorBodySchema } from './errors.ts';
+import { batchSchema, MAX_INGEST_BYTES, MAX_INGEST_RECORDS } from './ingest.ts';
+import { FILTERS, PAGING, SERVICE } from './meta.ts';
+import { EnableQuery, IdParam, LogQuery } from './subscriptions.ts';
+
+/** Where the reference page loads Scalar's standalone bundle from: a file of public/ (Workers Static Assets). */
+export const SCALAR_BUNDLE_PATH = '/vendor/scalar-api-reference.js';
+
+/** A JSON object of the document. */
+type Json = Record<string, unknown>;
+
+/** A record as the API serves it (`GET /events/:id`, pages, webhook `data`): the stored record with its date interval. */
+const ServedEventSchema = v.strictObject({ ...objectEntries(EventSchema), date_start: IsoDate, date_end: IsoDate });
+
+/** An actor as `/actors` serves it: its dictionary entry and how many records name it in each role. */
+const ServedActorSchema = v.strictObject({
+  ...ActorSchema.entries,
+  counts: v.strictObject(Object.fromEntries(ACTOR_ROLES.map((role) => [role, v.pipe(v.number(), v.integer(), v.minValue(0))]))),
+});
+
+const converter = jsonSchemaConverter({
+  Error: ErrorBodySchema,
+  Event: ServedEventSchema,
+  EventInput: EventInputSchema,
+  Actor: ServedActorSchema,
+  Tally: TallySchema,
+  SubscriptionInput: SubscriptionInputSchema,
+});
+const schemaOf = converter.schemaOf;
+const ref = (name: string) => ({ $ref: `${COMPONENT_SCHEMAS_PATH}${name}` });
+
+/** What `GET /` says of an endpoint (`GET /path`). */
+function described(route: string): string {
+  const endpoint = (SERVICE.endpoints as Record<string, { description: string }>)[route];
+  if (!endpoint) throw new Error(`GET / does not describe ${route}`);
+  return endpoint.description;
+}
+
+/** Descriptions of the `/tallies` parameters, from `GET /`. */
+const TALLY_PARAMETERS = SERVICE.endpoints['GET /tallies'].parameters;
+
+/** Descriptions of query parameters, by name, from `GET /`. */
+const PARAMETER_DESCRIPTIONS: Record<string, string> = { ...FILTERS, ...PAGING };
+
+/**
+ * The parameters of an object schema, one each, in `where` (`query` or
+ * `path`). A list parameter is an array sent comma-separated (`style: form`,
+ * `explode: false`); the API also takes it repeated.
+ */
+function parametersOf(schema: AnySchema, where: 'query' | 'path', descriptions: Record<string, string> = PARAMETER_DESCRIPTIONS): Json[] {
+  return Object.entries(objectEntries(schema)).map(([name, entry]) => {
+    const parameter = schemaOf(entry);
+    const list = parameter.type === 'array';
+    return {
+      name,
+      in: where,
+      required: where === 'path' || entry.type !== 'optional',
+      ...(descriptions[name] ? { description: list ? `${descriptions[name]} (or the parameter repeated)` : descriptions[name] } : {}),
+      schema: parameter,
+      ...(list ? { style: 'form', explode: false } : {}),
+    };
+  });
+}
+
+/** The subscription `filters` object: the `/stats` filters, each list also as one comma-separated string. */
+function filtersBodySchema(): Json {
+  const properties = Object.fromEntries(
+    parametersOf(FilterQuerySchema, 'query').map((parameter) => {
+      const schema = parameter.schema as Json;
+      return [parameter.name, schema.type === 'array' ? { anyOf: [{ type: 'string', description: 'comma-separated' }, schema] } : schema];
+    }),
+  );
+  return { type: 'object', properties, additionalProperties: false, description: 'The /events filter parameters, validated exactly as on /events' };
+}
+
+/** Building blocks of responses. */
+const jsonContent = (schema: Json) => ({ 'application/json': { schema } });
+const ok = (description: string, schema: Json, headers?: Json): Json => ({ description, content: jsonContent(schema), ...(headers ? { headers } : {}) });
+/** A JSON response that browsers (clients preferring text/html) get as an HTML page instead. */
+const withPage = (response: Json, page: string): Json => ({ ...response, content: { ...(response.content as Json), 'text/html': { schema: { type: 'string', description: page } } } });
+const listOf = (items: Json, extra: Json = {}): Json => ({ type: 'object', properties: { data: { type: 'array', items }, ...extra }, required: ['data', ...Object.keys(extra)] });
+const response = (name: string) => ({ $ref: `#/components/responses/${name}` });
+
+/** Responses every read of the published index may give besides its 200. */
+const READ_RESPONSES = { '304': response('NotModified'), '503': response('IndexUnavailable'), '500': response('InternalError') };
+/** Responses of every admin route besides its own. */
+const ADMIN_RESPONSES = { '401': response('Unauthorized'), '503': response('AdminDisabled'), '500': response('InternalError') };
+/** Responses of a JSON body. */
+const BODY_RESPONSES = { '400': response('InvalidBody'), '413': response('PayloadTooLarge'), '415': response('UnsupportedMediaType') };
+
+/** A subscription as the API answers it (never with its secret but on creation). */
+const SUBSCRIPTION: Json = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', pattern: '^sub_[0-9a-f]{32}$' },
+    url: { type: 'string', format: 'uri' },
+    filters: { type: 'object', description: 'the filters as validated (lists as arrays)' },
+    event_types: { type: 'array', items: { type: 'string', enum: [...SUBSCRIBABLE_EVENT_TYPES] } },
+    description: { type: ['string', 'null'] },
+    status: { type: 'string', enum: ['active', 'disabled'] },
+    health: {
+      type: 'object',
+      description: 'consecutive_failures, failing_since, last_failure, last_success_at, disabled ({ at, reason } or null)',
+    },
+    created_at: { type: 'string', format: 'date-time' },
+    updated_at: { type: 'string', format: 'date-time' },
+  },
+  required: ['id', 'url', 'filters', 'event_types', 'description', 'status', 'health', 'created_at', 'updated_at'],
+};
+
+/** An operation as described: `summary`, `tags` and the rest of an OpenAPI operation object. */
+type Operation = Json & { summary: string; tags: [string] };
+
+/** Every route of the app, as `METHOD /path` with OpenAPI path templates (built when the document is: it converts schemas). */
+function operations(): Record<string, Operation> {
+  const subscriptionPath = parametersOf(IdParam, 'path', { id: 'a subscription id (sub_ and 32 hex digits)' });
+  const recordPath = parametersOf(v.object({ id: EventIdSchema }), 'path', { id: 'a record id' });
+  const actorPath = parametersOf(v.object({ id: EventIdSchema }), 'path', { id: 'an actor id of the dictionary' });
+  return {
+    'GET /': {
+      tags: ['meta'],
+      summary: 'Service description',
+      description: `${SERVICE.description} JSON by default; browsers (Accept: text/html) get a page announcing the feeds.`,
+      responses: { '200': { description: 'The endpoints and their parameters', content: { ...jsonContent({ type: 'object' }), 'text/html': { schema: { type: 'string' } } } } },
+    },
+    'GET /healthz': {
+      tags: ['meta'],
+      summary: 'Liveness and dataset revision',
+      description: described('GET /healthz'),
+      responses: {
+        '200': ok('Healthy', { type: 'object', properties: { status: { const: 'ok' }, events: { type: 'integer' }, revision: { type: 'integer' }, updated_at: { type: ['string', 'null'] } }, required: ['status', 'events', 'revision', 'updated_at'] }),
+        '500': response('InternalError'),
+      },
+    },
+    'GET /openapi.json': { tags: ['meta'], summary: 'This OpenAPI description', description: described('GET /openapi.json'), responses: { '200': ok('OpenAPI 3.1', { type: 'object' }) } },
+    'GET /docs': {
+      tags: ['meta'],
+      summary: 'Interactive API reference',
+      description: `${described('GET /docs')}: Scalar, its script loaded from ${SCALAR_BUNDLE_PATH}.`,
+      responses: { '200': { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } } },
+    },
+    'GET /events': {
+      tags: ['events'],
+      summary: 'Events, newest first',
+      description: described('GET /events'),
+      parameters: parametersOf(EventQuerySchema, 'query'),
+      responses: { '200': withPage(ok('A page of events', listOf(ref('Event'), { next_cursor: { type: ['string', 'null'] } })), 'the list with a filter form'), '400': response('InvalidParameter'), ...READ_RESPONSES },
+    },
+    'GET /events/{id}': {
+      tags: ['events'],
+      summary: 'One event',
+      description: described('GET /events/{id}'),
+      parameters: recordPath,
+      responses: { '200': withPage(ok('The record', ref('Event')), 'the record\'s page'), '400': response('InvalidParameter'), '404': response('NotFound'), ...READ_RESPONSES },
+    },
+    'GET /events/{id}.json': {
+      tags: ['events'],
+      summary: 'One event as JSON',
+      description: described('GET /events/{id}.json'),
+      parameters: recordPath,
+      responses: { '200': ok('The record', ref('Event')), '400': response('InvalidParameter'), '404': response('NotFound'), ...READ_RESPONSES },
+    },
+    'GET /sources': {
+      tags: ['sources'],
+      summary: 'The source documents',
+      description: described('GET /sources'),
+      responses: { '200': withPage(ok('Every document with its publisher and date', listOf({ type: 'object', properties: { document: { type: 'string' } }, required: ['document'] })), 'the list of documents'), '400': response('InvalidParameter'), ...READ_RESPONSES },
+    },
+    'GET /sources/{name}': {
+      tags: ['sources'],
+      summary: 'One source document',
+      description: described('GET /sources/{name}'),
+      parameters: [{ name: 'name', in: 'path', required: true, description: 'the document file name, as records cite it', schema: { type: 'string' } }],
+      responses: {
+        '200': { description: 'The document as stored, or its page for browsers', content: { 'text/plain': { schema: { type: 'string' } }, 'text/html': { schema: { type: 'string' } } } },
+        '404': response('NotFound'),
+        ...READ_RESPONSES,
+      },
+    },
+    'POST /events': {
+      tags: ['writes'],
+      summary: 'Create or update records',
+      description: `One record or an array of at most MAX_RECORDS_PER_POST (1–${MAX_INGEST_RECORDS}, default ${MAX_INGEST_RECORDS}; 503 misconfigured for any other setting), body at most ${MAX_INGEST_BYTES} bytes. Idempotent upsert by id; revision, created_at and updated_at are the server's. 201 when anything was created, else 200.`,
+      security: [{ adminToken: [] }],
+      requestBody: { required: true, content: jsonContent({ oneOf: [ref('EventInput'), schemaOf(batchSchema(MAX_INGEST_RECORDS))] }) },
+      responses: {
+        '200': ok('Nothing created: each record updated or unchanged', ref('WriteResults')),
+        '201': ok('At least one record created', ref('WriteResults')),
+        ...BODY_RESPONSES,
+        ...ADMIN_RESPONSES,
+      },
+    },
+    ...Object.fromEntries(
+      FEED_FORMATS.map((format) => [
+        `GET ${FEED_PATHS[format]}`,
+        {
+          tags: ['feeds'],
+          summary: `${FEED_FORMAT_NAMES[format]} feed`,
+          description: described(`GET ${FEED_PATHS[format]}`),
+          parameters: parametersOf(FeedQuerySchema, 'query'),
+          responses: { '200': { description: FEED_FORMAT_NAMES[format], content: { [FEED_MEDIA_TYPES[format]]: { schema: { type: 'string' } } } }, '400': response('InvalidParameter'), ...READ_RESPONSES },
+        },
+      ]),
+    ),
+    ...Object.fromEntries(
+      [
+        ['/events.geojson', GEOJSON_MEDIA_TYPE, 'GeoJSON FeatureCollection'],
+        ['/events.csv', CSV_MEDIA_TYPE.split(';')[0]!, 'CSV with a header row'],
+      ].map(([path, mediaType, what]) => [
+        `GET ${path}`,
+        {
+          tags: ['exports'],
+          summary: `A page of events as ${what}`,
+          description: described(`GET ${path}`),
+          parameters: parametersOf(EventQuerySchema, 'query'),
+          responses: {
+            '200': { description: what, headers: { Link: { description: 'the next page: <…>; rel="next"', schema: { type: 'string' } } }, content: { [mediaType!]: { schema: { type: 'string' } } } },
+            '400': response('InvalidParameter'),
+            ...READ_RESPONSES,
+          },
+        },
+      ]),
+    ),
+    'GET /stats': {
+      tags: ['stats'],
+      summary: 'Counts by month, type, country and actor',
+      description: described('GET /stats'),
+      parameters: parametersOf(FilterQuerySchema, 'query'),
+      responses: { '200': ok('Stats over every matching record', { type: 'object', properties: { data: { type: 'object' } }, required: ['data'] }), '400': response('InvalidParameter'), ...READ_RESPONSES },
+    },
+    'GET /tallies': {
+      tags: ['tallies'],
+      summary: 'Reported running tallies',
+      description: described('GET /tallies'),
+      parameters: parametersOf(TallyQuerySchema, 'query', TALLY_PARAMETERS),
+      responses: { '200': ok('Tallies, newest first', listOf(ref('Tally'))), '400': response('InvalidParameter'), ...READ_RESPONSES },
+    },
+    'GET /actors': {
+      tags: ['actors'],
+      summary: 'The actor dictionary',
+      description: `${described('GET /actors')}. Takes no parameters.`,
+      responses: { '200': ok('Every actor with its counts', listOf(ref('Actor'))), '400': response('InvalidParameter'), ...READ_RESPONSES },
+    },
+    'GET /actors/{id}': {
+      tags: ['actors'],
+      summary: 'One actor',
+      description: described('GET /actors/{id}'),
+      parameters: actorPath,
+      responses: { '200': ok('The actor with its counts', ref('Actor')), '400': response('InvalidParameter'), '404': response('NotFound'), ...READ_RESPONSES },
+    },
+    'POST /subscriptions': {
+      tags: ['webhooks'],
+      summary: 'Subscribe a webhook endpoint',
+      description: 'The answer carries the whsec_ secret, shown this once. filters default to none (every record), event_types to both.',
+      security: [{ adminToken: [] }],
+      requestBody: { required: true, content: jsonContent(ref('SubscriptionInput')) },
+      responses: {
+        '201': ok('Created', { allOf: [ref('Subscription'), { type: 'object', properties: { secret: { type: 'string', pattern: '^whsec_' } }, required: ['secret'] }] }, { Location: { schema: { type: 'string' } } }),
+        ...BODY_RESPONSES,
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'GET /subscriptions': { tags: ['webhooks'], summary: 'Every subscription', security: [{ adminToken: [] }], responses: { '200': ok('Subscriptions, never their secrets', listOf(ref('Subscription'))), ...ADMIN_RESPONSES } },
+    'GET /subscriptions/{id}': {
+      tags: ['webhooks'],
+      summary: 'One subscription',
+      security: [{ adminToken: [] }],
+      parameters: subscriptionPath,
+      responses: { '200': ok('The subscription', ref('Subscription')), '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
+    },
+    'DELETE /subscriptions/{id}': {
+      tags: ['webhooks'],
+      summary: 'Delete a subscription',
+      description: 'Messages queued for it are dropped.',
+      security: [{ adminToken: [] }],
+      parameters: subscriptionPath,
+      responses: { '204': { description: 'Deleted' }, '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
+    },
+    'POST /subscriptions/{id}/test': {
+      tags: ['webhooks'],
+      summary: 'Queue a signed ping',
+      security: [{ adminToken: [] }],
+      parameters: subscriptionPath,
+      responses: {
+        '202': ok('Queued', { type: 'object', properties: { msg_id: { type: 'string' }, status: { const: 'queued' } }, required: ['msg_id', 'status'] }),
+        '400': response('InvalidParameter'),
+        '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'POST /subscriptions/{id}/enable': {
+      tags: ['webhooks'],
+      summary: 'Re-enable an endpoint',
+      description: 'With a clean health record; replay=true also sends the alerts held while it was disabled (the answer says how many as replayed).',
+      security: [{ adminToken: [] }],
+      parameters: [...subscriptionPath, ...parametersOf(EnableQuery, 'query', { replay: 'true: also send the alerts held while the subscription was disabled' })],
+      responses: {
+        '200': ok('Enabled', { allOf: [ref('Subscription'), { type: 'object', properties: { replayed: { type: 'integer' } } }] }),
+        '400': response('InvalidParameter'),
+        '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'GET /subscriptions/{id}/deliveries': {
+      tags: ['webhooks'],
+      summary: 'The delivery log, newest first',
+      security: [{ adminToken: [] }],
+      parameters: [...subscriptionPath, ...parametersOf(LogQuery, 'query', { limit: 'attempts to list, newest first' })],
+      responses: {
+        '200': ok(
+          'Attempts',
+          listOf({
+            type: 'object',
+            properties: {
+              at: { type: 'string', format: 'date-time' },
+              status: { type: ['integer', 'null'] },
+              latency_ms: { type: ['integer', 'null'] },
+              outcome: { enum: ['delivered', 'retrying', 'failed', 'skipped', 'dead_lettered', 'redelivered'] },
+              error: { type: ['string', 'null'] },
+              msg_id: { type: 'string' },
+              attempt: { type: 'integer' },
+            },
+          }),
+        ),
+        '400': response('InvalidParameter'),
+        '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'GET /subscriptions/{id}/dead-letters': {
+      tags: ['webhooks'],
+      summary: 'Messages given up on',
+      security: [{ adminToken: [] }],
+      parameters: subscriptionPath,
+      responses: {
+        '200': ok('Dead letters', listOf({ type: 'object', properties: { msg_id: { type: 'string' }, type: { type: 'string' }, record_id: { type: ['string', 'null'] }, reason: { type: 'string' }, attempts: { type: 'integer' }, at: { type: 'string' } } })),
+        '400': response('InvalidParameter'),
+        '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'POST /subscriptions/{id}/redeliver': {
+      tags: ['webhooks'],
+      summary: 'Queue the dead letters again',
+      description: 'Each keeps its original webhook-id.',
+      security: [{ adminToken: [] }],
+      parameters: subscriptionPath,
+      responses: { '202': ok('Queued', { type: 'object', properties: { queued: { type: 'integer' } }, required: ['queued'] }), '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
+    },
+    'GET /admin/status': {
+      tags: ['admin'],
+      summary: 'Dataset, publishing, outbox and quarantine state',
+      description: 'dataset { epoch, revision, records }, publish (published_revision, up_to_date, keys queued, KV puts, deletes and failures, next attempt), outbox { fanout, pending, unconfirmed }, reconciliation { pass_under_way }, quarantine { count }.',
+      security: [{ adminToken: [] }],
+      responses: { '200': ok('Status', { type: 'object', required: ['dataset', 'publish', 'outbox', 'reconciliation', 'quarantine'] }), ...ADMIN_RESPONSES },
+    },
+    'GET /admin/quarantine': {
+      tags: ['admin'],
+      summary: 'Invalid values found under event: keys',
+      description: 'Each with key, id, digest, problem and first_seen; they are never served.',
+      security: [{ adminToken: [] }],
+      responses: { '200': ok('Quarantined values', listOf({ type: 'object' })), ...ADMIN_RESPONSES },
+    },
+  };
+}
+
+/** An error response of the shared shape. */
+const errorResponse = (description: string, headers?: Json): Json => ({ description, content: jsonContent(ref('Error')), ...(headers ? { headers } : {}) });
+
+/** The Standard Webhooks headers of every delivery. */
+const WEBHOOK_HEADERS: Json[] = [
+  { name: 'webhook-id', in: 'header', required: true, description: 'Message id (msg_ and 32 hex digits), the same on every retry and redelivery of one message: ignore repeats', schema: { type: 'string', pattern: '^msg_[0-9a-f]{32}$' } },
+  { name: 'webhook-timestamp', in: 'header', required: true, description: 'When this attempt was sent, in Unix seconds; reject deliveries more than 5 minutes off', schema: { type: 'string', pattern: '^[0-9]+$' } },
+  {
+    name: 'webhook-signature',
+    in: 'header',
+    required: true,
+    description: 'v1,<base64 HMAC-SHA256> keyed with the base64-decoded part of the whsec_ secret, over "<webhook-id>.<webhook-timestamp>.<raw body>"',
+    schema: { type: 'string', pattern: '^v1,[A-Za-z0-9+/]+={0,2}( v1,[A-Za-z0-9+/]+={0,2})*$' },
+  },
+];
+
+/** A delivery of `type`, whose `data` is `data`. */
+function webhook(type: (typeof WEBHOOK_EVENT_TYPES)[number], summary: string, data: Json): Json {
+  return {
+    post: {
+      summary,
+      description: 'A POST with the headers of Standard Webhooks (https://www.standardwebhooks.com); verify the raw body before parsing it (README, "Verifying a delivery").',
+      parameters: WEBHOOK_HEADERS,
+      requestBody: {
+        required: true,
+        content: jsonContent({ type: 'object', properties: { type: { const: type }, timestamp: { type: 'string', format: 'date-time', description: 'when the change happened, not when this attempt was sent' }, data }, required: ['type', 'timestamp', 'data'], additionalProperties: false }),
+      },
+      responses: {
+        '2XX': { description: 'Delivered: answer within 10 seconds' },
+        '410': { description: 'Gone: the subscription is disabled at once' },
+        default: { description: 'Retried on no answer, 408, 429 and 5xx (honouring Retry-After), up to 10 attempts; other answers are not retried' },
+      },
+    },
+  };
+}
+
+/** The named schemas generated from valibot; subscription `filters` also take each list as one comma-separated string, and `url` is described. */
+function generatedSchemas(): Record<string, Json> {
+  const schemas = converter.components() as Record<string, Json>;
+  const input = schemas.SubscriptionInput as { properties: Record<string, Json> };
+  input.properties.filters = { ...filtersBodySchema(), default: {} };
+  input.properties.url = { ...input.properties.url, format: 'uri', description: 'https to a public host on port 443 or 8443 (README, "Writing records and webhook alerts")' };
+  return schemas;
+}
+
+/** A name for code generators: `GET /events/{id}` is `getEventsById`, `GET /feed.rss` `getFeedRss`, `GET /` `getRoot`. */
+function operationId(method: string, path: string): string {
+  const words = path.split(/[/.-]/).filter(Boolean).flatMap((word) => (word.startsWith('{') ? ['by', word.slice(1, -1)] : [word]));
+  return [method.toLowerCase(), ...(words.length > 0 ? words : ['root'])].map((word, index) => (index === 0 ? word : word[0]!.toUpperCase() + word.slice(1))).join('');
+}
+
+/** Builds the whole document. */
+function buildDocument(): Json {
+  const paths: Record<string, Record<string, Operation>> = {};
+  for (const [route, operation] of Object.entries(operations())) {
+    const [method, path] = route.split(' ') as [string, string];
+    (paths[path] ??= {})[method.toLowerCase()] = { operationId: operationId(method, path), ...operation };
+  }
+  const webhooks: Record<(typeof WEBHOOK_EVENT_TYPES)[number], Json> = {
+    'event.created': webhook('event.created', 'A record was added', ref('Event')),
+    'event.updated': webhook('event.updated', 'A record changed (sent to subscribers whose filters match the new or the previous version)', ref('Event')),
+    ping: webhook('ping', 'A test delivery (POST /subscriptions/{id}/test)', { type: 'object', properties: { subscription_id: { type: 'string' } }, required: ['subscription_id'], additionalProperties: false }),
+  };
+  return {
+    openapi: '3.1.0',
+    info: { title: SERVICE.name, version: '0.1.0', description: `${SERVICE.description}\n\n${SERVICE.caching} ${SERVICE.source}`, license: { name: 'MIT', identifier: 'MIT' } },
+    servers: [{ url: '/' }],
+    tags: ['events', 'feeds', 'exports', 'stats', 'tallies', 'actors', 'writes', 'webhooks', 'admin', 'meta'].map((name) => ({ name })),
+    paths,
+    webhooks,
+    components: {
+      schemas: {
+        ...generatedSchemas(),
+        WriteResults: {
+          type: 'object',
+          properties: {
+            results: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { id: { type: 'string' }, change: { enum: ['created', 'updated', 'unchanged'] }, revision: { type: 'integer' }, updated_at: { type: 'string', format: 'date-time' }, url: { type: 'string' } },
+                required: ['id', 'change', 'revision', 'updated_at', 'url'],
+              },
+            },
+          },
+          required: ['results'],
+        },
+        Subscription: SUBSCRIPTION,
+      },
+      responses: {
+        InvalidParameter: errorResponse('A query or path parameter is invalid or unknown (code invalid_parameter); fields names each'),
+        InvalidBody: errorResponse('The body is not valid JSON, has the wrong size of batch or an invalid field (codes invalid_body, invalid_parameter with the dotted field path)'),
+        NotFound: errorResponse('No such record, actor or subscription (field id); also any route that does not exist (field path)'),
+        NotModified: { description: 'The copy named by If-None-Match / If-Modified-Since is current; no body' },
+        Unauthorized: errorResponse('Missing or invalid admin bearer token (field authorization)'),
+        PayloadTooLarge: errorResponse('The body is too large (field body)'),
+        UnsupportedMediaType: errorResponse('The body is not application/json (field content-type)'),
+        AdminDisabled: errorResponse('Writes are disabled: no ADMIN_TOKEN secret is configured, or MAX_RECORDS_PER_POST is invalid (code misconfigured)'),
+        IndexUnavailable: errorResponse('The index is being updated at this location; retry after Retry-After seconds', { 'Retry-After': { schema: { type: 'integer' } } }),
+        InternalError: errorResponse('Internal error'),
+      },
+      securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN secret' } },
+    },
+  };
+}
+
+/** The document, built once per isolate. */
+let document: Json | null = null;
+
+/** The OpenAPI description (built on first use). */
+export const openApiDocument = (): Json => (document ??= buildDocument());
+
+/** Routes `/openapi.json` and `/docs`. */
+export const openApiRoutes = new Hono<{ Bindings: Env }>()
+  .get('/openapi.json', etag(), (c) => {
+    c.header('Cache-Control', 'public, max-age=300');
+    return c.json(openApiDocument());
+  })
+  .get(
+    '/docs',
+    Scalar({
+      url: '/openapi.json',
+      cdn: SCALAR_BUNDLE_PATH,
+      pageTitle: `${SERVICE.name} API reference`,
+      // Nothing that needs Scalar's services or another host: system fonts, no AI agent, MCP, telemetry or hosted tools.
+      withDefaultFonts: false,
+      agent: { disabled: true },
+      mcp: { disabled: true },
+      telemetry: false,
+      showDeveloperTools: 'never',
+    }),
+  );
