@@ -26,7 +26,7 @@ import { BUNDLE_FINGERPRINT_KEY, TALLIES_KEY, type PublishedTallies } from './ev
 import { META_SCHEMA, readMeta, writeMeta } from './meta-table.ts';
 import { PUBLISH_SCHEMA, Publisher, type PublishStatus } from './publisher.ts';
 import { RECONCILE_SCHEMA, Reconciler, type QuarantineEntry } from './reconciler.ts';
-import { SUBSCRIPTIONS_SCHEMA, SubscriptionsTable, type DeadLetterSummary, type DeliveryAttempt, type DeliveryTarget, type Subscription } from './subscriptions-table.ts';
+import { SUBSCRIPTIONS_SCHEMA, SubscriptionsTable, type DeadLetterSummary, type DeliveryAttempt, type DeliveryTarget, type Subscription, type SubscriptionCredentials } from './subscriptions-table.ts';
 import type { AttemptVerdict } from '../domain/delivery-policy.ts';
 
 /** Slices one inline publish (of the bundled dataset) may run before leaving the rest to the alarm. */
@@ -204,9 +204,24 @@ export class Coordinator extends DurableObject<Env> {
     return this.reconciler.quarantined();
   }
 
-  /** Creates a subscription; its secret is returned here once and never shown again. */
-  createSubscription(input: SubscriptionInput, now: string): { subscription: Subscription; secret: string } {
+  /** Creates a subscription; its secret and scoped token are returned here once and never shown again. */
+  createSubscription(input: SubscriptionInput, now: string): Promise<SubscriptionCredentials> {
     return this.subscriptions.create(input, now);
+  }
+
+  /** Gives a subscription a new signing secret (returned once); the old one signs too for `graceSeconds`. Null when there is no such subscription. */
+  rotateSubscriptionSecret(id: string, graceSeconds: number, now: string): { subscription: Subscription; secret: string } | null {
+    return this.subscriptions.rotateSecret(id, graceSeconds, new Date(now));
+  }
+
+  /** Gives a subscription a new scoped token (returned once); null when there is no such subscription. */
+  rotateSubscriptionToken(id: string, now: string): Promise<string | null> {
+    return this.subscriptions.rotateToken(id, now);
+  }
+
+  /** Whether `digest` is the digest of the subscription's scoped token. */
+  subscriptionTokenMatches(id: string, digest: string): boolean {
+    return this.subscriptions.tokenMatches(id, digest);
   }
 
   /** Every subscription, oldest first. */
@@ -260,7 +275,7 @@ export class Coordinator extends DurableObject<Env> {
   deliveryTargets(messages: readonly PlannedMessage[]): DeliveryPlan {
     const targets: Record<string, DeliveryTarget> = {};
     for (const id of new Set(messages.map((message) => message.subscription_id))) {
-      const target = this.subscriptions.deliveryTarget(id);
+      const target = this.subscriptions.deliveryTarget(id, new Date());
       if (target) targets[id] = target;
     }
     const recorded = this.outbox.recordedAttempts(messages.map((message) => message.msg_id));
