@@ -27,12 +27,22 @@ const OUTBOX_ADDED_COLUMNS = {
   // A record alert refers to its revision's payload in alert_payloads (store/alert-fanout.ts) instead of carrying a copy.
   payload_record: 'TEXT',
   payload_revision: 'INTEGER',
+  // When the consumer last reported on the message since it was last handed to the queue; null: no news yet.
+  reported_at: 'INTEGER',
 };
 
 /** Most messages one queue `sendBatch` may carry. */
 const SEND_BATCH_MAX = 100;
 /** Most bytes one `sendBatch` may carry (Queues: 256 KB), with room for framing. */
 const SEND_BATCH_MAX_BYTES = 250_000;
+/**
+ * How many messages may be in the queue with no news from the consumer yet
+ * (handed over, neither reported on nor settled): the outbox keeps the rest
+ * until reports make room, so a fan-out of any size never floods the queue
+ * and a queue that is slow to drain is not mistaken for one refusing
+ * messages. Tests may lower it.
+ */
+export const OUTBOX_WINDOW = { messagesWithoutNews: 5_000 };
 /** Batches handed to the queue at once (a Worker keeps at most six connections open). */
 const SEND_CONCURRENCY = 6;
 /** Largest message the queue takes (Queues: 128 KB), with room for framing. */
@@ -102,9 +112,19 @@ export class AlertOutbox {
     return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM alert_outbox WHERE sent_at IS NOT NULL').one().n;
   }
 
-  /** When the outbox should next be sent, or null when nothing waits. */
+  /** Messages handed to the queue that the consumer has not reported on yet. */
+  private withoutNews(): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM alert_outbox WHERE sent_at IS NOT NULL AND reported_at IS NULL').one().n;
+  }
+
+  /** How many new messages the queue may take now (OUTBOX_WINDOW). */
+  private room(): number {
+    return Math.max(0, OUTBOX_WINDOW.messagesWithoutNews - this.withoutNews());
+  }
+
+  /** When the outbox should next be sent, or null when nothing waits (new messages wait for room; reports make it). */
   nextSendAt(nowMs: number): number | null {
-    const unsentAt = this.sql.exec<{ at: number | null }>('SELECT MIN(COALESCE(next_try_at, 0)) AS at FROM alert_outbox WHERE sent_at IS NULL').one().at;
+    const unsentAt = this.room() === 0 ? null : this.sql.exec<{ at: number | null }>('SELECT MIN(COALESCE(next_try_at, 0)) AS at FROM alert_outbox WHERE sent_at IS NULL').one().at;
     const resendAt = this.sql.exec<{ at: number | null }>('SELECT MIN(resend_at) AS at FROM alert_outbox WHERE sent_at IS NOT NULL').one().at;
     const times = [unsentAt, resendAt].filter((time): time is number => time !== null);
     return times.length === 0 ? null : Math.max(nowMs, Math.min(...times));
@@ -117,8 +137,8 @@ export class AlertOutbox {
       return;
     }
     this.sql.exec(
-      'UPDATE alert_outbox SET sent_at = COALESCE(sent_at, ?), resend_at = ?, resends = 0, attempts = MAX(attempts, ?) WHERE msg_id = ?',
-      nowMs, (nextAttemptAtMs ?? nowMs) + UNCONFIRMED_RESEND_MS, attempt, msgId,
+      'UPDATE alert_outbox SET sent_at = COALESCE(sent_at, ?), reported_at = ?, resend_at = ?, resends = 0, attempts = MAX(attempts, ?) WHERE msg_id = ?',
+      nowMs, nowMs, (nextAttemptAtMs ?? nowMs) + UNCONFIRMED_RESEND_MS, attempt, msgId,
     );
   }
 
@@ -152,7 +172,8 @@ export class AlertOutbox {
   /**
    * Sends new messages and those due again to the delivery queue, oldest
    * first, in batches bounded by count and bytes, up to SEND_CONCURRENCY
-   * batches at once. A message over the queue's
+   * batches at once, and new ones only while the queue holds fewer than
+   * OUTBOX_WINDOW messages without news. A message over the queue's
    * size limit is dead-lettered at once. When a batch fails, its messages are
    * sent one by one, so one message the queue refuses never holds back the
    * others: it waits with its own backoff and is dead-lettered after
@@ -206,7 +227,7 @@ export class AlertOutbox {
     // A record alert's body names its payload (store/alert-fanout.ts) instead of carrying it: the consumer fetches it when it sends.
     const select = 'SELECT msg_id, body, resends, attempts, sent_at, send_failures FROM alert_outbox';
     const limit = SEND_BATCH_MAX * count;
-    const fresh = this.sql.exec<Row>(`${select} WHERE sent_at IS NULL AND COALESCE(next_try_at, 0) <= ? ORDER BY created_at LIMIT ?`, nowMs, limit).toArray();
+    const fresh = this.sql.exec<Row>(`${select} WHERE sent_at IS NULL AND COALESCE(next_try_at, 0) <= ? ORDER BY created_at LIMIT ?`, nowMs, Math.min(limit, this.room())).toArray();
     const due = this.sql.exec<Row>(`${select} WHERE sent_at IS NOT NULL AND resend_at <= ? ORDER BY resend_at LIMIT ?`, nowMs, limit - fresh.length).toArray();
     const batches: OutboxItem[][] = [];
     let batch: OutboxItem[] = [];
@@ -237,7 +258,7 @@ export class AlertOutbox {
       if (resends > 0) console.warn('resending an unconfirmed webhook message', message.msg_id, `(resend ${resends})`);
       // A report that arrived meanwhile moved resend_at past now: it wins.
       this.sql.exec(
-        'UPDATE alert_outbox SET sent_at = ?, resend_at = ?, resends = ?, send_failures = 0, next_try_at = NULL WHERE msg_id = ? AND (sent_at IS NULL OR resend_at <= ?)',
+        'UPDATE alert_outbox SET sent_at = ?, reported_at = NULL, resend_at = ?, resends = ?, send_failures = 0, next_try_at = NULL WHERE msg_id = ? AND (sent_at IS NULL OR resend_at <= ?)',
         nowMs, nowMs + Math.min(UNCONFIRMED_RESEND_MS * 2 ** resends, RESEND_MAX_MS), resends, message.msg_id, nowMs,
       );
     }

@@ -302,7 +302,15 @@ export class Coordinator extends DurableObject<Env> {
    * message given up on, or whose retry is moot because the endpoint is now
    * disabled, is stored as a dead letter here; the answer says which were.
    */
-  recordDeliveries(reports: readonly DeliveryReport[]): { dead_lettered: boolean }[] {
+  async recordDeliveries(reports: readonly DeliveryReport[]): Promise<{ dead_lettered: boolean }[]> {
+    const results = this.recordDeliveryReports(reports);
+    // Reports make room in the queue's window (store/alert-outbox.ts): messages waiting for it go next.
+    await this.rearm();
+    return results;
+  }
+
+  /** Records a batch's outcomes in one transaction (see `recordDeliveries`). */
+  private recordDeliveryReports(reports: readonly DeliveryReport[]): { dead_lettered: boolean }[] {
     const nowMs = Date.now();
     return this.ctx.storage.transactionSync(() =>
       reports.map(({ entry, verdict, next_attempt_at, message, give_up_reason }) => {
