@@ -42,7 +42,7 @@ const SEND_BATCH_MAX_BYTES = 250_000;
  * and a queue that is slow to drain is not mistaken for one refusing
  * messages. Tests may lower it.
  */
-export const OUTBOX_WINDOW = { messagesWithoutNews: 5_000 };
+export const OUTBOX_WINDOW = { messagesWithoutNews: 2_000 };
 /** Batches handed to the queue at once (a Worker keeps at most six connections open). */
 const SEND_CONCURRENCY = 6;
 /** Largest message the queue takes (Queues: 128 KB), with room for framing. */
