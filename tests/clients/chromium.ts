@@ -9,15 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import events from '../../data/events.json';
-import { lastLines, startWranglerDev, stop, waitFor, type DevServer } from './processes.ts';
+import { startWithCuratedData, stop, type DevServer } from './processes.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** Flags for a quiet, reproducible headless Chromium that reaches nothing but the server under test. */
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** The git-ignored folder screenshots are written to, for review. */
 export const SCREENSHOTS = fileURLToPath(new URL('../../screenshots/', import.meta.url));
-const TOKEN = 'browser-test-admin-token';
 
 /** Why the browser suites cannot run here (no Chromium), or null. */
 export const chromiumMissing = existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install -y chromium)`;
@@ -42,25 +40,15 @@ export async function startBrowserBench(): Promise<BrowserBench> {
   const tmp = mkdtempSync(join(tmpdir(), 'strikewire-browser-'));
   mkdirSync(SCREENSHOTS, { recursive: true });
   const contexts: BrowserContext[] = [];
-  const worker = await startWranglerDev(join(tmp, 'state'), TOKEN);
+  const worker = await startWithCuratedData(join(tmp, 'state')).catch((error: unknown) => {
+    rmSync(tmp, { recursive: true, force: true });
+    throw error;
+  });
   const close = async () => {
     for (const context of contexts) await context.close();
     await stop(worker);
     rmSync(tmp, { recursive: true, force: true });
   };
-  try {
-    const admin = { authorization: `Bearer ${TOKEN}` };
-    const posted = await fetch(`${worker.base}/events`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify(events) });
-    if (posted.status !== 201) throw new Error(`POST /events answered ${posted.status}: ${await posted.text()}`);
-    await waitFor(
-      'the dataset to be published',
-      async () => ((await (await fetch(`${worker.base}/admin/status`, { headers: admin })).json()) as { publish: { up_to_date: boolean } }).publish.up_to_date || undefined,
-      () => lastLines(worker),
-    );
-  } catch (error) {
-    await close();
-    throw error;
-  }
   return {
     worker,
     close,
