@@ -5,7 +5,8 @@
  * content (date at its precision with its note, casualties "not reported",
  * actors by role, every source quote with its document, related records,
  * JSON and feed links); the list's filter form, paging and "follow this" box;
- * 400 and 404 as pages; and basic accessibility of every page (language,
+ * 400 and 404 as pages; the explorer's frame (`GET /`: the form filled from
+ * its URL, same-origin assets); and basic accessibility of every page (language,
  * headings in order, labelled controls, contrast of the style sheet).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -284,8 +285,31 @@ describe('GET /events as a page', () => {
   });
 });
 
+describe('GET / as the explorer', () => {
+  it('fills the filter form from its URL; the form opens the list, so it works without JavaScript', async () => {
+    const { html } = await page('/?type=attack,strike&country=IQ&q=rocket&limit=5');
+    const form = (await select(html, 'form.filters'))[0]!;
+    expect(form.attributes).toMatchObject({ method: 'get', action: '/events' });
+    expect((await select(html, 'input[type=checkbox][checked]')).map((box) => `${box.attributes.name}=${box.attributes.value}`)).toEqual(['type=attack', 'type=strike']);
+    expect((await select(html, 'input#filter-country'))[0]!.attributes.value).toBe('IQ');
+    expect((await select(html, 'input#filter-q'))[0]!.attributes.value).toBe('rocket');
+    expect(await select(html, 'input[name=limit]')).toEqual([]);
+    expect((await select(html, 'noscript')).length).toBe(1);
+  });
+
+  it('loads its script and style sheets from this origin only, and holds the sections its script fills', async () => {
+    const { html } = await page('/');
+    const scripts = await select(html, 'script');
+    expect(scripts.map((script) => script.attributes)).toEqual([{ type: 'module', src: '/explorer/explorer.js' }]);
+    for (const sheet of await select(html, 'link[rel=stylesheet]')) expect(sheet.attributes.href).toMatch(/^\/(vendor|explorer)\//);
+    for (const id of ['map', 'timeline', 'counts-type', 'counts-role', 'counts-group', 'records']) expect(await select(html, `#${id}`), id).toHaveLength(1);
+  });
+});
+
 describe('every page', () => {
   it.each([
+    '/',
+    '/?type=attack&country=IQ',
     `/events/${MAIN.id}`,
     `/events/${MONTH.id}`,
     '/events',

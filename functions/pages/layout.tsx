@@ -2,7 +2,8 @@
  * The frame of every HTML page: language, title, the `<link rel="alternate">`
  * discovery links to the feeds of the page's filter, a small style sheet
  * (dark text on white, contrast of 4.5:1 or more; visible focus), and the
- * site's navigation. Pages work without JavaScript and load nothing else.
+ * site's navigation. Pages work without JavaScript and load nothing else,
+ * but the explorer, which adds its own style sheets and script.
  */
 import type { Child } from 'hono/jsx';
 import type { FeedLink } from '../domain/follow.ts';
@@ -43,11 +44,13 @@ export interface LayoutProps {
   title: string;
   /** The feeds of the page's filter, announced in the head. */
   feeds: readonly FeedLink[];
+  /** What else the head holds: the explorer's style sheets and script (other pages load nothing but themselves). */
+  head?: Child;
   children?: Child;
 }
 
 /** The frame of a page. */
-export function Layout({ title, feeds, children }: LayoutProps) {
+export function Layout({ title, feeds, head, children }: LayoutProps) {
   return (
     <html lang="en">
       <head>
@@ -60,6 +63,7 @@ export function Layout({ title, feeds, children }: LayoutProps) {
           <link rel="alternate" type={feed.type} title={`strikewire: ${feed.name}`} href={feed.url} />
         ))}
         <style dangerouslySetInnerHTML={{ __html: STYLE }} />
+        {head}
       </head>
       <body>
         <header>

@@ -151,8 +151,10 @@ function operations(): Record<string, Operation> {
     'GET /': {
       tags: ['meta'],
       summary: 'Service description',
-      description: `${SERVICE.description} JSON by default; browsers (Accept: text/html) get a page announcing the feeds.`,
-      responses: { '200': { description: 'The endpoints and their parameters', content: { ...jsonContent({ type: 'object' }), 'text/html': { schema: { type: 'string' } } } } },
+      description: `${SERVICE.description} JSON by default; browsers (Accept: text/html) get the explorer: a page announcing the feeds whose script shows the records matching a filter on a map, by month, counted and listed, using /events and /stats. The explorer reads the /events filter parameters from its URL (in the browser; the server only fills the form with them, so they are not validated here).`,
+      responses: {
+        '200': { description: 'The endpoints and their parameters, or the explorer page', content: { ...jsonContent({ type: 'object' }), 'text/html': { schema: { type: 'string' } } } },
+      },
     },
     'GET /healthz': {
       tags: ['meta'],
