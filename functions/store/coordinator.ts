@@ -18,7 +18,6 @@ import { sha256Hex } from '../domain/digest.ts';
 import type { EventInput, Tally } from '../domain/schema.ts';
 import type { SubscriptionInput } from '../domain/subscription.ts';
 import { buildEnvelope, webhookMessageId } from '../domain/webhook-signing.ts';
-import type { Env } from '../env.ts';
 import { AlertFanout, FANOUT_SCHEMA, HELD_REASON } from './alert-fanout.ts';
 import { AlertOutbox, OUTBOX_SCHEMA } from './alert-outbox.ts';
 import { DATASET_SCHEMA, DatasetTable, type WriteResult } from './dataset-table.ts';
@@ -91,8 +90,16 @@ export interface CoordinatorStatus {
   quarantine: { count: number };
 }
 
+/** The bindings the Coordinator uses (a part of the Worker's `Env`, functions/env.ts). */
+export interface CoordinatorBindings {
+  /** The published copy: records, index, tallies. */
+  EVENTS: KVNamespace;
+  /** Webhook deliveries waiting to be sent. */
+  DELIVERIES: Queue;
+}
+
 /** The Coordinator Durable Object; one instance, named "main". */
-export class Coordinator extends DurableObject<Env> {
+export class Coordinator extends DurableObject<CoordinatorBindings> {
   private readonly dataset: DatasetTable;
   private readonly publisher: Publisher;
   private readonly outbox: AlertOutbox;
@@ -101,7 +108,7 @@ export class Coordinator extends DurableObject<Env> {
   private readonly reconciler: Reconciler;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: CoordinatorBindings) {
     super(ctx, env);
     const sql = ctx.storage.sql;
     for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...PUBLISH_SCHEMA, ...FANOUT_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA]) sql.exec(statement);
