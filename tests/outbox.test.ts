@@ -9,7 +9,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AlertFanout, FANOUT_SLICE } from '../functions/store/alert-fanout.ts';
-import { OUTBOX_WINDOW } from '../functions/store/alert-outbox.ts';
+import { OUTBOX_QUERIES, OUTBOX_WINDOW } from '../functions/store/alert-outbox.ts';
 import { QUEUE_LIMITS, queueSimulation } from './platform/simulated-queue.ts';
 import { call, coordinatorStub, getJson, makeEvent } from './helpers.ts';
 
@@ -154,6 +154,23 @@ describe('the queue window', () => {
       OUTBOX_WINDOW.messagesWithoutNews = window;
     }
   }, 60_000);
+});
+
+describe('the outbox at any backlog', () => {
+  it('answers every query of the send path from an index, never by reading the whole table', async () => {
+    const plans = await runInDurableObject(coordinatorStub(), (_instance, state) =>
+      Object.entries(OUTBOX_QUERIES).map(([name, sql]) => {
+        const parameters = Array.from(sql.matchAll(/\?/g), () => 0);
+        const steps = state.storage.sql.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, ...parameters).toArray().map((row) => row.detail);
+        return { name, steps };
+      }),
+    );
+    for (const { name, steps } of plans) {
+      // "SCAN alert_outbox" alone reads every row; a SEARCH, or a SCAN of an index in its order, does not.
+      expect(steps.filter((step) => /^SCAN alert_outbox$/.test(step)), `${name}: ${steps.join('; ')}`).toEqual([]);
+      expect(steps.some((step) => /USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY/.test(step)), `${name}: ${steps.join('; ')}`).toBe(true);
+    }
+  });
 });
 
 describe('alerts for disabled subscriptions', () => {
