@@ -11,6 +11,7 @@
 import { feedLinks, filterParameters } from '../domain/follow.ts';
 import { FilterForm } from './events-page.tsx';
 import { Layout } from './layout.tsx';
+import { MARKER_KINDS, MARKER_WORDS, type MarkerKind } from './words.ts';
 
 /** Static assets the explorer loads, all from this origin (`public/`). */
 export const EXPLORER_ASSETS = {
@@ -28,7 +29,7 @@ export interface ExplorerPageProps {
 }
 
 /** A sample of a marker style, for the map's legend. */
-function MarkerSample({ kind }: { kind: 'exact' | 'approximate' | 'coarse' }) {
+function MarkerSample({ kind }: { kind: MarkerKind }) {
   return (
     <svg class="sample" width="18" height="18" viewBox="0 0 18 18" aria-hidden="true">
       <circle cx="9" cy="9" r="6" class={`sample-${kind}`} />
@@ -84,15 +85,11 @@ export function ExplorerPage({ origin, query, endpoints }: ExplorerPageProps) {
             <h2 id="map-heading">Map</h2>
             <div id="map" aria-label="Map of the records matching the filter; the list below holds the same records" />
             <ul class="legend" aria-label="Map legend">
-              <li>
-                <MarkerSample kind="exact" /> filled: the site or city itself
-              </li>
-              <li>
-                <MarkerSample kind="approximate" /> pale: near the named place (approximate)
-              </li>
-              <li>
-                <MarkerSample kind="coarse" /> hollow, dashed: only the region or country is known (a centroid, not a place)
-              </li>
+              {MARKER_KINDS.map((kind) => (
+                <li>
+                  <MarkerSample kind={kind} /> {MARKER_WORDS[kind]}
+                </li>
+              ))}
               <li id="legend-types" class="legend-types" />
             </ul>
             <p class="muted small">Country outlines: Natural Earth (public domain). No map tiles: nothing is loaded from elsewhere.</p>

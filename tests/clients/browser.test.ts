@@ -2,10 +2,11 @@
  * The pages in a real browser: Debian's Chromium, driven by playwright-core
  * (no browser download), against `wrangler dev` serving the curated dataset
  * (posted through `POST /events` and published). An event page shows every
- * source quote of its record; with JavaScript disabled, the list shows the
+ * source quote of its record, and its place on the static map (the basemap
+ * SVG of this origin loads and paints, the marker sits on it); with JavaScript disabled, the list shows the
  * records the JSON API returns for the same URL, its filters are reachable
  * from the keyboard, and the filter form narrows the list to exactly what
- * the API returns for the submitted filter. Screenshots of both pages go to
+ * the API returns for the submitted filter. Screenshots of both pages (and of the map) go to
  * the git-ignored screenshots/ folder for review.
  *
  * Needs /usr/bin/chromium (apt-get install -y chromium): without it the
@@ -18,6 +19,28 @@ import events from '../../data/events.json';
 import { chromiumMissing, SCREENSHOTS, startBrowserBench, type BrowserBench } from './chromium.ts';
 
 const EVENT_ID = '2023-12-25-erbil-air-base-drone-attack';
+
+/**
+ * Run in the page (as text: these tests are typed without the DOM): the map's
+ * <image> decodes (it rejects when its file cannot be shown), the same file as
+ * an <img> has a natural size, and painted on a canvas it shows these colours
+ * (RGB of every 97th pixel).
+ */
+const BASEMAP_PROBE = `(async () => {
+  const image = document.querySelector('figure.place-map svg image');
+  await image.decode();
+  const probe = new Image();
+  probe.src = image.href.baseVal;
+  await probe.decode();
+  const canvas = document.createElement('canvas');
+  [canvas.width, canvas.height] = [probe.naturalWidth, probe.naturalHeight];
+  const context = canvas.getContext('2d');
+  context.drawImage(probe, 0, 0);
+  const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  const colours = new Set();
+  for (let at = 0; at < pixels.length; at += 4 * 97) colours.add(pixels[at] + ',' + pixels[at + 1] + ',' + pixels[at + 2]);
+  return { naturalWidth: probe.naturalWidth, naturalHeight: probe.naturalHeight, colours: [...colours] };
+})()`;
 
 if (chromiumMissing && !process.env.CI) console.warn(`Skipping the browser check: ${chromiumMissing}`);
 
@@ -56,6 +79,29 @@ describe.skipIf(chromiumMissing !== null && !process.env.CI)('pages in Chromium'
     const document = await page.goto(`${bench!.worker.base}${await page.locator('ol.sources a').first().getAttribute('href')}`);
     expect(document?.status()).toBe(200);
     expect(await page.locator('pre.document').innerText()).toContain(record.sources[0]!.quote.split('\n')[0]);
+    expect(errors).toEqual([]);
+  });
+
+  it('shows the place on a static map whose basemap image loads from this origin, with no console errors', async () => {
+    const { page, errors, requests } = await open(true);
+    const basemap = page.waitForResponse((response) => new URL(response.url()).pathname === '/explorer/region.svg');
+    await page.goto(`${bench!.worker.base}/events/${EVENT_ID}`);
+    const served = await basemap;
+    expect(served.status()).toBe(200);
+    expect(served.headers()['content-type']).toMatch(/^image\/svg\+xml/);
+    const map = page.getByRole('img', { name: 'Map of the region marking Erbil Air Base, Erbil, Iraq (the site itself)' });
+    expect(await map.isVisible()).toBe(true);
+    const loaded = (await page.evaluate(BASEMAP_PROBE)) as { naturalWidth: number; naturalHeight: number; colours: string[] };
+    expect(loaded.naturalWidth).toBeGreaterThan(0);
+    expect(loaded.naturalHeight).toBeGreaterThan(0);
+    expect(loaded.colours).toEqual(expect.arrayContaining(['207,224,238', '244,241,234']));
+    const marker = await page.locator('figure.place-map circle.place-marker').boundingBox();
+    const frame = await map.boundingBox();
+    expect(marker!.width).toBeGreaterThan(4);
+    expect(marker!.x).toBeGreaterThan(frame!.x);
+    expect(marker!.y + marker!.height).toBeLessThan(frame!.y + frame!.height);
+    for (const url of requests) expect(new URL(url).origin, url).toBe(bench!.worker.base);
+    await page.locator('figure.place-map').screenshot({ path: join(SCREENSHOTS, 'event-map.png') });
     expect(errors).toEqual([]);
   });
 
