@@ -10,17 +10,17 @@ import { withDateInterval } from '../domain/dates.ts';
 import { EventQuerySchema, TallyQuerySchema, matchesTallyQuery } from '../domain/query.ts';
 import { EventIdSchema } from '../domain/schema.ts';
 import { queryEvents } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion, readIndex, recordVersion, talliesVersion, type ReadEnv } from './conditional.ts';
+import { conditionalGet, indexRead, readIndex, recordRead, talliesVersion, type ReadEnv } from './conditional.ts';
 import { jsonError, validationHook } from './errors.ts';
 
 /** Routes under `/events`. */
 export const eventsRoutes = new Hono<ReadEnv>()
-  .get('/', vValidator('query', EventQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
+  .get('/', vValidator('query', EventQuerySchema, validationHook()), indexRead(), async (c) => {
     const { limit, cursor, ...filter } = c.req.valid('query');
     const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, manifest));
     return c.json({ data: page.events.map(withDateInterval), next_cursor: page.nextCursor });
   })
-  .get('/:id', vValidator('param', v.object({ id: EventIdSchema }), validationHook()), conditionalGet(recordVersion), async (c) => {
+  .get('/:id', vValidator('param', v.object({ id: EventIdSchema }), validationHook()), recordRead(), async (c) => {
     const { id } = c.req.valid('param');
     const stored = c.get('record');
     return stored ? c.body(stored.text, 200, { 'Content-Type': 'application/json' }) : jsonError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);

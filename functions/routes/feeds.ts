@@ -8,14 +8,14 @@ import { Hono } from 'hono';
 import { FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS, renderFeed } from '../domain/feed.ts';
 import { canonicalQuery, FeedQuerySchema } from '../domain/query.ts';
 import { queryEvents } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion, readIndex, type ReadEnv } from './conditional.ts';
+import { indexRead, readIndex, type ReadEnv } from './conditional.ts';
 import { validationHook } from './errors.ts';
 
 /** The three feed routes. */
 export const feedRoutes = new Hono<ReadEnv>();
 
 for (const format of FEED_FORMATS) {
-  feedRoutes.get(FEED_PATHS[format], vValidator('query', FeedQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
+  feedRoutes.get(FEED_PATHS[format], vValidator('query', FeedQuerySchema, validationHook()), indexRead({ mediaTypes: [FEED_MEDIA_TYPES[format]] }), async (c) => {
     const { limit, ...filter } = c.req.valid('query');
     const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, null, manifest));
     const url = new URL(c.req.url);
