@@ -26,7 +26,7 @@
  *   requests/s of the static route of its body size (costs at most 1.5x).
  *
  * Usage: npm run bench [-- --sizes 1000,20000,100000 --requests 200
- *   --hot-sizes 1000,100000 --hot-connections 16 --hot-seconds 5
+ *   --hot-sizes 1000,100000 --hot-connections 16 --hot-seconds 1 --hot-pairs 10
  *   --ingest-sizes 1000,100000 --repeats 3 --singles 200 --concurrency 8
  *   --batches 4 --load-concurrency 2 --publish-timeout 600 --port 8797]
  */
@@ -62,7 +62,8 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '200' },
     'hot-sizes': { type: 'string', default: '1000,100000' },
     'hot-connections': { type: 'string', default: '16' },
-    'hot-seconds': { type: 'string', default: '5' },
+    'hot-seconds': { type: 'string', default: '1' },
+    'hot-pairs': { type: 'string', default: '10' },
     'ingest-sizes': { type: 'string', default: '1000,100000' },
     repeats: { type: 'string', default: '3' },
     singles: { type: 'string', default: '200' },
@@ -81,6 +82,7 @@ const ingestSizes = sizeList('ingest-sizes', values['ingest-sizes']);
 const hotSizes = sizeList('hot-sizes', values['hot-sizes']);
 const hotConnections = positive('hot-connections', values['hot-connections']);
 const hotSeconds = positive('hot-seconds', values['hot-seconds']);
+const hotPairs = positive('hot-pairs', values['hot-pairs']);
 const requests = positive('requests', values.requests);
 const repeats = positive('repeats', values.repeats);
 const concurrency = positive('concurrency', values.concurrency);
@@ -199,7 +201,7 @@ try {
     }
     if (hotSizes.includes(size)) {
       const load = loadavg()[0]!;
-      const results = await resilient(`hot requests at ${count(stored)} records`, () => measureHot(server.base, syntheticRecord(Math.floor(nextIndex / 2)).id, hotConnections, hotSeconds, repeats));
+      const results = await resilient(`hot requests at ${count(stored)} records`, () => measureHot(server.base, syntheticRecord(Math.floor(nextIndex / 2)).id, hotConnections, hotSeconds, hotPairs));
       hotBlocks.push({ stored, load, results });
       progress(`hot requests measured at ${count(stored)} records`);
     }
@@ -257,7 +259,7 @@ if (readBlocks.length > 0) {
 
 if (hotBlocks.length > 0) {
   console.log(
-    `\nhot path: requests/s with ${hotConnections} keep-alive connections for ${hotSeconds} s, alternating with the static route of the same body size (/__bench/static, test-only) on the same wrangler dev; ratio = route / static (1 = as cheap as a static file; the target is ≥ ${HOT_TARGET.toFixed(2)}, i.e. at most 1.5x the cost); the 304 is compared with the static route of the body it revalidates`,
+    `\nhot path: requests/s with ${hotConnections} keep-alive connections, in ${hotPairs} pairs of ${hotSeconds} s slices alternating with the static route of the same body size (/__bench/static, test-only) on the same wrangler dev; median (range) over the pairs; ratio = route / static of each pair (1 = as cheap as a static file; the target is ≥ ${HOT_TARGET.toFixed(2)}, i.e. at most 1.5x the cost); the 304 is compared with the static route of the body it revalidates`,
   );
   const rows = hotBlocks.flatMap((block) =>
     block.results.map((result) => [count(block.stored), fixed(block.load, 2), result.label, count(result.bytes), withSpread(result.route), withSpread(result.static), withSpread(result.ratio, 2)]),

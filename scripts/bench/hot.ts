@@ -2,10 +2,12 @@
  * The hot path at one dataset size: requests/s of a request repeated by many
  * clients (a page of 50, a feed, one record, and the 304 that revalidates
  * the feed), each next to the static route of the same body size
- * (`/__bench/static`, scripts/bench/worker.ts) on the same workerd, measured
- * alternately, as a ratio: route / static (1 is as cheap as a static file).
- * Each measurement keeps `connections` keep-alive connections busy for
- * `seconds`.
+ * (`/__bench/static`, scripts/bench/worker.ts) on the same workerd, as a
+ * ratio: route / static (1 is as cheap as a static file). The two are
+ * measured in short alternating slices (the order flipped every pair), and
+ * the ratio is the median over the pairs, so that the load of a shared
+ * machine, which drifts over seconds, weighs on both sides alike. Each slice
+ * keeps `connections` keep-alive connections busy for `seconds`.
  */
 import { Agent, request } from 'node:http';
 import { summarize, type Summary } from './stats.ts';
@@ -18,7 +20,7 @@ export interface HotResult {
   /** Requests/s of the request and of the static route. */
   route: Summary;
   static: Summary;
-  /** route / static of each repeat. */
+  /** route / static of each pair of slices. */
   ratio: Summary;
   /** Whether the ratio has a target (repeated 200s do; the 304 is reported only). */
   targeted: boolean;
@@ -81,10 +83,10 @@ async function warm(base: string, path: string): Promise<{ bytes: number; etag: 
 }
 
 /**
- * Measures each hot request `repeats` times, each time right after the
- * static route of its body size; `recordId` is the record `/events/:id` asks for.
+ * Measures each hot request in `pairs` pairs of slices with the static route
+ * of its body size; `recordId` is the record `/events/:id` asks for.
  */
-export async function measureHot(base: string, recordId: string, connections: number, seconds: number, repeats: number): Promise<HotResult[]> {
+export async function measureHot(base: string, recordId: string, connections: number, seconds: number, pairs: number): Promise<HotResult[]> {
   const feed = await warm(base, '/feed.rss');
   const requests: HotRequest[] = [
     { label: 'page of 50, repeated', path: '/events?limit=50', headers: {}, status: 200, sizeOf: '/events?limit=50', targeted: true },
@@ -99,9 +101,10 @@ export async function measureHot(base: string, recordId: string, connections: nu
     await warm(base, staticPath);
     const route: number[] = [];
     const statics: number[] = [];
-    for (let repeat = 0; repeat < repeats; repeat++) {
-      statics.push(await requestsPerSecond(base, staticPath, {}, 200, connections, seconds));
-      route.push(await requestsPerSecond(base, hot.path, hot.headers, hot.status, connections, seconds));
+    const measureStatic = async () => statics.push(await requestsPerSecond(base, staticPath, {}, 200, connections, seconds));
+    const measureRoute = async () => route.push(await requestsPerSecond(base, hot.path, hot.headers, hot.status, connections, seconds));
+    for (let pair = 0; pair < pairs; pair++) {
+      for (const measure of pair % 2 === 0 ? [measureStatic, measureRoute] : [measureRoute, measureStatic]) await measure();
     }
     results.push({ label: hot.label, bytes, route: summarize(route), static: summarize(statics), ratio: summarize(route.map((value, index) => value / statics[index]!)), targeted: hot.targeted });
   }
