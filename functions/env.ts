@@ -24,6 +24,8 @@ interface Bindings {
   COORDINATOR: DurableObjectNamespace<import('./store/coordinator.ts').Coordinator>;
   /** Webhook deliveries waiting to be sent. */
   DELIVERIES: Queue;
+  /** This Worker version's id: rendered bodies are cached per version, since a deploy may render them differently. */
+  CF_VERSION_METADATA: WorkerVersionMetadata;
 }
 
 /** Bindings and variables available to every handler. */

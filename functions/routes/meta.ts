@@ -10,7 +10,7 @@ import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '.
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../domain/query.ts';
 import { ACTOR_ROLES, EVENT_TYPES, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS } from '../domain/schema.ts';
 import type { Env } from '../env.ts';
-import { readManifest } from '../store/events-store.ts';
+import { readHead } from '../store/events-store.ts';
 import { POLLING_CACHE_CONTROL } from './conditional.ts';
 
 /** The filter parameters of `/events`, the feeds, the exports and `/stats`, described (also in /openapi.json). */
@@ -116,7 +116,7 @@ export const metaRoutes = new Hono<{ Bindings: Env }>()
     return type === 'text/html' ? c.html(homePage()) : c.json(SERVICE);
   })
   .get('/healthz', async (c) => {
-    const manifest = await readManifest(c.env.EVENTS);
+    const head = await readHead(c.env.EVENTS);
     c.header('Cache-Control', 'no-store');
-    return c.json({ status: 'ok', events: manifest.count, revision: manifest.revision, updated_at: manifest.updated_at });
+    return c.json({ status: 'ok', events: head.count, revision: head.revision, updated_at: head.updated_at });
   });
