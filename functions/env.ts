@@ -23,6 +23,8 @@ interface Bindings extends CoordinatorBindings {
   MAX_RECORDS_PER_POST?: string | number;
   /** The single writer and webhook bookkeeper. */
   COORDINATOR: DurableObjectNamespace<Coordinator>;
+  /** This Worker version's id: rendered bodies are cached per version, since a deploy may render them differently. */
+  CF_VERSION_METADATA: WorkerVersionMetadata;
 }
 
 /** Bindings and variables available to every handler. */

@@ -3,9 +3,12 @@
  * ratio to the same figure at the smallest size measured in the same run.
  *
  * Starts `wrangler dev` (local workerd, local KV and Coordinator storage in
- * a temporary folder, seeding off) on a free port, and grows one store of
- * synthetic records through `POST /events` in 500-record batches. At each
- * read size it times unfiltered, filtered and deep-cursor pages; at each
+ * a temporary folder, seeding off) on a free port, running the Worker with
+ * a static baseline route added (scripts/bench/worker.ts), and grows one
+ * store of synthetic records through `POST /events` in 500-record batches.
+ * At each read size it times unfiltered, filtered and deep-cursor pages; at
+ * each hot size it compares the requests/s of repeated requests and of a 304
+ * with the static route of the same body size (scripts/bench/hot.ts); at each
  * ingest size it measures records/s of single-record POSTs (several at once)
  * and of 500-record batches, until committed and until published, and KV
  * puts per record. Every measurement is repeated (median and range shown);
@@ -18,9 +21,12 @@
  * - the p95 of an unfiltered page of 50 at the largest read size is within
  *   2x of the p95 at the smallest;
  * - for both ingest modes, records/s committed and published at the largest
- *   ingest size are within 1.5x of the smallest (rate there / rate here ≤ 1.5).
+ *   ingest size are within 1.5x of the smallest (rate there / rate here ≤ 1.5);
+ * - at every hot size, each repeated request serves at least 0.67 times the
+ *   requests/s of the static route of its body size (costs at most 1.5x).
  *
  * Usage: npm run bench [-- --sizes 1000,20000,100000 --requests 200
+ *   --hot-sizes 1000,100000 --hot-connections 16 --hot-seconds 1 --hot-pairs 10
  *   --ingest-sizes 1000,100000 --repeats 3 --singles 200 --concurrency 8
  *   --batches 4 --load-concurrency 2 --publish-timeout 600 --port 8797]
  */
@@ -28,9 +34,10 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { countRecords, detectPublishProbe, measureIngest, postRecords, waitUntilPublished, waitUntilUpToDate, type IngestMode, type IngestSample, type PublishProbe } from './bench/ingest.ts';
 import { positiveFlag as positive, progressLogger, secondsSince as seconds } from './bench/cli.ts';
+import { measureHot, type HotResult } from './bench/hot.ts';
 import { describeMachine } from './bench/machine.ts';
 import { measureReads, TARGET_QUERY, type ReadResult } from './bench/reads.ts';
-import { syntheticRecords } from './bench/records.ts';
+import { syntheticRecord, syntheticRecords } from './bench/records.ts';
 import { startDevServer } from './bench/server.ts';
 import { count, fixed, summarize, table, withSpread, type Summary } from './bench/stats.ts';
 
@@ -42,6 +49,10 @@ const LOAD_STEP = 10_000;
 const READ_TARGET = 2;
 /** Ingest target: records/s at the smallest ingest size over records/s at the largest. */
 const INGEST_TARGET = 1.5;
+/** Hot-path target: requests/s of a repeated request over requests/s of the static route of its body size. */
+const HOT_TARGET = 1 / 1.5;
+/** The Worker entry the benchmark runs: the real Worker plus the static baseline route. */
+const BENCH_ENTRY = 'scripts/bench/worker.ts';
 /** Most restarts of wrangler dev in one run before the run fails. */
 const MAX_RESTARTS = 5;
 
@@ -49,6 +60,10 @@ const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '1000,20000,100000' },
     requests: { type: 'string', default: '200' },
+    'hot-sizes': { type: 'string', default: '1000,100000' },
+    'hot-connections': { type: 'string', default: '16' },
+    'hot-seconds': { type: 'string', default: '1' },
+    'hot-pairs': { type: 'string', default: '10' },
     'ingest-sizes': { type: 'string', default: '1000,100000' },
     repeats: { type: 'string', default: '3' },
     singles: { type: 'string', default: '200' },
@@ -64,6 +79,10 @@ const sizeList = (name: string, text: string): number[] => [...new Set(text.spli
 
 const readSizes = sizeList('sizes', values.sizes);
 const ingestSizes = sizeList('ingest-sizes', values['ingest-sizes']);
+const hotSizes = sizeList('hot-sizes', values['hot-sizes']);
+const hotConnections = positive('hot-connections', values['hot-connections']);
+const hotSeconds = positive('hot-seconds', values['hot-seconds']);
+const hotPairs = positive('hot-pairs', values['hot-pairs']);
 const requests = positive('requests', values.requests);
 const repeats = positive('repeats', values.repeats);
 const concurrency = positive('concurrency', values.concurrency);
@@ -90,6 +109,13 @@ interface ReadBlock {
   load: number;
   results: ReadResult[];
 }
+/** The hot-path measurements at one size. */
+interface HotBlock {
+  stored: number;
+  /** 1-minute load average of the machine when the measurement started. */
+  load: number;
+  results: HotResult[];
+}
 /** The ingest measurements at one size: the store grows from `from` to `to` while they run. */
 interface IngestBlock {
   /** 1-minute load average of the machine when the measurement started. */
@@ -104,13 +130,14 @@ const progress = progressLogger(runStarted);
 
 const loads: Load[] = [];
 const readBlocks: ReadBlock[] = [];
+const hotBlocks: HotBlock[] = [];
 const ingestBlocks: IngestBlock[] = [];
 /** Times wrangler dev exited during a step and was restarted on the same state. */
 const restarts: string[] = [];
 let probe: PublishProbe = 'read-back';
 let failure: unknown;
 
-const server = await startDevServer(values.port === undefined ? undefined : positive('port', values.port));
+const server = await startDevServer(values.port === undefined ? undefined : positive('port', values.port), {}, BENCH_ENTRY);
 /** Records in the store. */
 let stored = 0;
 /** The next synthetic record number: never reused, so a step rerun after a restart writes new records. */
@@ -150,7 +177,7 @@ async function resilient<T>(what: string, step: () => Promise<T>): Promise<T> {
 try {
   probe = await detectPublishProbe(server);
   progress(`wrangler dev at ${server.base}; published = ${probe === 'admin-status' ? 'GET /admin/status up to date' : 'GET /events/<last id> answers 200 (no /admin/status)'}`);
-  for (const size of [...new Set([...readSizes, ...ingestSizes])].sort((a, b) => a - b)) {
+  for (const size of [...new Set([...readSizes, ...hotSizes, ...ingestSizes])].sort((a, b) => a - b)) {
     if (stored < size) {
       const loadStarted = performance.now();
       const from = stored;
@@ -171,6 +198,12 @@ try {
       const results = await resilient(`reads at ${count(stored)} records`, () => measureReads(server.base, Math.floor(nextIndex / 2), requests, repeats));
       readBlocks.push({ stored, load, results });
       progress(`reads timed at ${count(stored)} records`);
+    }
+    if (hotSizes.includes(size)) {
+      const load = loadavg()[0]!;
+      const results = await resilient(`hot requests at ${count(stored)} records`, () => measureHot(server.base, syntheticRecord(Math.floor(nextIndex / 2)).id, hotConnections, hotSeconds, hotPairs));
+      hotBlocks.push({ stored, load, results });
+      progress(`hot requests measured at ${count(stored)} records`);
     }
     if (ingestSizes.includes(size)) {
       const block: IngestBlock = { load: loadavg()[0]!, from: stored, to: stored, samples: new Map(modes.map((mode) => [mode.label, []])) };
@@ -221,6 +254,22 @@ if (readBlocks.length > 0) {
     const p95 = (block: ReadBlock) => block.results.find((result) => result.query === TARGET_QUERY)!.p95.median;
     const value = p95(readBlocks.at(-1)!) / p95(baseline);
     targets.push({ line: targetLine(`p95 of a ${TARGET_QUERY} at ${count(readBlocks.at(-1)!.stored)} records over ${count(baseline.stored)}`, value, READ_TARGET), met: value <= READ_TARGET });
+  }
+}
+
+if (hotBlocks.length > 0) {
+  console.log(
+    `\nhot path: requests/s with ${hotConnections} keep-alive connections, in ${hotPairs} pairs of ${hotSeconds} s slices alternating with the static route of the same body size (/__bench/static, test-only) on the same wrangler dev; median (range) over the pairs; ratio = route / static of each pair (1 = as cheap as a static file; the target is ≥ ${HOT_TARGET.toFixed(2)}, i.e. at most 1.5x the cost); the 304 is compared with the static route of the body it revalidates`,
+  );
+  const rows = hotBlocks.flatMap((block) =>
+    block.results.map((result) => [count(block.stored), fixed(block.load, 2), result.label, count(result.bytes), withSpread(result.route), withSpread(result.static), withSpread(result.ratio, 2)]),
+  );
+  console.log(table(['records', 'load', 'request', 'body bytes', 'req/s', 'static req/s', 'ratio to static'], rows));
+  for (const block of hotBlocks) {
+    for (const result of block.results.filter((candidate) => candidate.targeted)) {
+      const value = result.ratio.median;
+      targets.push({ line: `target: ${result.label} at ${count(block.stored)} records, requests/s over the static route's: ${value.toFixed(2)} (≥ ${HOT_TARGET.toFixed(2)}) ${value >= HOT_TARGET ? 'MET' : 'MISSED'}`, met: value >= HOT_TARGET });
+    }
   }
 }
 

@@ -2,13 +2,15 @@
  * Publishing the Coordinator's truth to KV under the platform's write rules,
  * enforced by the simulation the suite's Coordinator writes through
  * (tests/platform/simulated-kv.ts): a burst of writes is coalesced into a
- * handful of manifest puts with no key written twice within a second, and a
+ * handful of manifest puts (each head put after one of them) with no key
+ * written twice within a second, and a
  * put refused with 429 stays queued and is retried with backoff until it
  * goes through.
  */
 import { env } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MANIFEST_KEY, eventKey } from '../functions/domain/layout.ts';
+import { HEAD_KEY, MANIFEST_KEY, eventKey } from '../functions/domain/layout.ts';
+import { readHead, readManifest } from '../functions/store/events-store.ts';
 import { simulation } from './platform/simulated-kv.ts';
 import { call, coordinatorStub, getJson, makeEvent, settled } from './helpers.ts';
 
@@ -32,6 +34,10 @@ describe('publishing to KV', () => {
     const manifestPuts = stats.keys.get(MANIFEST_KEY)?.puts ?? 0;
     expect(manifestPuts).toBeGreaterThan(0);
     expect(manifestPuts).toBeLessThanOrEqual(burstSeconds + 4);
+    // The head follows the manifest, once per manifest put at most, and ends at its revision.
+    expect(stats.keys.get(HEAD_KEY)?.puts ?? 0).toBeGreaterThan(0);
+    expect(stats.keys.get(HEAD_KEY)?.puts ?? 0).toBeLessThanOrEqual(manifestPuts);
+    expect((await readHead(env.EVENTS)).revision).toBe((await readManifest(env.EVENTS)).revision);
     expect(stats.totals.rejected).toBe(0);
     expect(simulation.writerConnections().peakRequested).toBeLessThanOrEqual(6);
     const listed = await getJson('/events?since=2025-05-05&until=2025-05-05&limit=500');

@@ -4,6 +4,7 @@
  * and publishes it before that request is answered; later requests and cron
  * runs leave it alone while data/ is unchanged.
  */
+import { createExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import bundledEvents from '../data/events.json';
@@ -13,7 +14,7 @@ import { ensureBundlePublished } from '../functions/jobs/publish-bundle.ts';
 import { coordinatorStub } from './helpers.ts';
 
 const seededEnv = { ...env, SEED_FROM_BUNDLE: 'true' };
-const get = async (path: string) => (await app.request(path, {}, seededEnv)).json() as Promise<any>;
+const get = async (path: string) => (await app.request(path, {}, seededEnv, createExecutionContext())).json() as Promise<any>;
 
 describe('bundled dataset', () => {
   it('is published into an empty namespace on the first request', async () => {

@@ -12,7 +12,10 @@
  * versions, so its cost does not grow with the dataset, and everything a page
  * is built from is immutable once the manifest names it: one manifest
  * revision always gives the same body. Chunks are copy-on-write: a write
- * stores changed chunks under new keys and the manifest names them.
+ * stores changed chunks under new keys and the manifest names them. The head
+ * (`index:head`) repeats the manifest's epoch, revision, count and times
+ * without the chunk list: validators and `/healthz` read it alone, whatever
+ * the size of the dataset.
  */
 import { actorById, actorNames, recordActors } from './actors.ts';
 import { dateInterval } from './dates.ts';
@@ -22,6 +25,8 @@ import { foldText } from './text.ts';
 
 /** KV key of the manifest. */
 export const MANIFEST_KEY = 'index:manifest';
+/** KV key of the index head: the manifest's small fixed-size summary, written right after it. */
+export const HEAD_KEY = 'index:head';
 /** KV key prefix of full records. */
 export const EVENT_KEY_PREFIX = 'event:';
 /** Entries per chunk when chunks are (re)built. */
@@ -122,6 +127,17 @@ export interface Manifest {
   changed_at: string | null;
   chunks: ChunkRef[];
 }
+
+/**
+ * What validators and `/healthz` need of a manifest, in a value of fixed
+ * size: published under HEAD_KEY right after the manifest of the same
+ * revision (so a location may briefly see a head older or newer than its
+ * manifest).
+ */
+export type IndexHead = Omit<Manifest, 'chunks'>;
+
+/** The head of `manifest`. */
+export const headOf = ({ chunks: _chunks, ...head }: Manifest): IndexHead => head;
 
 /** The manifest of an empty index of storage `epoch`. */
 export const emptyManifest = (epoch: string): Manifest => ({ format: 2, epoch, revision: 0, count: 0, updated_at: null, changed_at: null, chunks: [] });

@@ -13,17 +13,14 @@ import { sha256Hex } from '../domain/digest.ts';
 import { entryActors, type IndexEntry } from '../domain/layout.ts';
 import { EventIdSchema, type Actor } from '../domain/schema.ts';
 import { scanEntries } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion, readIndex, type ReadEnv, type VersionOf } from './conditional.ts';
+import { indexRead, readIndex, type ReadEnv, type ScopeOf } from './conditional.ts';
 import { jsonError, validationHook } from './errors.ts';
 
 /** The digest of the bundled dictionary, computed once per isolate. */
 let dictionaryDigest: Promise<string> | null = null;
 
 /** The dictionary's digest with the index version: the counts change with the index, the rest with the bundle. */
-const actorsVersion: VersionOf = async (c) => {
-  const [digest, dataset] = await Promise.all([(dictionaryDigest ??= sha256Hex(ACTORS_JSON)), datasetVersion(c)]);
-  return { revision: `actors:${digest}:${dataset.revision}`, updatedAt: dataset.updatedAt };
-};
+const withDictionary: ScopeOf = async (dataset) => ({ revision: `actors:${await (dictionaryDigest ??= sha256Hex(ACTORS_JSON))}:${dataset.revision}`, updatedAt: dataset.updatedAt });
 
 /** How many records name each actor in each role (a record counts once per actor and role). */
 function countRoles(entries: readonly IndexEntry[]): Map<string, RoleCounts> {
@@ -46,7 +43,7 @@ const withCounts = (actor: Actor, counts: Map<string, RoleCounts>) => ({ ...acto
 
 /** Routes under `/actors`. */
 export const actorsRoutes = new Hono<ReadEnv>()
-  .get('/', vValidator('query', v.strictObject({}), validationHook()), conditionalGet(actorsVersion), async (c) => {
+  .get('/', vValidator('query', v.strictObject({}), validationHook()), indexRead({ scope: withDictionary }), async (c) => {
     const counts = countRoles(await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, {}, manifest)));
     return c.json({ data: ACTORS.map((actor) => withCounts(actor, counts)) });
   })
@@ -58,7 +55,7 @@ export const actorsRoutes = new Hono<ReadEnv>()
       if (!actorById(id)) return jsonError(c, 404, 'not_found', `No actor with id "${id}"`, [{ field: 'id', message: 'no such actor; GET /actors lists them' }]);
       await next();
     },
-    conditionalGet(actorsVersion),
+    indexRead({ scope: withDictionary }),
     async (c) => {
       const actor = actorById(c.req.valid('param').id)!;
       const counts = countRoles(await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, { actor: actor.id }, manifest)));

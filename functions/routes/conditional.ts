@@ -1,18 +1,38 @@
 /**
- * Conditional GET for the read endpoints. Validators come from what the data
- * behind an endpoint is at (the index manifest's epoch and revision, a
- * record's digest, or the tallies' digest) rather than from the body, so a
- * client that already has the current representation gets its 304 after one
- * small KV read, before any body is built. Everything a manifest revision
- * names is immutable, so one ETag never stands for two different bodies.
+ * Conditional GET and the rendered-body cache of the read endpoints.
+ *
+ * Validators come from what the data behind an endpoint is at, never from
+ * building the body: for everything read from the index, the index head
+ * (`index:head`: storage epoch, revision, change time; small, of fixed size,
+ * whatever the size of the dataset); for `/events/:id` the digest of the
+ * record served (for its HTML page, which lists related and nearby records
+ * read from the index, with the index head's revision too); for `/tallies`
+ * the tallies' digest. Each representation of a URL (the media type chosen
+ * by `negotiate`, routes/negotiation.ts) has its own validators. A client
+ * that already has the current representation gets its 304 after that one
+ * small KV read.
+ *
+ * Bodies read from the index, and `/events/:id`, are kept in the Workers
+ * Cache API (rendered-cache.ts) under the dataset revision they were built
+ * from and their media type, so a repeated request costs one head read and a
+ * cache lookup, and a write (a new revision) is never answered with an old
+ * body.
+ *
+ * KV is eventually consistent: a location may see a head older or newer than
+ * its manifest. A body's ETag always names the revision of the manifest it
+ * was built from, a 304 from the head names the head's revision, and
+ * everything a revision names is immutable, so one ETag never stands for two
+ * different bodies.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { withDateInterval } from '../domain/dates.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import { canonicalQuery } from '../domain/query.ts';
-import type { Manifest } from '../domain/layout.ts';
+import type { IndexHead, Manifest } from '../domain/layout.ts';
 import type { Env } from '../env.ts';
-import { readEvent, readManifest, readTallies, withFreshManifest, type PublishedTallies, type StoredEvent } from '../store/events-store.ts';
+import { readEvent, readHead, readManifest, readTallies, withFreshManifest, type PublishedTallies, type StoredEvent } from '../store/events-store.ts';
+import { mediaTypeOf } from './negotiation.ts';
+import { INDEX_BODY_LIFETIME_SECONDS, RECORD_BODY_LIFETIME_SECONDS, keepRendered, lookUpRendered, renderedKey } from './rendered-cache.ts';
 
 /** Cache-Control for lists, feeds, exports and stats: fresh for a minute, then served stale for five while revalidated, which suits feed polling. */
 export const POLLING_CACHE_CONTROL = 'public, max-age=60, stale-while-revalidate=300';
@@ -26,77 +46,104 @@ export interface DataVersion {
 }
 
 /**
- * The Hono env of read routes. What the validators were computed from is
- * kept for the handler, so it reads it once and builds the body from the
- * same data the ETag names: the index `manifest`, the stored `record` of
- * `/events/:id`, or the published `tallies`. `version` is what the
- * validators sent with a 200 describe; a handler that had to move to a newer
- * manifest updates it (see `readIndex`). `representation` is set on routes
- * that serve HTML pages too (routes/negotiation.ts), and is part of the ETag.
+ * The Hono env of read routes. What a body is built from is kept for the
+ * handler: the index `manifest` that `readIndex` read (its revision is the
+ * one the body's ETag names), the stored `record` of `/events/:id`, or the
+ * published `tallies`; `mediaType` is the representation `negotiate`
+ * (routes/negotiation.ts) chose for the request.
  */
 export type ReadEnv = {
   Bindings: Env;
-  Variables: { manifest?: Manifest; record?: StoredEvent | null; tallies?: PublishedTallies | null; version?: DataVersion; representation?: string };
+  Variables: { manifest?: Manifest; record?: StoredEvent | null; tallies?: PublishedTallies | null; mediaType?: string };
 };
 
 /** Reads the `DataVersion` behind a request. */
 export type VersionOf = (c: Context<ReadEnv>) => Promise<DataVersion>;
 
+/** The validators of an index read from the dataset's version, e.g. with the digest of bundled data the body also depends on. */
+export type ScopeOf = (dataset: DataVersion) => DataVersion | Promise<DataVersion>;
+
 /**
- * The version of an index manifest: its storage epoch and revision (never
- * reused for other content), and when the index last changed. That is the
- * write's time, not the newest record's `updated_at`, so a record that
- * arrives with an older timestamp (curated data) still moves Last-Modified.
+ * The version of the index at a head or manifest: its storage epoch and
+ * revision (never reused for other content), and when the index last
+ * changed. That is the write's time, not the newest record's `updated_at`, so
+ * a record that arrives with an older timestamp (curated data) still moves
+ * Last-Modified.
  */
-const manifestVersion = (manifest: Manifest): DataVersion => ({
-  revision: `events:${manifest.epoch}:${manifest.revision}`,
-  updatedAt: manifest.changed_at ?? manifest.updated_at,
+const indexVersion = (head: IndexHead): DataVersion => ({
+  revision: `events:${head.epoch}:${head.revision}`,
+  updatedAt: head.changed_at ?? head.updated_at,
 });
 
-/** The events dataset, from the published manifest. */
-export const datasetVersion: VersionOf = async (c) => {
-  const manifest = await readManifest(c.env.EVENTS);
-  c.set('manifest', manifest);
-  return manifestVersion(manifest);
-};
-
 /**
- * Runs a read of the index from the manifest the validators came from,
- * moving to a fresher manifest if that one names keys this location cannot
- * read yet (then the validators follow the manifest actually used).
+ * Runs a read of the index from the published manifest, moving to a fresher
+ * manifest if that one names keys this location cannot read yet, and keeps
+ * the manifest used: the body's validators and cache key name its revision.
  */
 export async function readIndex<T>(c: Context<ReadEnv>, read: (manifest: Manifest) => Promise<T>): Promise<T> {
-  const known = c.get('manifest') ?? (await readManifest(c.env.EVENTS));
-  const { value, manifest } = await withFreshManifest(c.env.EVENTS, known, read);
-  if (manifest !== known) {
-    c.set('manifest', manifest);
-    c.set('version', manifestVersion(manifest));
-  }
+  const { value, manifest } = await withFreshManifest(c.env.EVENTS, await readManifest(c.env.EVENTS), read);
+  c.set('manifest', manifest);
   return value;
 }
 
 /**
- * One record, from the text stored under `event:<id>`: the body served (the
- * record with its date interval) is built here, and the validators are its
- * digest and the record's `updated_at`, so the ETag changes whenever the
- * body does, including when the way it is built changes.
+ * Middleware for GET routes whose body is read from the index (through
+ * `readIndex`), placed after input validation. Reads the index head: a
+ * request whose If-None-Match (or, without one, If-Modified-Since) matches
+ * the head's validators is answered 304 with nothing else read. Otherwise a
+ * body cached for the head's revision is served; failing that the handler
+ * builds one, which is sent with the validators of the manifest it was read
+ * from and cached under that manifest's revision.
  */
-export const recordVersion: VersionOf = async (c) => {
-  const stored = await readEvent(c.env.EVENTS, routeRecordId(c));
-  const served = stored ? { record: stored.record, text: JSON.stringify(withDateInterval(stored.record)) } : null;
-  c.set('record', served);
-  return { revision: `record:${served ? await sha256Hex(served.text) : 'none'}`, updatedAt: stored?.record.updated_at ?? null };
-};
+export function indexRead({ scope = (dataset) => dataset }: { scope?: ScopeOf } = {}): MiddlewareHandler<ReadEnv> {
+  return async (c, next) => {
+    const url = new URL(c.req.url);
+    const mediaType = mediaTypeOf(c);
+    const head = await readHead(c.env.EVENTS);
+    const validators = await validatorsOf(await scope(indexVersion(head)), mediaType, url);
+    if (isFresh(c, validators)) return c.body(null, 304, validators);
+    const cached = await lookUpRendered(renderedKey(c.env.CF_VERSION_METADATA.id, url, indexVersion(head).revision, mediaType));
+    if (cached) return servedFromCache(cached);
+    await next();
+    await sendAndKeep(c, { head, validators, scope, lifetimeSeconds: INDEX_BODY_LIFETIME_SECONDS });
+  };
+}
+
+/**
+ * Middleware for `GET /events/:id` (and `/events/<id>.json`): the validators
+ * are the digest of the record served (as stored under `event:<id>`, with
+ * its date interval) and the record's `updated_at`; for the media types in
+ * `withIndex` (a record's page, which lists related and nearby records read
+ * from the index) they name the index revision too, and Last-Modified is
+ * the later of the two. A body is cached under the index revision, so a
+ * write moves every reader to a new entry; since `event:<id>` is read apart
+ * from the index, a cached body lives no longer than KV itself may serve a
+ * stale copy of that key.
+ */
+export function recordRead({ withIndex = [] }: { withIndex?: readonly string[] } = {}): MiddlewareHandler<ReadEnv> {
+  return async (c, next) => {
+    const url = new URL(c.req.url);
+    const mediaType = mediaTypeOf(c);
+    const head = await readHead(c.env.EVENTS);
+    const cached = await lookUpRendered(renderedKey(c.env.CF_VERSION_METADATA.id, url, indexVersion(head).revision, mediaType));
+    if (cached) {
+      const validators = validatorsFrom(cached.headers);
+      return isFresh(c, validators) ? c.body(null, 304, validators) : servedFromCache(cached);
+    }
+    const stored = await readEvent(c.env.EVENTS, routeRecordId(c));
+    const served = stored ? { record: stored.record, text: JSON.stringify(withDateInterval(stored.record)) } : null;
+    c.set('record', served);
+    const record: DataVersion = { revision: `record:${served ? await sha256Hex(served.text) : 'none'}`, updatedAt: stored?.record.updated_at ?? null };
+    const scope: ScopeOf = withIndex.includes(mediaType) ? (dataset) => ({ revision: `${record.revision}:${dataset.revision}`, updatedAt: later(record.updatedAt, dataset.updatedAt) }) : () => record;
+    const validators = await validatorsOf(await scope(indexVersion(head)), mediaType, url);
+    if (isFresh(c, validators)) return c.body(null, 304, validators);
+    await next();
+    await sendAndKeep(c, { head, validators, scope, lifetimeSeconds: RECORD_BODY_LIFETIME_SECONDS });
+  };
+}
 
 /** The record id of an `/events/:id` route; `<id>.json`, the record's JSON link, names the same record. */
 export const routeRecordId = (c: Context<ReadEnv>): string => (c.req.param('id') ?? '').replace(/\.json$/, '');
-
-/** A record's page: the record, and the index its related and nearby records are read from. */
-export const recordPageVersion: VersionOf = async (c) => {
-  const [record, dataset] = await Promise.all([recordVersion(c), datasetVersion(c)]);
-  const updatedAt = [record.updatedAt, dataset.updatedAt].reduce<string | null>((latest, each) => (each !== null && (latest === null || each > latest) ? each : latest), null);
-  return { revision: `${record.revision}:${dataset.revision}`, updatedAt };
-};
 
 /** The tallies collection: the digest of its content and when that last changed, published with it in one value. */
 export const talliesVersion: VersionOf = async (c) => {
@@ -106,32 +153,66 @@ export const talliesVersion: VersionOf = async (c) => {
 };
 
 /**
- * Middleware for GET routes, placed after input validation: a strong ETag
- * derived from `versionOf`, the path and the canonical query; Last-Modified;
- * Cache-Control. A matching If-None-Match (or, when that is absent, an
- * If-Modified-Since not older than Last-Modified) is answered 304 with no
- * body. Only 200 responses carry the validators.
+ * Middleware for GET routes not read from the index (`/tallies`), placed
+ * after input validation: validators from `versionOf`, a 304 when they
+ * match, no body cache (the value read is the body's only source).
  */
-export function conditionalGet(versionOf: VersionOf, cacheControl = POLLING_CACHE_CONTROL): MiddlewareHandler<ReadEnv> {
+export function conditionalGet(versionOf: VersionOf): MiddlewareHandler<ReadEnv> {
   return async (c, next) => {
     const url = new URL(c.req.url);
-    const validatorsOf = async (version: DataVersion) => {
-      const representation = c.get('representation');
-      const named = `${version.revision}\n${url.pathname}\n${canonicalQuery(url)}${representation ? `\n${representation}` : ''}`;
-      const etag = `"${(await sha256Hex(named)).slice(0, 40)}"`;
-      const validators: Record<string, string> = { ETag: etag, 'Cache-Control': cacheControl };
-      if (version.updatedAt) validators['Last-Modified'] = new Date(version.updatedAt).toUTCString();
-      return validators;
-    };
-    const version = await versionOf(c);
-    c.set('version', version);
-    const validators = await validatorsOf(version);
-    if (isFresh(c.req.header('If-None-Match'), c.req.header('If-Modified-Since'), validators.ETag!, version.updatedAt)) return c.body(null, 304, validators);
+    const validators = await validatorsOf(await versionOf(c), mediaTypeOf(c), url);
+    if (isFresh(c, validators)) return c.body(null, 304, validators);
     await next();
-    if (c.res.status !== 200) return;
-    const served = c.get('version') ?? version;
-    for (const [name, value] of Object.entries(served === version ? validators : await validatorsOf(served))) c.res.headers.set(name, value);
+    if (c.res.status === 200) setAll(c.res.headers, validators);
   };
+}
+
+/** The response headers that describe one representation: a strong ETag, Last-Modified when known, and Cache-Control. */
+type Validators = Record<string, string>;
+
+/**
+ * After the handler of a cached read: a 200 gets the validators of the index
+ * revision its body was built from (the manifest `readIndex` used, else the
+ * head read before) and is cached under that revision.
+ */
+async function sendAndKeep(c: Context<ReadEnv>, { head, validators, scope, lifetimeSeconds }: { head: IndexHead; validators: Validators; scope: ScopeOf; lifetimeSeconds: number }): Promise<void> {
+  if (c.res.status !== 200) return;
+  const url = new URL(c.req.url);
+  const mediaType = mediaTypeOf(c);
+  const builtFrom = indexVersion(c.get('manifest') ?? head);
+  const served = builtFrom.revision === indexVersion(head).revision ? validators : await validatorsOf(await scope(builtFrom), mediaType, url);
+  setAll(c.res.headers, served);
+  keepRendered(c.executionCtx, renderedKey(c.env.CF_VERSION_METADATA.id, url, builtFrom.revision, mediaType), c.res, lifetimeSeconds);
+}
+
+/** The later of two ISO 8601 times, either of which may be unknown. */
+const later = (a: string | null, b: string | null): string | null => (a === null || (b !== null && b > a) ? b : a);
+
+/** The validators of `version` for one representation of `url`: the ETag digests the version, the media type, the path and the canonical query. */
+async function validatorsOf(version: DataVersion, mediaType: string, url: URL): Promise<Validators> {
+  const etag = `"${(await sha256Hex(`${version.revision}\n${mediaType}\n${url.pathname}\n${canonicalQuery(url)}`)).slice(0, 40)}"`;
+  const validators: Validators = { ETag: etag, 'Cache-Control': POLLING_CACHE_CONTROL };
+  if (version.updatedAt) validators['Last-Modified'] = new Date(version.updatedAt).toUTCString();
+  return validators;
+}
+
+/** The validators a cached response was stored with. */
+function validatorsFrom(headers: Headers): Validators {
+  const validators: Validators = { ETag: headers.get('ETag') ?? '', 'Cache-Control': POLLING_CACHE_CONTROL };
+  const lastModified = headers.get('Last-Modified');
+  if (lastModified) validators['Last-Modified'] = lastModified;
+  return validators;
+}
+
+/** A cached body as served: its stored headers, with the clients' Cache-Control instead of the cache's own lifetime. */
+function servedFromCache(cached: Response): Response {
+  const response = new Response(cached.body, cached);
+  response.headers.set('Cache-Control', POLLING_CACHE_CONTROL);
+  return response;
+}
+
+function setAll(headers: Headers, validators: Validators): void {
+  for (const [name, value] of Object.entries(validators)) headers.set(name, value);
 }
 
 /**
@@ -139,11 +220,14 @@ export function conditionalGet(versionOf: VersionOf, cacheControl = POLLING_CACH
  * when present, decides alone, by weak comparison; otherwise
  * If-Modified-Since, at the one-second resolution of HTTP dates.
  */
-function isFresh(ifNoneMatch: string | undefined, ifModifiedSince: string | undefined, etag: string, updatedAt: string | null): boolean {
+function isFresh(c: Context<ReadEnv>, validators: Validators): boolean {
+  const ifNoneMatch = c.req.header('If-None-Match');
   if (ifNoneMatch !== undefined) {
-    return ifNoneMatch.trim() === '*' || (ifNoneMatch.match(/(?:W\/)?"[^"]*"/g) ?? []).some((tag) => tag.replace(/^W\//, '') === etag);
+    return ifNoneMatch.trim() === '*' || (ifNoneMatch.match(/(?:W\/)?"[^"]*"/g) ?? []).some((tag) => tag.replace(/^W\//, '') === validators.ETag);
   }
-  if (ifModifiedSince === undefined || updatedAt === null) return false;
+  const ifModifiedSince = c.req.header('If-Modified-Since');
+  const lastModified = validators['Last-Modified'];
+  if (ifModifiedSince === undefined || lastModified === undefined) return false;
   const since = Date.parse(ifModifiedSince);
-  return !Number.isNaN(since) && Math.floor(Date.parse(updatedAt) / 1000) * 1000 <= since;
+  return !Number.isNaN(since) && Date.parse(lastModified) <= since;
 }

@@ -15,9 +15,9 @@ import { EventIdSchema, type Event } from '../domain/schema.ts';
 import { EventPage, NEARBY_DAYS } from '../pages/event-page.tsx';
 import { EventsPage, InvalidQueryPage } from '../pages/events-page.tsx';
 import { queryEvents, readEvent } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion, readIndex, recordPageVersion, recordVersion, routeRecordId, talliesVersion, type ReadEnv } from './conditional.ts';
+import { conditionalGet, indexRead, readIndex, recordRead, routeRecordId, talliesVersion, type ReadEnv } from './conditional.ts';
 import { validationHook } from './errors.ts';
-import { byRepresentation, dropEmptyParameters, htmlPage, isHtml, negotiate, negotiatedError, negotiatedValidationHook, originOf } from './negotiation.ts';
+import { JSON_OR_PAGE, dropEmptyParameters, htmlPage, isHtml, negotiate, negotiatedError, negotiatedValidationHook, originOf } from './negotiation.ts';
 
 /** Most records listed as within NEARBY_DAYS of a record on its page. */
 const NEARBY_LIMIT = 20;
@@ -41,10 +41,10 @@ async function recordPage(c: Context<ReadEnv>, event: Event) {
 export const eventsRoutes = new Hono<ReadEnv>()
   .get(
     '/',
-    negotiate(),
+    negotiate(JSON_OR_PAGE),
     dropEmptyParameters,
     vValidator('query', EventQuerySchema, negotiatedValidationHook((c, message, fields) => InvalidQueryPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, message, fields }))),
-    conditionalGet(datasetVersion),
+    indexRead(),
     async (c) => {
       const { limit, cursor, ...filter } = c.req.valid('query');
       const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, manifest));
@@ -55,13 +55,13 @@ export const eventsRoutes = new Hono<ReadEnv>()
   .get(
     '/:id{[a-z0-9-]+\\.json}',
     vValidator('param', v.object({ id: v.pipe(v.string(), v.transform((file) => file.replace(/\.json$/, '')), EventIdSchema) }), validationHook()),
-    conditionalGet(recordVersion),
+    recordRead(),
     (c) => {
       const stored = c.get('record');
       return stored ? c.body(stored.text, 200, { 'Content-Type': 'application/json' }) : unknownRecord(c, routeRecordId(c));
     },
   )
-  .get('/:id', negotiate(), vValidator('param', v.object({ id: EventIdSchema }), negotiatedValidationHook()), conditionalGet(byRepresentation(recordVersion, recordPageVersion)), async (c) => {
+  .get('/:id', negotiate(JSON_OR_PAGE), vValidator('param', v.object({ id: EventIdSchema }), negotiatedValidationHook()), recordRead({ withIndex: ['text/html'] }), async (c) => {
     const { id } = c.req.valid('param');
     const stored = c.get('record');
     if (!stored) return unknownRecord(c, id);

@@ -10,20 +10,21 @@ import { GEOJSON_MEDIA_TYPE, toFeatureCollection } from '../domain/geojson.ts';
 import { EventQuerySchema } from '../domain/query.ts';
 import type { Event } from '../domain/schema.ts';
 import { queryEvents } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion, readIndex, type ReadEnv } from './conditional.ts';
+import { indexRead, readIndex, type ReadEnv } from './conditional.ts';
 import { validationHook } from './errors.ts';
+import { negotiate } from './negotiation.ts';
 
 /** How each export is rendered and labelled. */
-const EXPORTS: Record<string, { headers: Record<string, string>; render(events: readonly Event[], origin: string): string }> = {
-  '/events.geojson': { headers: { 'Content-Type': GEOJSON_MEDIA_TYPE }, render: (events, origin) => JSON.stringify(toFeatureCollection(events, origin)) },
-  '/events.csv': { headers: { 'Content-Type': CSV_MEDIA_TYPE, 'Content-Disposition': 'attachment; filename="strikewire-events.csv"' }, render: toCsv },
+const EXPORTS: Record<string, { mediaType: string; headers: Record<string, string>; render(events: readonly Event[], origin: string): string }> = {
+  '/events.geojson': { mediaType: GEOJSON_MEDIA_TYPE, headers: { 'Content-Type': GEOJSON_MEDIA_TYPE }, render: (events, origin) => JSON.stringify(toFeatureCollection(events, origin)) },
+  '/events.csv': { mediaType: CSV_MEDIA_TYPE, headers: { 'Content-Type': CSV_MEDIA_TYPE, 'Content-Disposition': 'attachment; filename="strikewire-events.csv"' }, render: toCsv },
 };
 
 /** The export routes. */
 export const exportRoutes = new Hono<ReadEnv>();
 
 for (const [path, format] of Object.entries(EXPORTS)) {
-  exportRoutes.get(path, vValidator('query', EventQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
+  exportRoutes.get(path, negotiate([format.mediaType]), vValidator('query', EventQuerySchema, validationHook()), indexRead(), async (c) => {
     const { limit, cursor, ...filter } = c.req.valid('query');
     const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, manifest));
     const url = new URL(c.req.url);

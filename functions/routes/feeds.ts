@@ -8,14 +8,15 @@ import { Hono } from 'hono';
 import { FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS, renderFeed } from '../domain/feed.ts';
 import { FeedQuerySchema } from '../domain/query.ts';
 import { queryEvents } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion, readIndex, type ReadEnv } from './conditional.ts';
+import { indexRead, readIndex, type ReadEnv } from './conditional.ts';
 import { validationHook } from './errors.ts';
+import { negotiate } from './negotiation.ts';
 
 /** The three feed routes. */
 export const feedRoutes = new Hono<ReadEnv>();
 
 for (const format of FEED_FORMATS) {
-  feedRoutes.get(FEED_PATHS[format], vValidator('query', FeedQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
+  feedRoutes.get(FEED_PATHS[format], negotiate([FEED_MEDIA_TYPES[format]]), vValidator('query', FeedQuerySchema, validationHook()), indexRead(), async (c) => {
     const { limit, ...filter } = c.req.valid('query');
     const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, null, manifest));
     const body = renderFeed(format, { url: c.req.url, events: page.events, datasetUpdatedAt: page.manifest.updated_at });

@@ -10,7 +10,7 @@ import { DEFAULT_LIMIT, MAX_LIMIT } from '../domain/query.ts';
 import { ACTOR_ROLES, EVENT_TYPES, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS } from '../domain/schema.ts';
 import type { Env } from '../env.ts';
 import { ExplorerPage } from '../pages/explorer-page.tsx';
-import { readManifest } from '../store/events-store.ts';
+import { readHead } from '../store/events-store.ts';
 import { POLLING_CACHE_CONTROL } from './conditional.ts';
 import { htmlPage, originOf } from './negotiation.ts';
 
@@ -93,7 +93,7 @@ export const metaRoutes = new Hono<{ Bindings: Env }>()
     return htmlPage(c, ExplorerPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, endpoints: SERVICE.endpoints }));
   })
   .get('/healthz', async (c) => {
-    const manifest = await readManifest(c.env.EVENTS);
+    const head = await readHead(c.env.EVENTS);
     c.header('Cache-Control', 'no-store');
-    return c.json({ status: 'ok', events: manifest.count, revision: manifest.revision, updated_at: manifest.updated_at });
+    return c.json({ status: 'ok', events: head.count, revision: head.revision, updated_at: head.updated_at });
   });

@@ -1,10 +1,12 @@
 /**
- * HTML pages on the same URLs as the API: a route negotiates between HTML
- * (clients that prefer `text/html`: browsers, feed readers opening a link)
- * and its default (JSON, or plain text for documents), which `Accept: * / *`
- * and a missing `Accept` get. Every negotiated response says `Vary: Accept`,
- * its validators name the representation, and its 400 and 404 are pages with
- * the JSON error's message when HTML was asked for.
+ * The representation a request gets: a route declares the media types it
+ * answers with, its default first. HTML pages live on the same URLs as the
+ * API: such a route negotiates between HTML (clients that prefer
+ * `text/html`: browsers, feed readers opening a link) and its default (JSON,
+ * or plain text for documents), which `Accept: * / *` and a missing `Accept`
+ * get. Every negotiated response says `Vary: Accept`, its validators and
+ * cached body are its media type's own (routes/conditional.ts), and its 400
+ * and 404 are pages with the JSON error's message when HTML was asked for.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { accepts } from 'hono/accepts';
@@ -13,34 +15,38 @@ import type { Child } from 'hono/jsx';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type * as v from 'valibot';
 import { ErrorPage } from '../pages/error-page.tsx';
-import type { ReadEnv, VersionOf } from './conditional.ts';
+import type { ReadEnv } from './conditional.ts';
 import { invalidInputError, jsonError } from './errors.ts';
 
-/** The media types a route may serve besides HTML, and its default. */
-type DefaultType = 'application/json' | 'text/plain';
+/** The media types a route answers with, the default first; with more than one, the Accept header chooses and responses vary by it. */
+export type MediaTypes = readonly [string, ...string[]];
+
+/** JSON, or a page for clients that prefer HTML. */
+export const JSON_OR_PAGE: MediaTypes = ['application/json', 'text/html'];
+/** Plain text, or a page for clients that prefer HTML. */
+export const TEXT_OR_PAGE: MediaTypes = ['text/plain', 'text/html'];
 
 /**
- * Middleware choosing the representation (`html`, or the route's default)
- * from `Accept`, kept for the handler and the validators, and adding
- * `Vary: Accept` to whatever the route answers.
+ * Middleware placed first on a route, so that its errors are already in the
+ * chosen representation: chooses the media type from `mediaTypes` (by
+ * `Accept` when there is more than one), keeps it for the validators, the
+ * body cache and the handler, and adds `Vary: Accept` to whatever a
+ * negotiated route answers.
  */
-export function negotiate(defaultType: DefaultType = 'application/json'): MiddlewareHandler<ReadEnv> {
+export function negotiate(mediaTypes: MediaTypes): MiddlewareHandler<ReadEnv> {
+  const negotiated = mediaTypes.length > 1;
   return async (c, next) => {
-    const chosen = accepts(c, { header: 'Accept', supports: [defaultType, 'text/html'], default: defaultType });
-    c.set('representation', chosen === 'text/html' ? 'html' : defaultType);
+    c.set('mediaType', negotiated ? accepts(c, { header: 'Accept', supports: [...mediaTypes], default: mediaTypes[0] }) : mediaTypes[0]);
     await next();
-    c.res.headers.append('Vary', 'Accept');
+    if (negotiated) c.res.headers.append('Vary', 'Accept');
   };
 }
 
-/** True when the request negotiated HTML. */
-export const isHtml = (c: Context<ReadEnv>): boolean => c.get('representation') === 'html';
+/** The media type chosen by `negotiate`; JSON on routes that declare none. */
+export const mediaTypeOf = (c: Context<ReadEnv>): string => c.get('mediaType') ?? 'application/json';
 
-/** The validators' version: `page`'s when HTML was negotiated, else `other`'s. */
-export const byRepresentation =
-  (other: VersionOf, page: VersionOf): VersionOf =>
-  (c) =>
-    isHtml(c) ? page(c) : other(c);
+/** True when the request negotiated HTML. */
+export const isHtml = (c: Context<ReadEnv>): boolean => mediaTypeOf(c) === 'text/html';
 
 /** Answers with a whole HTML page. */
 export const htmlPage = (c: Context, page: Child, status: ContentfulStatusCode = 200): Response | Promise<Response> => c.html(html`<!doctype html>${page}`, status);

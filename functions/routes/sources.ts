@@ -11,18 +11,18 @@ import * as v from 'valibot';
 import { SOURCE_DOCUMENTS, sourceDocument } from '../domain/sources.ts';
 import { SourcePage, SourcesPage } from '../pages/sources-page.tsx';
 import type { ReadEnv } from './conditional.ts';
-import { htmlPage, isHtml, negotiate, negotiatedError, negotiatedValidationHook, originOf } from './negotiation.ts';
+import { JSON_OR_PAGE, TEXT_OR_PAGE, htmlPage, isHtml, negotiate, negotiatedError, negotiatedValidationHook, originOf } from './negotiation.ts';
 
 /** The documents change only with a deploy. */
 const DOCUMENT_CACHE_CONTROL = 'public, max-age=3600';
 
 /** Routes under `/sources`. */
 export const sourcesRoutes = new Hono<ReadEnv>()
-  .get('/', negotiate(), vValidator('query', v.strictObject({}), negotiatedValidationHook()), etag(), (c) => {
+  .get('/', negotiate(JSON_OR_PAGE), vValidator('query', v.strictObject({}), negotiatedValidationHook()), etag(), (c) => {
     c.header('Cache-Control', DOCUMENT_CACHE_CONTROL);
     return isHtml(c) ? htmlPage(c, SourcesPage({ origin: originOf(c), documents: SOURCE_DOCUMENTS })) : c.json({ data: SOURCE_DOCUMENTS });
   })
-  .get('/:name', negotiate('text/plain'), vValidator('query', v.strictObject({}), negotiatedValidationHook()), etag(), (c) => {
+  .get('/:name', negotiate(TEXT_OR_PAGE), vValidator('query', v.strictObject({}), negotiatedValidationHook()), etag(), (c) => {
     const name = c.req.param('name') ?? '';
     const document = sourceDocument(name);
     if (!document) return negotiatedError(c, 404, 'not_found', `No source document "${name}"`, [{ field: 'name', message: 'no such document; GET /sources lists them' }]);

@@ -7,10 +7,10 @@ import { Hono } from 'hono';
 import { FilterQuerySchema } from '../domain/query.ts';
 import { summarize } from '../domain/stats.ts';
 import { scanEntries } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion, readIndex, type ReadEnv } from './conditional.ts';
+import { indexRead, readIndex, type ReadEnv } from './conditional.ts';
 import { validationHook } from './errors.ts';
 
 /** Route `GET /stats`, as `{ data: EventStats }`. */
-export const statsRoutes = new Hono<ReadEnv>().get('/', vValidator('query', FilterQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) =>
+export const statsRoutes = new Hono<ReadEnv>().get('/', vValidator('query', FilterQuerySchema, validationHook()), indexRead(), async (c) =>
   c.json({ data: summarize(await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, c.req.valid('query'), manifest))) }),
 );

@@ -12,7 +12,7 @@
  * was committed is published and alerted by the next alarm.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, MANIFEST_KEY } from '../domain/layout.ts';
+import { EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY } from '../domain/layout.ts';
 import { payloadKey, type DeadLetter, type DeliveryMessage } from '../domain/delivery-messages.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import type { EventInput, Tally } from '../domain/schema.ts';
@@ -411,9 +411,10 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     };
   }
 
-  /** The value to publish under a key the queue holds without one: records, chunks and the manifest come from the truth. */
+  /** The value to publish under a key the queue holds without one: records, chunks, the manifest and its head come from the truth. */
   private publishedValue(key: string): string | null {
     if (key === MANIFEST_KEY) return this.dataset.manifestText();
+    if (key === HEAD_KEY) return this.dataset.headText();
     if (key.startsWith('index:chunk:')) return this.dataset.chunkText(key);
     if (key.startsWith(EVENT_VERSION_KEY_PREFIX)) {
       const [id, revision] = key.slice(EVENT_VERSION_KEY_PREFIX.length).split(':');

@@ -2,7 +2,8 @@
  * The dataset's truth, in the Coordinator's SQLite: every record's current
  * version with the digest of its published text, the digests of every
  * version ever published (so reconciliation can tell a stale copy of our own
- * from an edit made elsewhere), the live index chunks and the manifest.
+ * from an edit made elsewhere), the live index chunks and the manifest (and
+ * its head, derived from it).
  *
  * A write is planned from these tables alone (previous versions, change
  * kinds, next revisions, the new index revision) and applied in the caller's
@@ -11,11 +12,13 @@
 import { mergeRecord, type RecordChange } from '../domain/changes.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import {
+  HEAD_KEY,
   MANIFEST_KEY,
   applyIndexChange,
   chunksTouched,
   emptyManifest,
   eventKey,
+  headOf,
   eventVersionKey,
   sortKey,
   toIndexEntry,
@@ -73,6 +76,11 @@ export class DatasetTable {
   /** The current manifest's text, for publishing. */
   manifestText(): string {
     return readMeta(this.sql, 'manifest') ?? JSON.stringify(this.manifest());
+  }
+
+  /** The current manifest's head, for publishing. */
+  headText(): string {
+    return JSON.stringify(headOf(this.manifest()));
   }
 
   /** The current versions of the records with these ids; absent ids are absent from the map. */
@@ -146,7 +154,7 @@ export class DatasetTable {
 
   /**
    * Applies a plan and queues what it changed for publishing: each changed
-   * record's new version and latest copy, the new chunks and the manifest;
+   * record's new version and latest copy, the new chunks, the manifest and its head;
    * superseded versions and replaced chunks are retired. Call inside the
    * write's storage transaction.
    */
@@ -176,5 +184,6 @@ export class DatasetTable {
     }
     writeMeta(this.sql, 'manifest', JSON.stringify(plan.index.manifest));
     publisher.enqueue(MANIFEST_KEY);
+    publisher.enqueue(HEAD_KEY);
   }
 }

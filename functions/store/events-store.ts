@@ -1,6 +1,6 @@
 /**
- * Reading the published copy in KV: the manifest, index chunks, record
- * versions, the latest record under `event:<id>` and the tallies. The
+ * Reading the published copy in KV: the index head, the manifest, index
+ * chunks, record versions, the latest record under `event:<id>` and the tallies. The
  * namespace is passed in; the layout is described in domain/layout.ts. Only
  * the Coordinator writes these keys (store/publisher.ts).
  *
@@ -10,7 +10,7 @@
  * `withFreshManifest` then re-reads the manifest once with the shortest
  * cache time, and the app answers 503 with Retry-After if that does not help.
  */
-import { EVENT_KEY_PREFIX, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, type IndexEntry, type Manifest } from '../domain/layout.ts';
+import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, type IndexEntry, type IndexHead, type Manifest } from '../domain/layout.ts';
 import { MAX_CHUNKS_PER_PAGE, chunksInRange, encodeCursor, keyRange, selectEntries, type EventFilter } from '../domain/query.ts';
 import type { Event, Tally } from '../domain/schema.ts';
 import { parseStoredRecord } from '../domain/stored-record.ts';
@@ -48,6 +48,15 @@ export interface PublishedTallies {
 export async function readManifest(kv: KVNamespace, fresh = false): Promise<Manifest> {
   const manifest = fresh ? await kv.get<Manifest>(MANIFEST_KEY, { type: 'json', cacheTtl: SHORTEST_CACHE_TTL_SECONDS }) : await kv.get<Manifest>(MANIFEST_KEY, 'json');
   return manifest ?? emptyManifest(UNPUBLISHED_EPOCH);
+}
+
+/**
+ * Reads the index head (what validators and `/healthz` need, of fixed size).
+ * Where none can be read yet (a store published before heads existed, or a
+ * location still caching "not found"), the head of the manifest.
+ */
+export async function readHead(kv: KVNamespace): Promise<IndexHead> {
+  return (await kv.get<IndexHead>(HEAD_KEY, 'json')) ?? headOf(await readManifest(kv));
 }
 
 /**

@@ -3,8 +3,10 @@
  *
  * A write only queues keys (`publish_queue`, in the same SQLite transaction
  * as the write); the Coordinator's alarm then runs bounded slices that put
- * them: record versions, latest records, chunks and small values first, the
- * manifest last and only once nothing it names is still waiting. The rules
+ * them: record versions, latest records, chunks and small values first, then
+ * the manifest once nothing it names is still waiting, then the index head
+ * (its small summary, what validators read) once the manifest it sums up is
+ * out. The rules
  * of production KV are kept here, not assumed away:
  * - no key is written twice within a second (`kv_writes` remembers the last
  *   second's writes; a burst of writes to one record or the manifest is
@@ -18,7 +20,7 @@
  *   manifest, and are deleted afterwards.
  * Nothing here reads KV.
  */
-import { MANIFEST_KEY } from '../domain/layout.ts';
+import { HEAD_KEY, MANIFEST_KEY } from '../domain/layout.ts';
 import { settleLimited } from './limited.ts';
 import { addToCounter, readCounter, readMeta, writeMeta } from './meta-table.ts';
 
@@ -39,6 +41,14 @@ export const RETIRED_GRACE_MS = 60 * 60 * 1_000;
 const PUT_SLICE = 200;
 /** Most deletes one slice makes. */
 const DELETE_SLICE = 100;
+/**
+ * Keys put after everything else, in this order, each once every key before
+ * it is out: the manifest names chunks and record versions, and the head
+ * sums up the manifest.
+ */
+const LAST_KEYS = [MANIFEST_KEY, HEAD_KEY] as const;
+/** SQL condition: the row's key is not one of LAST_KEYS. */
+const NOT_LAST = `key NOT IN (${LAST_KEYS.map(() => '?').join(', ')})`;
 /** Backoff after failed puts: doubling from the first delay up to the last. */
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
@@ -95,7 +105,7 @@ export class Publisher {
     this.sql.exec('DELETE FROM kv_writes WHERE at <= ?', nowMs - KEY_WRITE_INTERVAL_MS);
     if (nowMs < readCounter(this.sql, 'publish_retry_at')) return;
     let failures = await this.putAllowed();
-    if (failures === 0) failures = await this.putManifestWhenComplete(nowMs);
+    if (failures === 0) failures = await this.putLastKeysWhenComplete(nowMs);
     if (failures === 0) failures = await this.deleteExpired(nowMs);
     if (failures === 0) {
       writeMeta(this.sql, 'publish_consecutive_failures', null);
@@ -111,17 +121,17 @@ export class Publisher {
   /** When the next slice has work it may do, or null when there is none. */
   nextRunAt(nowMs: number): number | null {
     const times: number[] = [];
-    const queued = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM publish_queue WHERE key <> ?', MANIFEST_KEY).one().n;
-    const manifestQueued = this.isQueued(MANIFEST_KEY);
+    const queued = this.countQueuedBefore(null);
+    const nextLast = LAST_KEYS.find((key) => this.isQueued(key));
     if (queued > 0) {
       // The earliest moment any queued key may be written again.
       const blocked = this.sql.exec<{ n: number; until: number | null }>(
-        'SELECT COUNT(*) AS n, MIN(w.at) AS until FROM publish_queue q JOIN kv_writes w ON w.key = q.key WHERE q.key <> ?',
-        MANIFEST_KEY,
+        `SELECT COUNT(*) AS n, MIN(w.at) AS until FROM publish_queue q JOIN kv_writes w ON w.key = q.key WHERE q.${NOT_LAST}`,
+        ...LAST_KEYS,
       ).one();
       times.push(blocked.n < queued ? nowMs : (blocked.until ?? nowMs) + KEY_WRITE_INTERVAL_MS);
-    } else if (manifestQueued) {
-      const written = this.lastWriteOf(MANIFEST_KEY);
+    } else if (nextLast !== undefined) {
+      const written = this.lastWriteOf(nextLast);
       times.push(written === null ? nowMs : written + KEY_WRITE_INTERVAL_MS);
     }
     const retryAt = readCounter(this.sql, 'publish_retry_at');
@@ -156,11 +166,11 @@ export class Publisher {
     };
   }
 
-  /** Puts the oldest queued keys (not the manifest) not written within the last second; returns how many failed. */
+  /** Puts the oldest queued keys (not LAST_KEYS) not written within the last second; returns how many failed. */
   private async putAllowed(): Promise<number> {
     const rows = this.sql.exec<{ key: string; value: string | null }>(
-      'SELECT key, value FROM publish_queue q WHERE key <> ? AND NOT EXISTS (SELECT 1 FROM kv_writes w WHERE w.key = q.key) ORDER BY seq LIMIT ?',
-      MANIFEST_KEY,
+      `SELECT key, value FROM publish_queue q WHERE ${NOT_LAST} AND NOT EXISTS (SELECT 1 FROM kv_writes w WHERE w.key = q.key) ORDER BY seq LIMIT ?`,
+      ...LAST_KEYS,
       PUT_SLICE,
     ).toArray();
     const items: { key: string; value: string }[] = [];
@@ -172,18 +182,33 @@ export class Publisher {
     return this.putEach(items);
   }
 
-  /** Puts the manifest once nothing else is queued and it was not written within the last second; returns 1 when that failed. */
-  private async putManifestWhenComplete(nowMs: number): Promise<number> {
-    if (!this.isQueued(MANIFEST_KEY) || this.lastWriteOf(MANIFEST_KEY) !== null) return 0;
-    if (this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM publish_queue WHERE key <> ?', MANIFEST_KEY).one().n > 0) return 0;
-    const value = this.resolve(MANIFEST_KEY);
-    if (value === null) return 0;
-    const failures = await this.putEach([{ key: MANIFEST_KEY, value }]);
-    if (failures === 0) {
-      writeMeta(this.sql, 'published_revision', String((JSON.parse(value) as { revision: number }).revision));
-      writeMeta(this.sql, 'last_published_at', new Date(nowMs).toISOString());
+  /**
+   * Puts LAST_KEYS in order, each once nothing before it is queued and when
+   * it was not written within the last second; stops at the first that must
+   * wait. Returns 1 when a put failed.
+   */
+  private async putLastKeysWhenComplete(nowMs: number): Promise<number> {
+    for (const key of LAST_KEYS) {
+      if (!this.isQueued(key)) continue;
+      if (this.lastWriteOf(key) !== null || this.countQueuedBefore(key) > 0) return 0;
+      const value = this.resolve(key);
+      if (value === null) {
+        this.sql.exec('DELETE FROM publish_queue WHERE key = ?', key);
+        continue;
+      }
+      if ((await this.putEach([{ key, value }])) > 0) return 1;
+      if (key === MANIFEST_KEY) {
+        writeMeta(this.sql, 'published_revision', String((JSON.parse(value) as { revision: number }).revision));
+        writeMeta(this.sql, 'last_published_at', new Date(nowMs).toISOString());
+      }
     }
-    return failures;
+    return 0;
+  }
+
+  /** How many queued keys must be put before `key` of LAST_KEYS (before the first of them when null). */
+  private countQueuedBefore(key: (typeof LAST_KEYS)[number] | null): number {
+    const earlier = key === null ? [] : LAST_KEYS.slice(0, LAST_KEYS.indexOf(key));
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM publish_queue WHERE ${NOT_LAST}${earlier.map(() => ' OR key = ?').join('')}`, ...LAST_KEYS, ...earlier).one().n;
   }
 
   /** Puts `items`, dequeuing each one that succeeded; returns how many failed. */

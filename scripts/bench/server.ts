@@ -52,8 +52,12 @@ async function endGroup(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Starts `wrangler dev` (on `port`, or a free one, with `vars` set on top of the others) and resolves once `/healthz` answers. */
-export async function startDevServer(port?: number, vars: Record<string, string> = {}): Promise<DevServer> {
+/**
+ * Starts `wrangler dev` (on `port`, or a free one, with `vars` set on top of
+ * the others, running `entry` instead of wrangler.toml's `main` when given)
+ * and resolves once `/healthz` answers.
+ */
+export async function startDevServer(port?: number, vars: Record<string, string> = {}, entry?: string): Promise<DevServer> {
   const chosenPort = port ?? (await freePort());
   const base = `http://127.0.0.1:${chosenPort}`;
   const token = randomBytes(24).toString('base64url');
@@ -63,7 +67,7 @@ export async function startDevServer(port?: number, vars: Record<string, string>
   async function launch(): Promise<void> {
     child = spawn(
       'wrangler',
-      ['dev', '--port', String(chosenPort), '--ip', '127.0.0.1', '--persist-to', state, '--var', 'SEED_FROM_BUNDLE:false', '--var', `ADMIN_TOKEN:${token}`, ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]), '--log-level', 'error'],
+      ['dev', ...(entry === undefined ? [] : [entry]), '--port', String(chosenPort), '--ip', '127.0.0.1', '--persist-to', state, '--var', 'SEED_FROM_BUNDLE:false', '--var', `ADMIN_TOKEN:${token}`, ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]), '--log-level', 'error'],
       // Own process group, so that ending it also ends workerd; no metrics, no fetch of the Request.cf placeholder.
       { detached: true, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
     );
