@@ -6,7 +6,6 @@
  * CSV downloads of the page, and a `curl` that subscribes a webhook to it.
  */
 import { ACTORS } from '../domain/actors.ts';
-import { dateLabel } from '../domain/dates.ts';
 import { casualtyText } from '../domain/feed.ts';
 import { downloadLinks, feedLinks, filterParameters, subscribeCommand, withQuery } from '../domain/follow.ts';
 import { ACTOR_ROLES, EVENT_TYPES, LOCATION_PRECISIONS, WEAPONS, type Event } from '../domain/schema.ts';

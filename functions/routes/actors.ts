@@ -13,7 +13,8 @@ import { sha256Hex } from '../domain/digest.ts';
 import { entryActors, type IndexEntry } from '../domain/layout.ts';
 import { EventIdSchema, type Actor } from '../domain/schema.ts';
 import { scanEntries } from '../store/events-store.ts';
-import { indexRead, readIndex, type ReadEnv, type ScopeOf } from './conditional.ts';
+import { indexRead, readIndex, type ScopeOf } from './conditional.ts';
+import type { ReadEnv } from './read-env.ts';
 import { jsonError, validationHook } from './errors.ts';
 
 /** The digest of the bundled dictionary, computed once per isolate. */

@@ -29,9 +29,9 @@ import { withDateInterval } from '../domain/dates.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import { canonicalQuery } from '../domain/query.ts';
 import type { IndexHead, Manifest } from '../domain/layout.ts';
-import type { Env } from '../env.ts';
-import { readEvent, readHead, readManifest, readTallies, withFreshManifest, type PublishedTallies, type StoredEvent } from '../store/events-store.ts';
+import { readEvent, readHead, readManifest, readTallies, withFreshManifest } from '../store/events-store.ts';
 import { mediaTypeOf } from './negotiation.ts';
+import type { ReadEnv } from './read-env.ts';
 import { INDEX_BODY_LIFETIME_SECONDS, RECORD_BODY_LIFETIME_SECONDS, keepRendered, lookUpRendered, renderedKey } from './rendered-cache.ts';
 
 /** Cache-Control for lists, feeds, exports and stats: fresh for a minute, then served stale for five while revalidated, which suits feed polling. */
@@ -44,18 +44,6 @@ export interface DataVersion {
   /** When that data last changed (ISO 8601); null when unknown. */
   updatedAt: string | null;
 }
-
-/**
- * The Hono env of read routes. What a body is built from is kept for the
- * handler: the index `manifest` that `readIndex` read (its revision is the
- * one the body's ETag names), the stored `record` of `/events/:id`, or the
- * published `tallies`; `mediaType` is the representation `negotiate`
- * (routes/negotiation.ts) chose for the request.
- */
-export type ReadEnv = {
-  Bindings: Env;
-  Variables: { manifest?: Manifest; record?: StoredEvent | null; tallies?: PublishedTallies | null; mediaType?: string };
-};
 
 /** Reads the `DataVersion` behind a request. */
 export type VersionOf = (c: Context<ReadEnv>) => Promise<DataVersion>;

@@ -15,7 +15,8 @@ import { EventIdSchema, type Event } from '../domain/schema.ts';
 import { EventPage, NEARBY_DAYS } from '../pages/event-page.tsx';
 import { EventsPage, InvalidQueryPage } from '../pages/events-page.tsx';
 import { queryEvents, readEvent } from '../store/events-store.ts';
-import { conditionalGet, indexRead, readIndex, recordRead, routeRecordId, talliesVersion, type ReadEnv } from './conditional.ts';
+import { conditionalGet, indexRead, readIndex, recordRead, routeRecordId, talliesVersion } from './conditional.ts';
+import type { ReadEnv } from './read-env.ts';
 import { validationHook } from './errors.ts';
 import { JSON_OR_PAGE, dropEmptyParameters, htmlPage, isHtml, negotiate, negotiatedError, negotiatedValidationHook, originOf } from './negotiation.ts';
 

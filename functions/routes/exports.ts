@@ -10,7 +10,8 @@ import { GEOJSON_MEDIA_TYPE, toFeatureCollection } from '../domain/geojson.ts';
 import { EventQuerySchema } from '../domain/query.ts';
 import type { Event } from '../domain/schema.ts';
 import { queryEvents } from '../store/events-store.ts';
-import { indexRead, readIndex, type ReadEnv } from './conditional.ts';
+import { indexRead, readIndex } from './conditional.ts';
+import type { ReadEnv } from './read-env.ts';
 import { validationHook } from './errors.ts';
 import { negotiate } from './negotiation.ts';
 

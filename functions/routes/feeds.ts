@@ -8,7 +8,8 @@ import { Hono } from 'hono';
 import { FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS, renderFeed } from '../domain/feed.ts';
 import { FeedQuerySchema } from '../domain/query.ts';
 import { queryEvents } from '../store/events-store.ts';
-import { indexRead, readIndex, type ReadEnv } from './conditional.ts';
+import { indexRead, readIndex } from './conditional.ts';
+import type { ReadEnv } from './read-env.ts';
 import { validationHook } from './errors.ts';
 import { negotiate } from './negotiation.ts';
 

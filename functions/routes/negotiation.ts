@@ -15,7 +15,7 @@ import type { Child } from 'hono/jsx';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type * as v from 'valibot';
 import { ErrorPage } from '../pages/error-page.tsx';
-import type { ReadEnv } from './conditional.ts';
+import type { ReadEnv } from './read-env.ts';
 import { invalidInputError, jsonError } from './errors.ts';
 
 /** The media types a route answers with, the default first; with more than one, the Accept header chooses and responses vary by it. */

@@ -10,7 +10,7 @@ import { etag } from 'hono/etag';
 import * as v from 'valibot';
 import { SOURCE_DOCUMENTS, sourceDocument } from '../domain/sources.ts';
 import { SourcePage, SourcesPage } from '../pages/sources-page.tsx';
-import type { ReadEnv } from './conditional.ts';
+import type { ReadEnv } from './read-env.ts';
 import { JSON_OR_PAGE, TEXT_OR_PAGE, htmlPage, isHtml, negotiate, negotiatedError, negotiatedValidationHook, originOf } from './negotiation.ts';
 
 /** The documents change only with a deploy. */

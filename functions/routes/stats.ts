@@ -7,7 +7,8 @@ import { Hono } from 'hono';
 import { FilterQuerySchema } from '../domain/query.ts';
 import { summarize } from '../domain/stats.ts';
 import { scanEntries } from '../store/events-store.ts';
-import { indexRead, readIndex, type ReadEnv } from './conditional.ts';
+import { indexRead, readIndex } from './conditional.ts';
+import type { ReadEnv } from './read-env.ts';
 import { validationHook } from './errors.ts';
 
 /** Route `GET /stats`, as `{ data: EventStats }`. */
