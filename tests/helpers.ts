@@ -13,13 +13,20 @@ import type { WriteResult } from '../functions/store/dataset-table.ts';
 
 export { dayFrom2000, makeEvent } from './fixtures/records.ts';
 
-/** Sends a request to the Worker's default export, as a client would. */
-export function call(path: string, init?: RequestInit): Promise<Response> {
-  return exports.default.fetch(new Request(`http://strikewire.test${path}`, init));
+/**
+ * Sends a request to the Worker's default export, as an API client would:
+ * with `Accept: application/json` unless the test sets its own `Accept`
+ * (`null` sends none, as a feed discovery tool does).
+ */
+export function call(path: string, init: Omit<RequestInit, 'headers'> & { headers?: Record<string, string | null> } = {}): Promise<Response> {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(init.headers ?? {})) if (value !== null) headers.set(name, value);
+  if (!Object.keys(init.headers ?? {}).some((name) => name.toLowerCase() === 'accept')) headers.set('Accept', 'application/json');
+  return exports.default.fetch(new Request(`http://strikewire.test${path}`, { ...init, headers }));
 }
 
 /** GETs `path` and returns status and parsed JSON body. */
-export async function getJson<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T; response: Response }> {
+export async function getJson<T = any>(path: string, init?: Parameters<typeof call>[1]): Promise<{ status: number; body: T; response: Response }> {
   const response = await call(path, init);
   return { status: response.status, body: (await response.json()) as T, response };
 }

@@ -119,11 +119,16 @@ beforeAll(async () => {
 });
 
 describe('GET /events/:id as a page', () => {
-  it('answers browsers with HTML and every other client with the JSON record, varying on Accept', async () => {
+  it('answers browsers and clients with no Accept (feed discovery tools) with HTML, every other client with the JSON record, varying on Accept', async () => {
     const { html } = await page(`/events/${MAIN.id}`);
     expect(html.startsWith('<!doctype html>')).toBe(true);
-    for (const accept of [undefined, '*/*', 'application/json', 'application/json, text/html;q=0.5']) {
-      const { status, body, response } = await getJson(`/events/${MAIN.id}`, { headers: accept ? { Accept: accept } : {} });
+    for (const path of [`/events/${MAIN.id}`, '/events?country=IQ', '/']) {
+      const noAccept = await call(path, { headers: { Accept: null } });
+      expect(noAccept.headers.get('content-type'), path).toMatch(/^text\/html/);
+      expect(await noAccept.text(), path).toMatch(/<link rel="alternate" type="application\/rss\+xml"/);
+    }
+    for (const accept of ['*/*', 'application/json', 'application/json, text/html;q=0.5']) {
+      const { status, body, response } = await getJson(`/events/${MAIN.id}`, { headers: { Accept: accept } });
       expect(status, accept).toBe(200);
       expect(response.headers.get('content-type'), accept).toMatch(/^application\/json/);
       expect(response.headers.get('vary'), accept).toMatch(/\bAccept\b/);

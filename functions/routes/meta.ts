@@ -3,7 +3,6 @@
  * both with feed discovery links) and health (`GET /healthz`).
  */
 import { Hono } from 'hono';
-import { accepts } from 'hono/accepts';
 import { etag } from 'hono/etag';
 import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '../domain/feed.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../domain/query.ts';
@@ -12,7 +11,7 @@ import type { Env } from '../env.ts';
 import { ExplorerPage } from '../pages/explorer-page.tsx';
 import { readHead } from '../store/events-store.ts';
 import { POLLING_CACHE_CONTROL } from './conditional.ts';
-import { htmlPage, originOf } from './negotiation.ts';
+import { JSON_OR_PAGE, chooseMediaType, htmlPage, originOf } from './negotiation.ts';
 
 /** The filter parameters of `/events`, the feeds, the exports and `/stats`, described (also in /openapi.json). */
 export const FILTERS = {
@@ -88,7 +87,7 @@ export const metaRoutes = new Hono<{ Bindings: Env }>()
     c.header('Link', FEED_LINKS);
     c.header('Vary', 'Accept');
     c.header('Cache-Control', 'public, max-age=300');
-    const type = accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' });
+    const type = chooseMediaType(c, JSON_OR_PAGE);
     if (type !== 'text/html') return c.json(SERVICE);
     return htmlPage(c, ExplorerPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, endpoints: SERVICE.endpoints }));
   })

@@ -3,8 +3,10 @@
  * answers with, its default first. HTML pages live on the same URLs as the
  * API: such a route negotiates between HTML (clients that prefer
  * `text/html`: browsers, feed readers opening a link) and its default (JSON,
- * or plain text for documents), which `Accept: * / *` and a missing `Accept`
- * get. Every negotiated response says `Vary: Accept`, its validators and
+ * or plain text for documents), which `Accept: * / *` gets. A request with no
+ * `Accept` at all (feed discovery tools such as Perl's Feed::Find or Python's
+ * urllib, which look for `<link rel="alternate">` in the page) gets the page:
+ * every common HTTP library and API client sends an `Accept`. Every negotiated response says `Vary: Accept`, its validators and
  * cached body are its media type's own (routes/conditional.ts), and its 400
  * and 404 are pages with the JSON error's message when HTML was asked for.
  */
@@ -36,10 +38,16 @@ export const TEXT_OR_PAGE: MediaTypes = ['text/plain', 'text/html'];
 export function negotiate(mediaTypes: MediaTypes): MiddlewareHandler<ReadEnv> {
   const negotiated = mediaTypes.length > 1;
   return async (c, next) => {
-    c.set('mediaType', negotiated ? accepts(c, { header: 'Accept', supports: [...mediaTypes], default: mediaTypes[0] }) : mediaTypes[0]);
+    c.set('mediaType', negotiated ? chooseMediaType(c, mediaTypes) : mediaTypes[0]);
     await next();
     if (negotiated) c.res.headers.append('Vary', 'Accept');
   };
+}
+
+/** The media type `Accept` chooses among `supported` (the default first); a request without `Accept` gets the page when there is one. */
+export function chooseMediaType(c: Context, supported: MediaTypes): string {
+  if ((c.req.header('Accept') ?? '').trim() === '' && supported.includes('text/html')) return 'text/html';
+  return accepts(c, { header: 'Accept', supports: [...supported], default: supported[0] });
 }
 
 /** The media type chosen by `negotiate`; JSON on routes that declare none. */

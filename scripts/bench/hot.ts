@@ -89,9 +89,10 @@ async function warm(base: string, path: string): Promise<{ bytes: number; etag: 
 export async function measureHot(base: string, recordId: string, connections: number, seconds: number, pairs: number): Promise<HotResult[]> {
   const feed = await warm(base, '/feed.rss');
   const requests: HotRequest[] = [
-    { label: 'page of 50, repeated', path: '/events?limit=50', headers: {}, status: 200, sizeOf: '/events?limit=50', targeted: true },
+    // As an API client asks (a request with no Accept gets the HTML page).
+    { label: 'page of 50, repeated', path: '/events?limit=50', headers: { Accept: 'application/json' }, status: 200, sizeOf: '/events?limit=50', targeted: true },
     { label: '/feed.rss, repeated', path: '/feed.rss', headers: {}, status: 200, sizeOf: '/feed.rss', targeted: true },
-    { label: '/events/:id, repeated', path: `/events/${recordId}`, headers: {}, status: 200, sizeOf: `/events/${recordId}`, targeted: true },
+    { label: '/events/:id, repeated', path: `/events/${recordId}`, headers: { Accept: 'application/json' }, status: 200, sizeOf: `/events/${recordId}`, targeted: true },
     { label: '304 of /feed.rss', path: '/feed.rss', headers: { 'If-None-Match': feed.etag }, status: 304, sizeOf: '/feed.rss', targeted: false },
   ];
   const results: HotResult[] = [];

@@ -9,6 +9,10 @@
  *   configuration and cache, then its cache (SQLite) read: every item with its
  *   title, and an event carried by two subscribed feeds stored once (newsboat
  *   keys items by guid);
+ * - Perl's XML::Feed and Feed::Find (Debian's libxml-feed-perl and
+ *   libfeed-find-perl, through perl_feeds.pl): Atom and RSS titles read as
+ *   plain text, and the feeds of a filtered list page and of a record's page
+ *   discovered from their `<link rel="alternate">`;
  * - the W3C feed validator (github.com/w3c/feedvalidator, Python), when
  *   `FEEDVALIDATOR_SRC` names the `src` folder of a checkout of it: the
  *   README's example feed URLs with no error and no warning at the level of
@@ -16,8 +20,9 @@
  *   atom:updated" where the feed has several records changed at one time (the
  *   curated records were all written together; see README).
  *
- * newsboat is installed by .ci/run (`apt-get install -y newsboat`): without it
- * its check is skipped with a message, or fails when CI is set. The W3C
+ * newsboat and the Perl modules are installed by .ci/run (`apt-get install -y
+ * newsboat libxml-feed-perl libfeed-find-perl`): without them their checks
+ * are skipped with a message, or fail when CI is set. The W3C
  * validator is in neither npm nor Debian, so .ci/run cannot install it: its
  * check is skipped with a message when FEEDVALIDATOR_SRC is not set.
  */
@@ -38,6 +43,7 @@ import { startWithCuratedData, stop, type DevServer } from './processes.ts';
 const run = promisify(execFile);
 const NEWSBOAT = '/usr/bin/newsboat';
 const VALIDATOR_SCRIPT = fileURLToPath(new URL('./feedvalidator_check.py', import.meta.url));
+const PERL_SCRIPT = fileURLToPath(new URL('./perl_feeds.pl', import.meta.url));
 /** The README's example feed URLs (Quickstart and "Feeds, exports and stats"), and the unfiltered feeds. */
 const EXAMPLE_FEEDS = ['/feed.atom?type=attack&country=SY&has_casualties=true', '/feed.atom', '/feed.rss', '/feed.rss?type=attack&country=IQ&has_casualties=true', '/feed.atom?country=IQ,SY&type=attack'];
 /** A title starting with the event's date at its precision: "25 Dec 2023 — ", "Jan 2024 — ", "27 Dec 2019 – 5 Jan 2020 — ". */
@@ -160,6 +166,36 @@ describe('npm feed parsers', () => {
       }
     }
     expect(expected.some((item) => item.title.includes("'")), 'a title with an apostrophe (Al-Qa\'im, Kata\'ib), which type="html" would show as &#39;').toBe(true);
+  });
+});
+
+/** Why the Perl feed clients cannot run here, or null when they can. */
+const perlMissing = await run('/usr/bin/perl', ['-MXML::Feed', '-MFeed::Find', '-e', '1']).then(
+  () => null,
+  () => 'Perl\'s XML::Feed and Feed::Find are not installed (apt-get install -y libxml-feed-perl libfeed-find-perl)',
+);
+if (perlMissing) console.warn(`skipping the Perl feed clients: ${perlMissing}`);
+
+describe.skipIf(perlMissing !== null && !process.env.CI)('Perl feed clients', () => {
+  const perl = async (mode: 'titles' | 'discover', url: string): Promise<string[]> => {
+    if (perlMissing) throw new Error(perlMissing);
+    return (await run('/usr/bin/perl', [PERL_SCRIPT, mode, url])).stdout.split('\n').filter(Boolean);
+  };
+
+  it.each(['/feed.atom', '/feed.rss'])('XML::Feed reads every title of %s as plain text, as the JSON Feed gives it', async (path) => {
+    const expected = ((await (await fetch(`${base()}${path.replace(/\.(rss|atom)$/, '.json')}`)).json()) as { items: Array<{ id: string; title: string }> }).items;
+    const read = new Map((await perl('titles', `${base()}${path}`)).map((line) => line.split('\t') as [string, string]));
+    expect(read.size).toBe(expected.length);
+    for (const item of expected) expect(read.get(item.id), item.id).toBe(item.title);
+    expect([...read.values()].some((title) => title.includes("'"))).toBe(true);
+  });
+
+  it('Feed::Find discovers the feeds of a filtered list page and of a record page', async () => {
+    const list = await perl('discover', `${base()}/events?country=SY`);
+    // Feed::Find knows RSS and Atom, not JSON Feed.
+    for (const format of ['rss', 'atom']) expect(list, format).toContain(`${base()}/feed.${format}?country=SY`);
+    const id = [...records.keys()][0]!;
+    expect((await perl('discover', `${base()}/events/${id}`)).length).toBeGreaterThan(0);
   });
 });
 
