@@ -29,7 +29,7 @@ export const websubRoutes = new Hono<{ Bindings: Env }>().post(
     if (contentType.split(';')[0]!.trim().toLowerCase() !== FORM_TYPE) {
       return jsonError(c, 415, 'unsupported_media_type', `The body must be ${FORM_TYPE}`, [{ field: 'content-type', message: `must be ${FORM_TYPE} (got ${JSON.stringify(contentType)})` }]);
     }
-    const form = new URLSearchParams(await c.req.text());
+    const form = new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()));
     const origin = new URL(c.req.url).origin;
     const parsed = parseWebSubRequest(form, origin, { allowLoopbackHttp: c.env.ALLOW_LOOPBACK_WEBHOOKS === 'true' });
     if (Array.isArray(parsed)) {
