@@ -19,6 +19,7 @@ import { openApiRoutes } from './routes/openapi.ts';
 import { sourcesRoutes } from './routes/sources.ts';
 import { subscriptionsRoutes } from './routes/subscriptions.ts';
 import { statsRoutes } from './routes/stats.ts';
+import { websubRoutes } from './routes/websub.ts';
 import { StaleIndexError } from './store/events-store.ts';
 
 /** Seconds a client should wait after a 503 caused by an index this location cannot read consistently yet. */
@@ -45,6 +46,7 @@ app.route('/', exportRoutes);
 app.route('/stats', statsRoutes);
 app.route('/admin', adminRoutes);
 app.route('/', openApiRoutes);
+app.route('/', websubRoutes);
 
 app.notFound((c) => {
   const route = `${c.req.method} ${new URL(c.req.url).pathname}`;

@@ -89,7 +89,10 @@ describe('RSS 2.0', () => {
   it('is application/rss+xml with a self link, updated from the newest record change, and one item per record', async () => {
     const { channel, items, response } = await rss();
     expect(response.headers.get('content-type')).toBe('application/rss+xml; charset=utf-8');
-    expect(channel['atom:link']._attributes).toMatchObject({ rel: 'self', href: `${ORIGIN}/feed.rss`, type: 'application/rss+xml' });
+    expect(list(channel['atom:link']).map((link: XmlNode) => link._attributes)).toEqual([
+      { rel: 'self', href: `${ORIGIN}/feed.rss`, type: 'application/rss+xml' },
+      { rel: 'hub', href: `${ORIGIN}/websub` },
+    ]);
     expect(channel.lastBuildDate._text).toBe(new Date('2026-02-10T08:00:00.000Z').toUTCString());
     expect(items.map((item) => item.link._text)).toEqual(ALL_IDS.map((id) => `${ORIGIN}/events/${id}`));
     expect(channel.link._text).toBe(`${ORIGIN}/events`);
@@ -123,6 +126,7 @@ describe('Atom', () => {
     expect(list(feed.link).map((link: XmlNode) => link._attributes)).toEqual([
       { rel: 'alternate', href: `${ORIGIN}/events?type=attack` },
       { rel: 'self', href: `${ORIGIN}/feed.atom?type=attack` },
+      { rel: 'hub', href: `${ORIGIN}/websub` },
     ]);
     expect(feed.updated._text).toBe('2026-02-10T08:00:00.000Z');
     expect(entries.map((entry) => entry.id._text)).toEqual(['tanf-drone-attack', 'tower-22-drone-attack', 'tanf-rocket-attack', 'asad-missile-attack'].map(eventTagUri));
@@ -181,7 +185,7 @@ describe('all formats', () => {
     expect(feed.title).toBe('strikewire events: country=SY,JO, has_casualties=true, since=2024-01-29, type=attack');
     const { items, channel } = await rss(query);
     expect(items.map((item) => item.guid._text)).toEqual([eventTagUri('tanf-drone-attack')]);
-    expect(channel['atom:link']._attributes.href).toBe(`${ORIGIN}/feed.rss${query}`);
+    expect(list(channel['atom:link']).find((link: XmlNode) => link._attributes.rel === 'self')._attributes.href).toBe(`${ORIGIN}/feed.rss${query}`);
     const { feed: atomFeed } = await atom(query);
     expect(atomFeed.id._text).toBe(`${ORIGIN}/feed.atom${canonical}`);
     expect(list(atomFeed.link).find((link: XmlNode) => link._attributes.rel === 'self')._attributes.href).toBe(`${ORIGIN}/feed.atom${query}`);

@@ -3,6 +3,7 @@
  * that queues them and the consumers that send them.
  */
 import type { WebhookEventType } from './webhook-signing.ts';
+import type { WEBSUB_NOTIFICATION } from './websub.ts';
 
 /**
  * A queued delivery: the exact payload bytes to sign and send, and where it
@@ -14,12 +15,14 @@ import type { WebhookEventType } from './webhook-signing.ts';
 export interface DeliveryMessage {
   msg_id: string;
   subscription_id: string;
-  type: WebhookEventType;
+  type: WebhookEventType | typeof WEBSUB_NOTIFICATION;
   record_id: string | null;
   /** The record revision a record alert is about. */
   revision?: number;
   /** The payload to sign and send; empty for a record alert queued by reference. */
   payload: string;
+  /** A WebSub notification's topic URL (its feed is rendered when it is sent); absent on webhook messages. */
+  topic?: string;
   /** Attempts made before this message was sent again by the outbox (a lost or unconfirmed message); absent on a first send. */
   prior_attempts?: number;
 }
@@ -39,3 +42,9 @@ export const isReference = (message: DeliveryMessage): message is ReferenceMessa
 
 /** The key of a record revision's alert payload in a delivery plan. */
 export const payloadKey = (recordId: string, revision: number): string => `${recordId}@${revision}`;
+
+/** A WebSub content distribution queued by reference: the subscription (`ws_…`), the topic and the dataset revision that changed it. */
+export type WebSubMessage = DeliveryMessage & { type: typeof WEBSUB_NOTIFICATION; topic: string; revision: number };
+
+/** Whether a message is a WebSub content distribution. */
+export const isWebSubMessage = (message: DeliveryMessage): message is WebSubMessage => message.type === 'websub.notification' && message.topic !== undefined && message.revision !== undefined;

@@ -28,7 +28,8 @@
  * comes up as new in readers that sort by them. Every link (channel, items,
  * JSON Feed `home_page_url` and `url`) goes to the pages `/events` and
  * `/events/:id`, which answer browsers in HTML. The self link is the URL as
- * requested; the feed's id is its canonical form.
+ * requested; the feed's id is its canonical form. Every feed names the
+ * WebSub hub (`atom:link rel="hub"` in RSS and Atom, `hubs` in JSON Feed).
  */
 import { Feed, type Extension } from 'feed';
 import { actorDisplayName, recordActors } from './actors.ts';
@@ -52,6 +53,9 @@ export const FEED_MEDIA_TYPES: Record<FeedFormat, string> = {
 
 /** Path each format is served at. */
 export const FEED_PATHS: Record<FeedFormat, string> = { rss: '/feed.rss', atom: '/feed.atom', json: '/feed.json' };
+
+/** Path of the WebSub hub every feed advertises (domain/websub.ts). */
+export const HUB_PATH = '/websub';
 
 /** Human name of each format, for titles of discovery links. */
 export const FEED_FORMAT_NAMES: Record<FeedFormat, string> = { rss: 'RSS 2.0', atom: 'Atom', json: 'JSON Feed' };
@@ -93,6 +97,7 @@ export function renderFeed(format: FeedFormat, page: FeedPage): string {
     description: rules.text(`Source-cited events from ${SITE_NAME}, newest first.`),
     link: `${origin}/events${requested.search}`,
     feedLinks: { [format]: requested.href },
+    hub: `${origin}${HUB_PATH}`,
     updated: feedUpdated(page),
     generator: SITE_NAME,
     language: 'en',
@@ -159,7 +164,7 @@ const RULES: Record<FeedFormat, FormatRules> = {
     published: (event) => event.created_at,
     body: (event) => ({ description: xmlSafe(event.summary), content: describeEvent(event) }),
     extensions: (event) => (onMap(event) ? [{ name: '_geo', objects: { about: 'https://www.rfc-editor.org/rfc/rfc7946', type: 'Point', coordinates: [event.location.lon, event.location.lat] } }] : []),
-    serialize: (feed) => toJsonFeed11(feed.json1()),
+    serialize: (feed) => toJsonFeed11(feed.json1(), feed.options.hub),
   },
 };
 
@@ -269,10 +274,10 @@ function atomEntries(xml: string, events: readonly Event[]): string {
   return entries.join('') + parts[events.length];
 }
 
-/** Lifts the package's JSON Feed 1.0 document to 1.1: `author` becomes `authors`, and `language` is set. */
-function toJsonFeed11(json: string): string {
+/** Lifts the package's JSON Feed 1.0 document to 1.1: `author` becomes `authors`, `language` is set, and the WebSub hub is listed in `hubs`. */
+function toJsonFeed11(json: string, hub: string | undefined): string {
   const { author, ...document } = JSON.parse(json) as Record<string, unknown>;
-  return JSON.stringify({ ...document, version: JSON_FEED_VERSION, language: 'en', authors: [author] });
+  return JSON.stringify({ ...document, version: JSON_FEED_VERSION, language: 'en', authors: [author], ...(hub ? { hubs: [{ type: 'WebSub', url: hub }] } : {}) });
 }
 
 /** Drops what XML 1.0 cannot carry (C0 controls but tab, LF and CR; U+FFFE/U+FFFF; lone surrogates), the discouraged C1 controls and bidirectional controls: `safeText`. */

@@ -74,7 +74,8 @@ export interface DeliveryOptions {
   handoffAfterMs?: number;
 }
 
-async function attempt(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ result: AttemptResult; latencyMs: number }> {
+/** One POST of `body` to `url` (redirects not followed, `timeoutMs` from now): the receiver's answer or the network error, and the latency; also sends WebSub distributions (jobs/websub.ts). */
+export async function attempt(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ result: AttemptResult; latencyMs: number }> {
   const started = Date.now();
   try {
     const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });

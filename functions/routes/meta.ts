@@ -69,6 +69,7 @@ export const SERVICE = {
         'The actor dictionary as { data }: each actor with id, name, kind, country, aliases (the spellings the sources use), links to other actors (relation part_of, claims_under, directed_by, supported_by or linked_to, each with quoted sources) and counts: records naming it in each role',
     },
     'GET /actors/{id}': { description: 'One actor of the dictionary, with its counts per role' },
+    'POST /websub': { description: 'The W3C WebSub hub every feed names (rel="hub"): a form with hub.mode=subscribe|unsubscribe, hub.topic (a feed URL with its filters), hub.callback, hub.lease_seconds and hub.secret; answered 202, verified with the callback, then each change to the topic is pushed to it' },
     'GET /healthz': { description: 'Liveness and dataset revision' },
     'GET /openapi.json': { description: 'This API as an OpenAPI 3.1 description, with the webhook payloads' },
     'GET /docs': { description: 'Interactive API reference (served from this origin, no internet needed)' },

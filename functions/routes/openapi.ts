@@ -24,6 +24,7 @@ import { EventQuerySchema, FeedQuerySchema, FilterQuerySchema, TallyQuerySchema 
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS, RotateSecretSchema } from '../domain/subscriber-credentials.ts';
 import { SUBSCRIBABLE_EVENT_TYPES, SubscriptionInputSchema } from '../domain/subscription.ts';
 import { WEBHOOK_EVENT_TYPES } from '../domain/webhook-signing.ts';
+import { MAX_SECRET_BYTES, WEBSUB_LIMITS, WEBSUB_MODES } from '../domain/websub.ts';
 import type { Env } from '../env.ts';
 import { ErrorBodySchema } from './errors.ts';
 import { batchSchema, MAX_INGEST_BYTES, MAX_INGEST_RECORDS } from './ingest.ts';
@@ -411,6 +412,42 @@ function operations(): Record<string, Operation> {
         ...ADMIN_RESPONSES,
       },
     },
+    'POST /websub': {
+      tags: ['websub'],
+      summary: 'Subscribe to or unsubscribe from a feed (W3C WebSub hub)',
+      description: `The hub every feed names (rel="hub"). Form fields as the WebSub spec names them: hub.mode (subscribe or unsubscribe), hub.topic (a feed URL of this origin with its filters, validated as the feed validates them), hub.callback (refused by the webhook target rules), hub.lease_seconds (clamped to ${WEBSUB_LIMITS.minLeaseSeconds}..${WEBSUB_LIMITS.maxLeaseSeconds}, default ${WEBSUB_LIMITS.defaultLeaseSeconds}) and hub.secret (under ${MAX_SECRET_BYTES} bytes). Answers 202, then GETs the callback with hub.mode, hub.topic, hub.challenge and hub.lease_seconds; only a 2xx echoing the challenge makes the change. Each later write that changes records the topic's filters match POSTs the topic's new feed body to the callback, with Link rel="hub" and rel="self" and, with a secret, X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>. At most ${WEBSUB_LIMITS.perCallbackHost} subscriptions per callback host, ${WEBSUB_LIMITS.total} in all, ${WEBSUB_LIMITS.requestsPerWindow} requests per client IP per ${WEBSUB_LIMITS.windowSeconds} s.`,
+      requestBody: {
+        required: true,
+        content: {
+          'application/x-www-form-urlencoded': {
+            schema: {
+              type: 'object',
+              properties: {
+                'hub.mode': { type: 'string', enum: [...WEBSUB_MODES] },
+                'hub.topic': { type: 'string', format: 'uri' },
+                'hub.callback': { type: 'string', format: 'uri' },
+                'hub.lease_seconds': { type: 'integer', minimum: 0 },
+                'hub.secret': { type: 'string', maxLength: MAX_SECRET_BYTES - 1 },
+              },
+              required: ['hub.mode', 'hub.topic', 'hub.callback'],
+            },
+          },
+        },
+      },
+      responses: {
+        '202': ok('Accepted; the intent is verified with the callback next', {
+          type: 'object',
+          properties: { id: { type: 'string', pattern: '^ws_[0-9a-f]{24}$' }, mode: { type: 'string', enum: [...WEBSUB_MODES] }, topic: { type: 'string' }, callback: { type: 'string' }, lease_seconds: { type: ['integer', 'null'] }, status: { type: 'string', enum: ['verifying'] } },
+          required: ['id', 'mode', 'topic', 'callback', 'lease_seconds', 'status'],
+        }),
+        '400': { description: 'A hub.* field is invalid (named in fields)', content: jsonContent(ref('Error')) },
+        '403': { description: 'The callback host, or the hub, holds the most subscriptions allowed', content: jsonContent(ref('Error')) },
+        '413': response('PayloadTooLarge'),
+        '415': response('UnsupportedMediaType'),
+        '429': { description: 'Too many hub requests from this client IP; see Retry-After', content: jsonContent(ref('Error')) },
+        '500': response('InternalError'),
+      },
+    },
     'GET /admin/status': {
       tags: ['admin'],
       summary: 'Dataset, publishing, outbox and quarantine state',
@@ -495,7 +532,7 @@ function buildDocument(): Json {
     openapi: '3.1.0',
     info: { title: SERVICE.name, version: '0.1.0', description: `${SERVICE.description}\n\n${SERVICE.caching} ${SERVICE.source}`, license: { name: 'MIT', identifier: 'MIT' } },
     servers: [{ url: '/' }],
-    tags: ['events', 'feeds', 'exports', 'stats', 'tallies', 'actors', 'writes', 'webhooks', 'admin', 'meta'].map((name) => ({ name })),
+    tags: ['events', 'feeds', 'exports', 'stats', 'tallies', 'actors', 'writes', 'webhooks', 'websub', 'admin', 'meta'].map((name) => ({ name })),
     paths,
     webhooks,
     components: {

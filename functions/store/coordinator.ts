@@ -4,7 +4,8 @@
  * Its SQLite storage holds every record, the index and a dataset revision
  * that only goes up (dataset-table.ts), the webhook outbox (alert-outbox.ts),
  * subscriptions and their logs (subscriptions-table.ts), the publishing queue
- * (publisher.ts) and the quarantine (reconciler.ts). A write is decided from
+ * (publisher.ts), the quarantine (reconciler.ts) and the WebSub hub's
+ * subscriptions and distributions (websub-table.ts). A write is decided from
  * SQLite alone and committed in one storage transaction with its alerts and
  * the keys it queues for publishing; the POST answers then. The alarm
  * publishes to KV in bounded, rate-limited slices, sends the outbox and
@@ -27,6 +28,7 @@ import { PUBLISH_SCHEMA, Publisher, type PublishStatus } from './publisher.ts';
 import { RECONCILE_SCHEMA, Reconciler, type QuarantineEntry } from './reconciler.ts';
 import { SUBSCRIPTIONS_SCHEMA, SubscriptionsTable, type DeadLetterSummary, type DeliveryAttempt, type DeliveryTarget, type Subscription, type SubscriptionCredentials } from './subscriptions-table.ts';
 import type { AttemptVerdict } from '../domain/delivery-policy.ts';
+import { WEBSUB_SCHEMA, WebSubTable, type CapProblem, type VerifiedSubscription, type WebSubReport, type WebSubSubscription, type WebSubTarget } from './websub-table.ts';
 
 /** Slices one inline publish (of the bundled dataset) may run before leaving the rest to the alarm. */
 const INLINE_PUBLISH_SLICES = 20;
@@ -84,7 +86,7 @@ export interface DeliveryReport {
 export interface CoordinatorStatus {
   dataset: { epoch: string; revision: number; records: number };
   publish: PublishStatus;
-  /** `fanout`: record revisions still being fanned out to subscribers; `pending`: messages not handed to the queue yet; `unconfirmed`: handed over, final outcome not reported yet. */
+  /** `fanout`: record revisions (and, for WebSub, writes) still being fanned out to subscribers; `pending`: messages not handed to the queue yet; `unconfirmed`: handed over, final outcome not reported yet. */
   outbox: { fanout: number; pending: number; unconfirmed: number };
   reconciliation: { pass_under_way: boolean };
   quarantine: { count: number };
@@ -106,12 +108,13 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
   private readonly fanout: AlertFanout;
   private readonly subscriptions: SubscriptionsTable;
   private readonly reconciler: Reconciler;
+  private readonly websub: WebSubTable;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: CoordinatorBindings) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...PUBLISH_SCHEMA, ...FANOUT_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA]) sql.exec(statement);
+    for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...PUBLISH_SCHEMA, ...FANOUT_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA, ...WEBSUB_SCHEMA]) sql.exec(statement);
     // Tables of the design before SQLite held the truth.
     sql.exec('DROP TABLE IF EXISTS journal');
     sql.exec('DROP TABLE IF EXISTS ledger');
@@ -121,6 +124,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     this.outbox = new AlertOutbox(sql, env.DELIVERIES, (message, reason, attempts) => this.subscriptions.storeDeadLetter({ ...message, reason, attempts }, new Date().toISOString()));
     this.fanout = new AlertFanout(sql, this.outbox, this.subscriptions);
     this.reconciler = new Reconciler(sql, env.EVENTS, this.dataset, this.publisher);
+    this.websub = new WebSubTable(sql, this.outbox);
   }
 
   /** Creates or updates records; answers once the write is committed (published to KV by the alarm right after). */
@@ -178,6 +182,9 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     await this.exclusive(async () => {
       await this.publisher.run(Date.now());
       if (this.fanout.pending() > 0) await this.fanout.expand(this.ctx.storage, new Date().toISOString());
+      if (this.websub.pending() > 0) await this.websub.expand(this.ctx.storage, new Date().toISOString());
+      const expiryAt = this.websub.nextExpiryAt();
+      if (expiryAt !== null && expiryAt <= Date.now()) this.websub.expire(new Date().toISOString());
       const outboxAt = this.outbox.nextSendAt(Date.now());
       if (outboxAt !== null && outboxAt <= Date.now()) await this.outbox.send(Date.now());
       const sliceAt = this.reconciler.nextSliceAt(Date.now());
@@ -200,7 +207,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     return {
       dataset: { epoch: manifest.epoch, revision: manifest.revision, records: this.dataset.count() },
       publish: this.publisher.status(manifest.revision),
-      outbox: { fanout: this.fanout.pending(), pending: this.outbox.size(), unconfirmed: this.outbox.unconfirmed() },
+      outbox: { fanout: this.fanout.pending() + this.websub.pending(), pending: this.outbox.size(), unconfirmed: this.outbox.unconfirmed() },
       reconciliation: { pass_under_way: this.reconciler.passUnderWay() },
       quarantine: { count: this.reconciler.quarantineCount() },
     };
@@ -375,6 +382,63 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     return messages.length;
   }
 
+  /**
+   * Admits a WebSub request from client `ip` at `nowMs`: counted against the
+   * rate limit (`retry_after` seconds when over it) and, for a subscription,
+   * checked against the caps (a renewal of `id` always fits).
+   */
+  admitWebSubRequest(ip: string, mode: 'subscribe' | 'unsubscribe', id: string, callback: string, nowMs: number): { retry_after: number } | { cap: CapProblem } {
+    const retryAfter = this.websub.countRequest(ip, nowMs);
+    if (retryAfter !== null) return { retry_after: retryAfter };
+    return { cap: mode === 'subscribe' ? this.websub.capProblem(id, callback) : null };
+  }
+
+  /** Makes a WebSub subscription active once its intent is verified (or renews it); the cap it would exceed instead, if any. */
+  async activateWebSub(subscription: VerifiedSubscription, now: string): Promise<CapProblem> {
+    const problem = this.websub.activate(subscription, now);
+    await this.rearm();
+    return problem;
+  }
+
+  /** Removes a WebSub subscription (verified unsubscribe) with its queued notifications; false when there was none. */
+  removeWebSub(id: string): boolean {
+    return this.websub.remove(id);
+  }
+
+  /** Drops the WebSub subscriptions whose lease ended by `now` (the cron and the alarm); their ids. */
+  expireWebSub(now: string): string[] {
+    return this.websub.expire(now);
+  }
+
+  /** The verified WebSub subscriptions, oldest first (never their secrets). */
+  listWebSub(): WebSubSubscription[] {
+    return this.websub.list();
+  }
+
+  /** A WebSub subscription's delivery log, newest first. */
+  webSubDeliveries(id: string, limit = 100): DeliveryAttempt[] {
+    return this.websub.deliveries(id, limit);
+  }
+
+  /** What the consumer needs for a batch of WebSub notifications: the target of each subscription whose lease runs, and the attempts recorded for each message the outbox still holds. */
+  webSubTargets(messages: readonly Pick<DeliveryMessage, 'msg_id' | 'subscription_id'>[]): { targets: Record<string, WebSubTarget>; recorded_attempts: Record<string, number> } {
+    const targets = this.websub.targets(messages.map((message) => message.subscription_id), new Date().toISOString());
+    return { targets, recorded_attempts: Object.fromEntries(this.outbox.recordedAttempts(messages.map((message) => message.msg_id))) };
+  }
+
+  /** Records WebSub distribution outcomes in one transaction: the delivery log, and the outbox told of each (a message given up on leaves it, logged `dead_lettered`). */
+  async recordWebSubDeliveries(reports: readonly WebSubReport[]): Promise<void> {
+    const nowMs = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      for (const { entry, next_attempt_at } of reports) {
+        this.websub.logDelivery(entry);
+        if (entry.outcome === 'failed') this.websub.logDelivery({ ...entry, outcome: 'dead_lettered', at: new Date(nowMs).toISOString() });
+        this.outbox.report(entry.msg_id, entry.outcome === 'failed' ? 'dead_lettered' : entry.outcome, entry.attempt, nowMs, next_attempt_at === null ? null : Date.parse(next_attempt_at));
+      }
+    });
+    await this.rearm();
+  }
+
   /** Runs `work` after every earlier exclusive task has finished. */
   private exclusive<T>(work: () => Promise<T> | T): Promise<T> {
     const run = this.tail.then(work, work);
@@ -392,7 +456,9 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     const nowMs = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.dataset.apply(plan, this.publisher, nowMs);
-      this.fanout.add(plan.changed.map(({ result }) => ({ record: result.record, previous: result.previous })), new Date(nowMs).toISOString());
+      const changes = plan.changed.map(({ result }) => ({ record: result.record, previous: result.previous }));
+      this.fanout.add(changes, new Date(nowMs).toISOString());
+      this.websub.add(changes, this.dataset.manifest().revision, new Date(nowMs).toISOString());
       alsoInTransaction?.();
     });
     return plan.results;
@@ -427,7 +493,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
   /** Sets the alarm to the earliest moment publishing, the outbox or reconciliation has work. */
   private async rearm(): Promise<void> {
     const nowMs = Date.now();
-    const times = [this.publisher.nextRunAt(nowMs), this.fanout.pending() > 0 ? nowMs : null, this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs)].filter((time): time is number => time !== null);
+    const times = [this.publisher.nextRunAt(nowMs), this.fanout.pending() > 0 || this.websub.pending() > 0 ? nowMs : null, this.websub.nextExpiryAt(), this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs)].filter((time): time is number => time !== null);
     if (times.length === 0) return;
     const wanted = Math.min(...times);
     const current = await this.ctx.storage.getAlarm();
