@@ -7,6 +7,7 @@ import { accepts } from 'hono/accepts';
 import { etag } from 'hono/etag';
 import { html } from 'hono/html';
 import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '../domain/feed.ts';
+import { CHANGE_KINDS, MAX_CHANGES_LIMIT } from '../domain/change-feed.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../domain/query.ts';
 import { ACTOR_ROLES, EVENT_TYPES, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS } from '../domain/schema.ts';
 import type { Env } from '../env.ts';
@@ -43,7 +44,15 @@ export const SERVICE = {
     'Source-cited events: attacks on US and partner forces by Iran-aligned militias in Iraq and Syria, and the US strikes, embassy incidents and deployments around them.',
   endpoints: {
     'GET /events': { description: 'Events, newest first by date, as { data, next_cursor }; each event carries date_start and date_end', parameters: { ...FILTERS, ...PAGING } },
-    'GET /events/{id}': { description: 'One event by id; clients that prefer text/html get its page (GET /events does the same: the list with a filter form)' },
+    'GET /events/{id}': { description: 'One event by id; clients that prefer text/html get its page (GET /events does the same: the list with a filter form); 410 Gone with its tombstone { id, revision, retracted_at, reason } once it is retracted' },
+    'GET /changes': {
+      description: `Every create, update and retraction in commit order, as { data, next }: each change with its kind (${CHANGE_KINDS.join(', ')}), id, revision, changed_at and the record as of the change (or the tombstone of a retraction); follow next to resume, after any gap; an empty data with the same next when up to date`,
+      parameters: {
+        since: 'next of the previous page (opaque); absent: from the first change. A cursor of another storage epoch is answered 410: resync from /events',
+        limit: `1..${MAX_CHANGES_LIMIT}, default ${MAX_CHANGES_LIMIT}`,
+      },
+    },
+    'DELETE /events/{id}': { description: 'Retracts a record (admin token), with an optional JSON body { reason }' },
     'GET /events/{id}.json': { description: 'One event by id as JSON, whatever Accept says' },
     'GET /sources': { description: 'The source documents records quote, as { data }: document, publisher, kind, language, published, published_precision, note' },
     'GET /sources/{name}': { description: 'One source document, as stored (text/plain; text/html for browsers)' },

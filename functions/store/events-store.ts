@@ -1,6 +1,7 @@
 /**
  * Reading the published copy in KV: the manifest, index chunks, record
- * versions, the latest record under `event:<id>` and the tallies. The
+ * versions, the latest record under `event:<id>`, tombstones, the change
+ * log's pages and the tallies. The
  * namespace is passed in; the layout is described in domain/layout.ts. Only
  * the Coordinator writes these keys (store/publisher.ts).
  *
@@ -10,6 +11,7 @@
  * `withFreshManifest` then re-reads the manifest once with the shortest
  * cache time, and the app answers 503 with Retry-After if that does not help.
  */
+import { CHANGES_HEAD_KEY, CHANGES_PAGE_SIZE, changesPageKey, pageOfSeq, tombstoneKey, type ChangeEntry, type ChangesCursor, type ChangesHead, type PublishedChange, type Tombstone } from '../domain/change-feed.ts';
 import { EVENT_KEY_PREFIX, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, type IndexEntry, type Manifest } from '../domain/layout.ts';
 import { MAX_CHUNKS_PER_PAGE, chunksInRange, encodeCursor, keyRange, selectEntries, type EventFilter } from '../domain/query.ts';
 import type { Event, Tally } from '../domain/schema.ts';
@@ -160,4 +162,58 @@ export async function scanEntries(kv: KVNamespace, filter: EventFilter, manifest
 /** Reads the published tallies; null before any were published. */
 export function readTallies(kv: KVNamespace): Promise<PublishedTallies | null> {
   return kv.get<PublishedTallies>(TALLIES_KEY, 'json');
+}
+
+/** Reads the tombstone of a retracted record; null when `id` is not retracted (or this location has not seen it yet). */
+export function readTombstone(kv: KVNamespace, id: string): Promise<Tombstone | null> {
+  return kv.get<Tombstone>(tombstoneKey(id), 'json');
+}
+
+/** A page of the change feed: the changes after the cursor and where to resume (null before anything was published). */
+export interface ChangesPage {
+  changes: ChangeEntry[];
+  next: ChangesCursor | null;
+}
+
+/** The cursor was made in another storage epoch: its positions mean nothing in this one. */
+export class ForeignEpochError extends Error {
+  constructor(readonly cursorEpoch: string, readonly currentEpoch: string) {
+    super(`the cursor is from storage epoch ${cursorEpoch}, the change log is now in epoch ${currentEpoch}`);
+    this.name = 'ForeignEpochError';
+  }
+}
+
+/**
+ * Reads up to `limit` (at most CHANGES_PAGE_SIZE) changes after `cursor`
+ * (from the first change when null), in commit order, from the published
+ * pages: with a cursor, one bulk read of the head and the two pages the
+ * changes can lie on; without, the head first. Each published page is a
+ * prefix of its final content, so a page read at any moment never skips a
+ * change; when it holds nothing new the answer is empty with the same
+ * position. Throws `ForeignEpochError` for a cursor of another epoch.
+ */
+export async function readChanges(kv: KVNamespace, cursor: ChangesCursor | null, limit: number): Promise<ChangesPage> {
+  const wanted = (epoch: string, seq: number) => [changesPageKey(epoch, pageOfSeq(seq + 1)), changesPageKey(epoch, pageOfSeq(seq + 1) + 1)];
+  let head: ChangesHead | null;
+  let pages: (PublishedChange[] | null)[];
+  if (cursor) {
+    const values = await kv.get<unknown>([CHANGES_HEAD_KEY, ...wanted(cursor.epoch, cursor.seq)], 'json');
+    head = values.get(CHANGES_HEAD_KEY) as ChangesHead | null;
+    pages = wanted(cursor.epoch, cursor.seq).map((key) => values.get(key) as PublishedChange[] | null);
+  } else {
+    head = await kv.get<ChangesHead>(CHANGES_HEAD_KEY, 'json');
+    if (!head) return { changes: [], next: null };
+    const keys = wanted(head.epoch, 0);
+    const values = await kv.get<PublishedChange[]>(keys, 'json');
+    pages = keys.map((key) => values.get(key) ?? null);
+  }
+  if (!head) return { changes: [], next: cursor };
+  if (cursor && cursor.epoch !== head.epoch) throw new ForeignEpochError(cursor.epoch, head.epoch);
+  const after = cursor?.seq ?? 0;
+  const [first, second] = pages;
+  // The second page counts only once the first is complete: until then it cannot hold the next change.
+  const available = [...(first ?? []), ...(first?.length === CHANGES_PAGE_SIZE ? (second ?? []) : [])];
+  const picked = available.filter((change) => change.seq > after).slice(0, limit);
+  const last = picked.at(-1)?.seq ?? after;
+  return { changes: picked.map(({ seq: _seq, ...change }) => change), next: { epoch: head.epoch, seq: last } };
 }

@@ -15,7 +15,8 @@
  *   retried with exponential backoff;
  * - keys replaced by a newer manifest (chunks, record versions) stay
  *   readable for RETIRED_GRACE_MS, for readers still holding an older
- *   manifest, and are deleted afterwards.
+ *   manifest, and are deleted afterwards; keys removed outright (a retracted
+ *   record's `event:<id>`) are deleted at once, within the same write rate.
  * Nothing here reads KV.
  */
 import { MANIFEST_KEY } from '../domain/layout.ts';
@@ -73,6 +74,8 @@ export class Publisher {
 
   /** Queues `key` for publishing; `value` is stored with it, or resolved when it is published. Call inside the write's transaction. */
   enqueue(key: string, value: string | null = null): void {
+    // A key written again is no longer to be deleted (a retracted record restored).
+    this.sql.exec('DELETE FROM retired_keys WHERE key = ?', key);
     this.sql.exec(
       'INSERT INTO publish_queue (key, seq, value) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM publish_queue), ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       key,
@@ -88,6 +91,16 @@ export class Publisher {
   retire(key: string, nowMs: number): void {
     const queued = this.sql.exec('DELETE FROM publish_queue WHERE key = ?', key).rowsWritten > 0;
     if (!queued) this.sql.exec('INSERT OR IGNORE INTO retired_keys (key, retired_at) VALUES (?, ?)', key, nowMs);
+  }
+
+  /**
+   * A key to delete from KV as soon as its write rate allows (the latest copy
+   * of a retracted record, a restored record's tombstone): a queued put of it
+   * is withdrawn. Call inside the write's transaction.
+   */
+  remove(key: string): void {
+    this.sql.exec('DELETE FROM publish_queue WHERE key = ?', key);
+    this.sql.exec('INSERT INTO retired_keys (key, retired_at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET retired_at = excluded.retired_at', key, -RETIRED_GRACE_MS);
   }
 
   /** Runs one bounded slice of publishing at `nowMs`. */
@@ -126,8 +139,13 @@ export class Publisher {
     }
     const retryAt = readCounter(this.sql, 'publish_retry_at');
     if (times.length > 0 && retryAt > 0) times[0] = Math.max(times[0]!, retryAt);
-    const oldestRetired = this.sql.exec<{ at: number | null }>('SELECT MIN(retired_at) AS at FROM retired_keys').one().at;
-    if (oldestRetired !== null) times.push(Math.max(oldestRetired + RETIRED_GRACE_MS, retryAt));
+    // The earliest deletion due, once its key may be written again.
+    const deleteAt = this.sql.exec<{ at: number | null }>(
+      'SELECT MIN(MAX(r.retired_at + ?, COALESCE(w.at + ?, 0))) AS at FROM retired_keys r LEFT JOIN kv_writes w ON w.key = r.key',
+      RETIRED_GRACE_MS,
+      KEY_WRITE_INTERVAL_MS,
+    ).one().at;
+    if (deleteAt !== null) times.push(Math.max(deleteAt, retryAt));
     return times.length > 0 ? Math.min(...times) : null;
   }
 
@@ -210,10 +228,20 @@ export class Publisher {
 
   /** Deletes retired keys whose grace period is over; returns how many failed. */
   private async deleteExpired(nowMs: number): Promise<number> {
-    const keys = this.sql.exec<{ key: string }>('SELECT key FROM retired_keys WHERE retired_at <= ? ORDER BY retired_at LIMIT ?', nowMs - RETIRED_GRACE_MS, DELETE_SLICE).toArray().map((row) => row.key);
+    const keys = this.sql
+      .exec<{ key: string }>(
+        'SELECT key FROM retired_keys r WHERE retired_at <= ? AND NOT EXISTS (SELECT 1 FROM kv_writes w WHERE w.key = r.key) ORDER BY retired_at LIMIT ?',
+        nowMs - RETIRED_GRACE_MS,
+        DELETE_SLICE,
+      )
+      .toArray()
+      .map((row) => row.key);
     const outcomes = await settleLimited(keys, (key) => this.kv.delete(key));
+    const deletedAt = Date.now();
     let failures = 0;
     outcomes.forEach((outcome, index) => {
+      // A delete is a write: the key is not written again within the second.
+      this.sql.exec('INSERT INTO kv_writes (key, at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET at = excluded.at', keys[index]!, deletedAt);
       if (outcome.status === 'rejected') failures++;
       else this.sql.exec('DELETE FROM retired_keys WHERE key = ?', keys[index]!);
     });
@@ -222,7 +250,8 @@ export class Publisher {
     return failures;
   }
 
-  private isQueued(key: string): boolean {
+  /** Whether `key` waits to be published. */
+  isQueued(key: string): boolean {
     return this.sql.exec('SELECT 1 FROM publish_queue WHERE key = ?', key).toArray().length > 0;
   }
 
