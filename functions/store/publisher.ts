@@ -145,7 +145,7 @@ export class Publisher {
       RETIRED_GRACE_MS,
       KEY_WRITE_INTERVAL_MS,
     ).one().at;
-    if (deleteAt !== null) times.push(Math.max(deleteAt, retryAt));
+    if (deleteAt !== null) times.push(Math.max(deleteAt, retryAt, nowMs));
     return times.length > 0 ? Math.min(...times) : null;
   }
 
