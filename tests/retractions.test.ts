@@ -1,0 +1,198 @@
+/**
+ * Retractions: `DELETE /events/:id` takes a record out of `/events`, the
+ * feeds, the exports, `/stats` and the actor counts; `GET /events/:id`
+ * answers 410 with the tombstone (a "retracted" page for browsers);
+ * `/changes` carries it; the subscribers whose filters matched the record
+ * get one `event.deleted`, verified with `standardwebhooks`; retracting again
+ * changes and alerts nothing; re-posting the id restores it as an update
+ * with the next revision. The cron reconciliation retracts a record whose
+ * `event:` key was deleted out of band, once it has been missing for two
+ * passes at least ten minutes apart.
+ */
+import { env } from 'cloudflare:workers';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ChangeEntry } from '../functions/domain/change-feed.ts';
+import { eventKey } from '../functions/domain/layout.ts';
+import { MISSING_CONFIRM_MS } from '../functions/store/reconciler.ts';
+import { call, coordinatorStub, getJson, makeEvent, seed, settled } from './helpers.ts';
+
+const NOW = '2026-12-02T12:00:00.000Z';
+const ADMIN = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
+
+/** Deliveries verified with each subscription's secret; anything that fails verification is kept apart. */
+const deliveries: { url: string; id: string; type: string; data: any }[] = [];
+const rejected: string[] = [];
+const secrets = new Map<string, string>();
+
+beforeEach(() => {
+  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+    const request = new Request(input, init);
+    const body = await request.text();
+    const secret = secrets.get(request.url);
+    if (!secret) return new Response('unknown endpoint', { status: 404 });
+    try {
+      const payload = new Webhook(secret).verify(body, Object.fromEntries(request.headers)) as { type: string; data: unknown };
+      deliveries.push({ url: request.url, id: request.headers.get('webhook-id')!, type: payload.type, data: payload.data });
+      return new Response(null, { status: 204 });
+    } catch (error) {
+      rejected.push(String(error));
+      return new Response('bad signature', { status: 400 });
+    }
+  });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function subscribe(url: string, filters: Record<string, string>): Promise<void> {
+  const response = await call('/subscriptions', { method: 'POST', headers: ADMIN, body: JSON.stringify({ url, filters }) });
+  expect(response.status).toBe(201);
+  secrets.set(url, ((await response.json()) as { secret: string }).secret);
+}
+
+const retract = (id: string, body?: unknown, headers: Record<string, string> = ADMIN) => call(`/events/${id}`, { method: 'DELETE', headers, body: body === undefined ? undefined : JSON.stringify(body) });
+
+const syria = (id: string, date: string, overrides = {}) => makeEvent(id, date, { location: { name: 'Deir ez-Zor', country: 'SY', lat: 35.33, lon: 40.14, precision: 'city' }, ...overrides });
+
+/** The changes of record `id`, from the start of the feed. */
+async function changesOf(id: string): Promise<ChangeEntry[]> {
+  const found: ChangeEntry[] = [];
+  for (let since = ''; ; ) {
+    const { body } = await getJson<{ data: ChangeEntry[]; next: string }>(`/changes${since ? `?since=${since}` : ''}`);
+    if (body.data.length === 0) return found;
+    found.push(...body.data.filter((change) => change.id === id));
+    since = body.next;
+  }
+}
+
+describe('DELETE /events/:id', () => {
+  it('retracts a record everywhere, alerts matching subscribers once, is idempotent, and a re-post restores it', async () => {
+    const syriaUrl = 'https://hooks.example.com/retractions-syria';
+    const iraqUrl = 'https://hooks.example.com/retractions-iraq';
+    await subscribe(syriaUrl, { country: 'SY' });
+    await subscribe(iraqUrl, { country: 'IQ' });
+    const window = 'since=2020-05-01&until=2020-05-31';
+    await seed([syria('retracted-strike', '2020-05-10'), syria('kept-strike', '2020-05-11')], NOW);
+    await vi.waitFor(() => expect(deliveries.filter((delivery) => delivery.url === syriaUrl)).toHaveLength(2));
+    const statsBefore = (await getJson(`/stats?${window}`)).body.data.total.events;
+    expect(statsBefore).toBe(2);
+
+    const response = await retract('retracted-strike', { reason: 'Duplicate of kept-strike' });
+    expect(response.status).toBe(200);
+    const tombstone = (await response.json()) as Record<string, unknown>;
+    expect(tombstone).toEqual({ id: 'retracted-strike', revision: 2, retracted_at: expect.any(String), reason: 'Duplicate of kept-strike' });
+    await settled();
+
+    const gone = await getJson('/events/retracted-strike');
+    expect(gone.status).toBe(410);
+    expect(gone.body).toEqual(tombstone);
+    expect((await getJson('/events/retracted-strike.json')).status).toBe(410);
+    const page = await call('/events/retracted-strike', { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(410);
+    expect(await page.text()).toMatch(/Retracted[\s\S]*Duplicate of kept-strike/);
+
+    const ids = (body: { data: { id: string }[] }) => body.data.map((event) => event.id);
+    expect(ids((await getJson(`/events?${window}`)).body)).toEqual(['kept-strike']);
+    expect((await getJson(`/feed.json?${window}`)).body.items.map((item: { url: string }) => item.url.split('/').pop())).toEqual(['kept-strike']);
+    const atom = await (await call(`/feed.atom?${window}`)).text();
+    expect(atom).not.toContain('retracted-strike');
+    const csv = await (await call(`/events.csv?${window}`)).text();
+    expect(csv).toContain('kept-strike');
+    expect(csv).not.toContain('retracted-strike');
+    expect((await (await call(`/events.geojson?${window}`)).text())).not.toContain('retracted-strike');
+    expect((await getJson(`/stats?${window}`)).body.data.total.events).toBe(1);
+    const militia = (await getJson(`/stats?${window}&actor=iran-backed-militias`)).body.data.by_actor.find((actor: { key: string }) => actor.key === 'iran-backed-militias');
+    expect(militia.perpetrator).toBe(1);
+
+    expect((await changesOf('retracted-strike')).map((change) => [change.kind, change.revision])).toEqual([['created', 1], ['retracted', 2]]);
+    expect((await changesOf('retracted-strike'))[1]!.tombstone).toEqual(tombstone);
+
+    await vi.waitFor(() => expect(deliveries.filter((delivery) => delivery.type === 'event.deleted')).toHaveLength(1));
+    const [deleted] = deliveries.filter((delivery) => delivery.type === 'event.deleted');
+    expect(deleted).toMatchObject({ url: syriaUrl, data: { ...tombstone, last_version: { id: 'retracted-strike', revision: 1, location: { country: 'SY' }, date_start: '2020-05-10' } } });
+    expect(deliveries.filter((delivery) => delivery.url === iraqUrl)).toEqual([]);
+
+    // Again: the same tombstone, nothing new anywhere.
+    const again = await retract('retracted-strike');
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual(tombstone);
+    await settled();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(deliveries.filter((delivery) => delivery.type === 'event.deleted')).toHaveLength(1);
+    expect(await changesOf('retracted-strike')).toHaveLength(2);
+
+    // Written again: restored as an update with the next revision.
+    const restored = await call('/events', { method: 'POST', headers: ADMIN, body: JSON.stringify(syria('retracted-strike', '2020-05-10')) });
+    expect(restored.status).toBe(200);
+    expect(((await restored.json()) as { results: unknown[] }).results).toEqual([expect.objectContaining({ id: 'retracted-strike', change: 'updated', revision: 3 })]);
+    await settled();
+    expect((await getJson('/events/retracted-strike')).body).toMatchObject({ id: 'retracted-strike', revision: 3, created_at: '2026-01-01T00:00:00.000Z' });
+    expect(ids((await getJson(`/events?${window}`)).body)).toEqual(['kept-strike', 'retracted-strike']);
+    expect((await changesOf('retracted-strike')).map((change) => change.kind)).toEqual(['created', 'retracted', 'updated']);
+    await vi.waitFor(() => expect(deliveries.filter((delivery) => delivery.url === syriaUrl && delivery.data.id === 'retracted-strike').map((delivery) => `${delivery.type} ${delivery.data.revision}`)).toEqual(['event.created 1', 'event.deleted 2', 'event.updated 3']));
+    expect(new Set(deliveries.map((delivery) => delivery.id)).size).toBe(deliveries.length);
+    expect(rejected).toEqual([]);
+  });
+
+  it('answers 404 for an unknown id, 401 without the token, and 400s naming the field', async () => {
+    await seed([makeEvent('retraction-errors', '2020-06-01')], NOW);
+    expect((await retract('no-such-record')).status).toBe(404);
+    expect((await getJson('/events/no-such-record')).status).toBe(404);
+    expect((await retract('retraction-errors', undefined, { 'content-type': 'application/json' })).status).toBe(401);
+    for (const [body, field] of [
+      [{ reason: 'two\nlines' }, 'reason'],
+      [{ reason: 'x'.repeat(501) }, 'reason'],
+      [{ reason: 42 }, 'reason'],
+      [{ why: 'no' }, 'why'],
+    ] as const) {
+      const response = await retract('retraction-errors', body);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      expect(((await response.json()) as { error: { fields: { field: string }[] } }).error.fields.map((problem) => problem.field)).toEqual([field]);
+    }
+    const notJson = await call('/events/retraction-errors', { method: 'DELETE', headers: ADMIN, body: '{reason' });
+    expect(notJson.status).toBe(400);
+    expect((await getJson('/events/retraction-errors')).status).toBe(200);
+  });
+});
+
+describe('reconciliation of a key deleted out of band', () => {
+  it('retracts the record once its key has been missing in two passes ten minutes apart', async () => {
+    await seed([makeEvent('deleted-out-of-band', '2020-07-01')], NOW);
+    await env.EVENTS.delete(eventKey('deleted-out-of-band'));
+    const at = (ms: number) => new Date(Date.parse(NOW) + ms).toISOString();
+    const pass = async (now: string) => {
+      const report = await coordinatorStub().reconcile(now);
+      await settled();
+      return report.retracted;
+    };
+    expect(await pass(at(0))).toEqual([]);
+    expect(await pass(at(MISSING_CONFIRM_MS - 60_000))).toEqual([]);
+    expect((await getJson('/events?since=2020-07-01&until=2020-07-01')).body.data).toHaveLength(1);
+    expect(await pass(at(MISSING_CONFIRM_MS))).toEqual(['deleted-out-of-band']);
+    const gone = await getJson('/events/deleted-out-of-band');
+    expect(gone.status).toBe(410);
+    expect(gone.body.reason).toMatch(/^removed from KV out of band/);
+    expect((await getJson('/events?since=2020-07-01&until=2020-07-01')).body.data).toEqual([]);
+    expect(await pass(at(MISSING_CONFIRM_MS * 3))).toEqual([]);
+    expect((await changesOf('deleted-out-of-band')).map((change) => change.kind)).toEqual(['created', 'retracted']);
+  });
+
+  it('forgets a key that is back before the second pass', async () => {
+    const [written] = await seed([makeEvent('briefly-missing', '2020-07-02')], NOW);
+    await env.EVENTS.delete(eventKey('briefly-missing'));
+    const at = (ms: number) => new Date(Date.parse(NOW) + ms).toISOString();
+    expect((await coordinatorStub().reconcile(at(0))).retracted).toEqual([]);
+    await settled();
+    await env.EVENTS.put(eventKey('briefly-missing'), JSON.stringify(written!.record));
+    expect((await coordinatorStub().reconcile(at(MISSING_CONFIRM_MS))).retracted).toEqual([]);
+    await settled();
+    await env.EVENTS.delete(eventKey('briefly-missing'));
+    expect((await coordinatorStub().reconcile(at(MISSING_CONFIRM_MS * 2))).retracted).toEqual([]);
+    await settled();
+    expect((await getJson('/events/briefly-missing.json')).status).toBe(404);
+    expect((await coordinatorStub().reconcile(at(MISSING_CONFIRM_MS * 3))).retracted).toEqual(['briefly-missing']);
+    await settled();
+  });
+});
