@@ -51,7 +51,7 @@ export const MAX_REASON_LENGTH = 500;
 
 /** KV key prefix of everything the change log publishes. */
 export const CHANGES_KEY_PREFIX = 'changes:';
-/** KV key of the change log's head: the epoch readers page in. */
+/** KV key of the change log's head: the epoch readers page in and the number of its last page. */
 export const CHANGES_HEAD_KEY = `${CHANGES_KEY_PREFIX}head`;
 /** KV key prefix of change pages. */
 export const CHANGES_PAGE_PREFIX = `${CHANGES_KEY_PREFIX}page:`;
@@ -63,6 +63,8 @@ export const tombstoneKey = (id: string): string => `tombstone:${id}`;
 /** The change log's head as published. */
 export interface ChangesHead {
   epoch: string;
+  /** The page the newest change is on (republished when a page is started). */
+  last_page: number;
 }
 
 /** A change as a published page holds it: the served entry and its number. */

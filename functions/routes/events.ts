@@ -19,6 +19,7 @@ import { ErrorPage } from '../pages/error-page.tsx';
 import { queryEvents, readEvent, readTombstone } from '../store/events-store.ts';
 import { conditionalGet, datasetVersion, readIndex, recordPageVersion, recordVersion, routeRecordId, talliesVersion, type ReadEnv } from './conditional.ts';
 import { validationHook } from './errors.ts';
+import { listEvents } from './listing.ts';
 import { byRepresentation, dropEmptyParameters, htmlPage, isHtml, negotiate, negotiatedError, negotiatedValidationHook, originOf } from './negotiation.ts';
 
 /** Most records listed as within NEARBY_DAYS of a record on its page. */
@@ -58,8 +59,7 @@ export const eventsRoutes = new Hono<ReadEnv>()
     vValidator('query', EventQuerySchema, negotiatedValidationHook((c, message, fields) => InvalidQueryPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, message, fields }))),
     conditionalGet(datasetVersion),
     async (c) => {
-      const { limit, cursor, ...filter } = c.req.valid('query');
-      const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, manifest));
+      const page = await listEvents(c, c.req.valid('query'));
       if (isHtml(c)) return htmlPage(c, EventsPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, events: page.events, nextCursor: page.nextCursor }));
       return c.json({ data: page.events.map(withDateInterval), next_cursor: page.nextCursor });
     },

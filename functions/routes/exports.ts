@@ -9,9 +9,9 @@ import { CSV_MEDIA_TYPE, toCsv } from '../domain/csv.ts';
 import { GEOJSON_MEDIA_TYPE, toFeatureCollection } from '../domain/geojson.ts';
 import { EventQuerySchema } from '../domain/query.ts';
 import type { Event } from '../domain/schema.ts';
-import { queryEvents } from '../store/events-store.ts';
-import { conditionalGet, datasetVersion, readIndex, type ReadEnv } from './conditional.ts';
+import { conditionalGet, datasetVersion, type ReadEnv } from './conditional.ts';
 import { validationHook } from './errors.ts';
+import { listEvents } from './listing.ts';
 
 /** How each export is rendered and labelled. */
 const EXPORTS: Record<string, { headers: Record<string, string>; render(events: readonly Event[], origin: string): string }> = {
@@ -24,8 +24,7 @@ export const exportRoutes = new Hono<ReadEnv>();
 
 for (const [path, format] of Object.entries(EXPORTS)) {
   exportRoutes.get(path, vValidator('query', EventQuerySchema, validationHook()), conditionalGet(datasetVersion), async (c) => {
-    const { limit, cursor, ...filter } = c.req.valid('query');
-    const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, manifest));
+    const page = await listEvents(c, c.req.valid('query'));
     const url = new URL(c.req.url);
     const headers = { ...format.headers };
     if (page.nextCursor) {

@@ -27,7 +27,7 @@ import { WEBHOOK_EVENT_TYPES } from '../domain/webhook-signing.ts';
 import type { Env } from '../env.ts';
 import { ErrorBodySchema } from './errors.ts';
 import { batchSchema, MAX_INGEST_BYTES, MAX_INGEST_RECORDS } from './ingest.ts';
-import { FILTERS, PAGING, SERVICE } from './meta.ts';
+import { CHANGE_FILTERS, FILTERS, PAGING, SERVICE } from './meta.ts';
 import { EnableQuery, IdParam, LogQuery } from './subscriptions.ts';
 
 /** Where the reference page loads Scalar's standalone bundle from: a file of public/ (Workers Static Assets). */
@@ -68,7 +68,7 @@ function described(route: string): string {
 const TALLY_PARAMETERS = SERVICE.endpoints['GET /tallies'].parameters;
 
 /** Descriptions of query parameters, by name, from `GET /`. */
-const PARAMETER_DESCRIPTIONS: Record<string, string> = { ...FILTERS, ...PAGING };
+const PARAMETER_DESCRIPTIONS: Record<string, string> = { ...FILTERS, ...CHANGE_FILTERS, ...PAGING };
 
 /**
  * The parameters of an object schema, one each, in `where` (`query` or
@@ -148,9 +148,6 @@ const SUBSCRIPTION: Json = {
   required: ['id', 'url', 'filters', 'event_types', 'description', 'status', 'health', 'created_at', 'updated_at'],
 };
 
-/** The 410 of a retracted record: its tombstone (browsers get a "retracted" page). */
-const RETRACTED: Json = { description: 'The record was retracted: its tombstone', content: { ...jsonContent(ref('Tombstone')), 'text/html': { schema: { type: 'string', description: 'a page saying the record was retracted' } } } };
-
 /** Descriptions of the `/changes` parameters, from `GET /`. */
 const CHANGES_PARAMETERS = SERVICE.endpoints['GET /changes'].parameters;
 
@@ -197,14 +194,14 @@ function operations(): Record<string, Operation> {
       summary: 'One event',
       description: described('GET /events/{id}'),
       parameters: recordPath,
-      responses: { '200': withPage(ok('The record', ref('Event')), 'the record\'s page'), '400': response('InvalidParameter'), '404': response('NotFound'), '410': RETRACTED, ...READ_RESPONSES },
+      responses: { '200': withPage(ok('The record', ref('Event')), 'the record\'s page'), '400': response('InvalidParameter'), '404': response('NotFound'), '410': response('Retracted'), ...READ_RESPONSES },
     },
     'GET /events/{id}.json': {
       tags: ['events'],
       summary: 'One event as JSON',
       description: described('GET /events/{id}.json'),
       parameters: recordPath,
-      responses: { '200': ok('The record', ref('Event')), '400': response('InvalidParameter'), '404': response('NotFound'), '410': RETRACTED, ...READ_RESPONSES },
+      responses: { '200': ok('The record', ref('Event')), '400': response('InvalidParameter'), '404': response('NotFound'), '410': response('Retracted'), ...READ_RESPONSES },
     },
     'GET /sources': {
       tags: ['sources'],
@@ -550,6 +547,7 @@ function buildDocument(): Json {
         AdminDisabled: errorResponse('Writes are disabled: no ADMIN_TOKEN secret is configured, or MAX_RECORDS_PER_POST is invalid (code misconfigured)'),
         IndexUnavailable: errorResponse('The index is being updated at this location; retry after Retry-After seconds', { 'Retry-After': { schema: { type: 'integer' } } }),
         InternalError: errorResponse('Internal error'),
+        Retracted: { description: 'The record was retracted: its tombstone (not an error body)', content: { ...jsonContent(ref('Tombstone')), 'text/html': { schema: { type: 'string', description: 'a page saying the record was retracted' } } } },
       },
       securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN secret' } },
     },

@@ -10,8 +10,8 @@
  * (domain/change-feed.ts): a change queues its page for publishing, the
  * publisher puts the page's newest content (coalesced, at most once a
  * second per key), and a page once full is put one last time and never
- * changes. The head key, which names the epoch readers page in, is put once
- * per epoch.
+ * changes. The head key, which names the epoch readers page in and the
+ * last page, is put when a page is started.
  */
 import {
   CHANGES_HEAD_KEY,
@@ -81,6 +81,17 @@ export class ChangeLog {
     this.queueHead(publisher);
   }
 
+  /**
+   * The time to stamp a change committed at `now`: never before the last
+   * change, so change times only go up along the log (clocks and
+   * concurrent requests can disagree by a little) and a reader going back
+   * through the log may stop at the first change older than what it wants.
+   */
+  commitTime(now: string): string {
+    const last = this.sql.exec<{ at: string | null }>('SELECT at FROM changes WHERE seq = (SELECT MAX(seq) FROM changes)').toArray()[0]?.at ?? null;
+    return last !== null && last > now ? last : now;
+  }
+
   /** The number of the last change; 0 when there is none. */
   lastSeq(): number {
     return this.sql.exec<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM changes').one().seq ?? 0;
@@ -88,7 +99,7 @@ export class ChangeLog {
 
   /** The value to publish under a change-log key (a page of this epoch, or the head); null for any other key. */
   publishedValue(key: string): string | null {
-    if (key === CHANGES_HEAD_KEY) return JSON.stringify({ epoch: this.epoch() } satisfies ChangesHead);
+    if (key === CHANGES_HEAD_KEY) return JSON.stringify({ epoch: this.epoch(), last_page: pageOfSeq(Math.max(this.lastSeq(), 1)) } satisfies ChangesHead);
     const prefix = `${CHANGES_PAGE_PREFIX}${this.epoch()}:`;
     if (!key.startsWith(prefix)) return null;
     const page = Number(key.slice(prefix.length));
@@ -103,10 +114,11 @@ export class ChangeLog {
     return rows.length === 0 ? null : JSON.stringify(rows.map((row): PublishedChange => ({ seq: row.seq, ...changeEntry(row) })));
   }
 
-  /** Queues the head once per epoch (it changes only with the epoch). */
+  /** Queues the head when what it says changes: a new epoch or a new last page (once per CHANGES_PAGE_SIZE changes). */
   private queueHead(publisher: Publisher): void {
-    if (readMeta(this.sql, 'changes_head_epoch') === this.epoch()) return;
-    writeMeta(this.sql, 'changes_head_epoch', this.epoch());
+    const says = `${this.epoch()}:${pageOfSeq(Math.max(this.lastSeq(), 1))}`;
+    if (readMeta(this.sql, 'changes_head') === says) return;
+    writeMeta(this.sql, 'changes_head', says);
     publisher.enqueue(CHANGES_HEAD_KEY);
   }
 }

@@ -378,10 +378,11 @@ export class Coordinator extends DurableObject<Env> {
    * committed in one storage transaction. Runs inside `exclusive`.
    */
   private async write(inputs: readonly EventInput[], now: string, alsoInTransaction?: () => void): Promise<WriteResult[]> {
-    const plan = await this.dataset.plan(inputs, now);
+    const changedAt = this.changes.commitTime(now);
+    const plan = await this.dataset.plan(inputs, now, changedAt);
     const nowMs = Date.now();
     this.ctx.storage.transactionSync(() => {
-      this.dataset.apply(plan, this.publisher, this.changes, nowMs, now);
+      this.dataset.apply(plan, this.publisher, this.changes, nowMs, changedAt);
       // A restored record is an update to whoever its new version concerns.
       this.fanout.add(plan.changed.map(({ result }) => ({ record: result.record, previous: result.previous, ...(result.restored ? { type: 'event.updated' as const } : {}) })), new Date(nowMs).toISOString());
       alsoInTransaction?.();

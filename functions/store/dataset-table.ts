@@ -130,10 +130,11 @@ export class DatasetTable {
 
   /**
    * Works out a write of `inputs` at `now` from the truth: each record's
-   * change against its current version and the new index revision.
+   * change against its current version and the new index revision, whose
+   * entries say they changed at `changedAt` (ChangeLog.commitTime).
    * Identical resubmissions change nothing; the last input of an id wins.
    */
-  async plan(inputs: readonly EventInput[], now: string): Promise<WritePlan> {
+  async plan(inputs: readonly EventInput[], now: string, changedAt: string): Promise<WritePlan> {
     const latest = new Map(inputs.map((input) => [input.id, input]));
     const stored = this.current([...latest.keys()]);
     const results: WriteResult[] = [];
@@ -145,7 +146,7 @@ export class DatasetTable {
       results.push(result);
       if (result.change === 'unchanged') continue;
       if (previous && sortKey(previous) !== sortKey(result.record)) change.remove.push(sortKey(previous));
-      change.upsert.push({ ...toIndexEntry(result.record), changed_at: now });
+      change.upsert.push({ ...toIndexEntry(result.record), changed_at: changedAt });
     }
     const changedResults = results.filter((result) => result.change !== 'unchanged');
     if (changedResults.length === 0) return { results, changed: [], index: null };
@@ -183,7 +184,7 @@ export class DatasetTable {
       const last = this.sql.exec<{ last_version: string }>('SELECT last_version FROM tombstones WHERE id = ?', id).one().last_version;
       return { tombstone, lastVersion: JSON.parse(last) as Event, already: true };
     }
-    const tombstone: Tombstone = { id, revision: current.revision + 1, retracted_at: now, reason };
+    const tombstone: Tombstone = { id, revision: current.revision + 1, retracted_at: changes.commitTime(now), reason };
     const manifest = this.manifest();
     const change: IndexChange = { remove: [sortKey(current)], upsert: [] };
     const loaded = new Map<string, IndexEntry[]>();
@@ -199,7 +200,7 @@ export class DatasetTable {
     const text = JSON.stringify(tombstone);
     publisher.enqueue(tombstoneKey(id), text);
     this.applyIndex(index, publisher, nowMs);
-    changes.append([{ kind: 'retracted', recordId: id, revision: tombstone.revision, at: now, body: text }], publisher);
+    changes.append([{ kind: 'retracted', recordId: id, revision: tombstone.revision, at: tombstone.retracted_at, body: text }], publisher);
     return { tombstone, lastVersion: current, already: false };
   }
 
@@ -209,7 +210,7 @@ export class DatasetTable {
    * superseded versions and replaced chunks are retired; each change is
    * logged. Call inside the write's storage transaction.
    */
-  apply(plan: WritePlan, publisher: Publisher, changes: ChangeLog, nowMs: number, now: string): void {
+  apply(plan: WritePlan, publisher: Publisher, changes: ChangeLog, nowMs: number, changedAt: string): void {
     if (!plan.index) return;
     for (const { result, text, digest } of plan.changed) {
       const { record, previous, restored } = result;
@@ -231,7 +232,7 @@ export class DatasetTable {
     }
     this.applyIndex(plan.index, publisher, nowMs);
     changes.append(
-      plan.changed.map(({ result, text }) => ({ kind: result.change === 'created' ? 'created' : 'updated', recordId: result.record.id, revision: result.record.revision, at: now, body: text })),
+      plan.changed.map(({ result, text }) => ({ kind: result.change === 'created' ? 'created' : 'updated', recordId: result.record.id, revision: result.record.revision, at: changedAt, body: text })),
       publisher,
     );
   }

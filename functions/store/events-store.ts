@@ -12,8 +12,8 @@
  * cache time, and the app answers 503 with Retry-After if that does not help.
  */
 import { CHANGES_HEAD_KEY, CHANGES_PAGE_SIZE, changesPageKey, pageOfSeq, tombstoneKey, type ChangeEntry, type ChangesCursor, type ChangesHead, type PublishedChange, type Tombstone } from '../domain/change-feed.ts';
-import { EVENT_KEY_PREFIX, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, type IndexEntry, type Manifest } from '../domain/layout.ts';
-import { MAX_CHUNKS_PER_PAGE, chunksInRange, encodeCursor, keyRange, selectEntries, type EventFilter } from '../domain/query.ts';
+import { EVENT_KEY_PREFIX, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, toIndexEntry, type IndexEntry, type Manifest } from '../domain/layout.ts';
+import { MAX_CHUNKS_PER_PAGE, chunksInRange, encodeCursor, keyRange, matchesFilter, selectEntries, updatedCursor, type EventFilter } from '../domain/query.ts';
 import type { Event, Tally } from '../domain/schema.ts';
 import { parseStoredRecord } from '../domain/stored-record.ts';
 import { settleLimited } from './limited.ts';
@@ -216,4 +216,52 @@ export async function readChanges(kv: KVNamespace, cursor: ChangesCursor | null,
   const picked = available.filter((change) => change.seq > after).slice(0, limit);
   const last = picked.at(-1)?.seq ?? after;
   return { changes: picked.map(({ seq: _seq, ...change }) => change), next: { epoch: head.epoch, seq: last } };
+}
+
+/** Change-log pages one `order=updated` request reads at most (in one bulk read); a sparse filter gets a short page and a cursor. */
+export const MAX_CHANGE_PAGES_PER_REQUEST = 5;
+
+/**
+ * Reads one page of the records matching `filter` ordered by the time of
+ * their last change, newest first, before change-log position `before`
+ * (from the newest change when null): at most MAX_CHANGE_PAGES_PER_REQUEST
+ * published change pages (one bulk read) and the latest copies of the
+ * candidates (bulk reads of 100), whatever the size of the dataset. A record
+ * is listed once, at its latest change: a change whose revision is no longer
+ * the record's (or whose record was retracted) is skipped. Scanning stops at
+ * the first change older than `filter.updated_since`. Throws
+ * `ForeignEpochError` for a position of another epoch.
+ */
+export async function queryByUpdate(kv: KVNamespace, filter: EventFilter, limit: number, before: ChangesCursor | null): Promise<{ events: Event[]; nextCursor: string | null }> {
+  const head = await kv.get<ChangesHead>(CHANGES_HEAD_KEY, 'json');
+  if (!head) return { events: [], nextCursor: null };
+  if (before && before.epoch !== head.epoch) throw new ForeignEpochError(before.epoch, head.epoch);
+  if (before && before.seq <= 1) return { events: [], nextCursor: null };
+  const top = before ? pageOfSeq(before.seq - 1) : head.last_page;
+  const numbers = Array.from({ length: Math.min(MAX_CHANGE_PAGES_PER_REQUEST, top + 1) }, (_, i) => top - i);
+  const keys = numbers.map((page) => changesPageKey(head.epoch, page));
+  const values = await kv.get<PublishedChange[]>(keys, 'json');
+  const changes = keys.flatMap((key) => [...(values.get(key) ?? [])].reverse()).filter((change) => !before || change.seq < before.seq);
+  const candidates: PublishedChange[] = [];
+  const seen = new Set<string>();
+  let reachedSince = false;
+  for (const change of changes) {
+    if (filter.updated_since && change.changed_at < filter.updated_since) {
+      reachedSince = true;
+      break;
+    }
+    if (seen.has(change.id)) continue;
+    seen.add(change.id);
+    if (change.record === null) continue;
+    if (matchesFilter({ ...toIndexEntry(change.record), changed_at: change.changed_at }, filter)) candidates.push(change);
+  }
+  const picked: PublishedChange[] = [];
+  for (let start = 0; start < candidates.length && picked.length < limit; start += BULK_GET_MAX) {
+    const batch = candidates.slice(start, start + BULK_GET_MAX);
+    const latest = await kv.get<{ revision?: number }>(batch.map((change) => eventKey(change.id)), 'json');
+    for (const change of batch) if (picked.length < limit && latest.get(eventKey(change.id))?.revision === change.revision) picked.push(change);
+  }
+  const lastScanned = numbers.at(-1)!;
+  const more = picked.length === limit ? picked.at(-1)!.seq : !reachedSince && lastScanned > 0 ? lastScanned * CHANGES_PAGE_SIZE + 1 : null;
+  return { events: picked.map((change) => change.record!), nextCursor: more === null ? null : updatedCursor(head.epoch, more) };
 }
