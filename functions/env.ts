@@ -1,12 +1,13 @@
 /**
  * The Worker's bindings, as declared in wrangler.toml, also registered as
- * `Cloudflare.Env` so that `env` from `cloudflare:workers` is typed.
+ * `Cloudflare.Env` so that `env` from `cloudflare:workers` is typed. The
+ * Coordinator's own part is declared beside it (store/coordinator.ts), so
+ * the store imports nothing from here.
  */
+import type { Coordinator, CoordinatorBindings } from './store/coordinator.ts';
 
 /** Bindings and variables available to every handler. */
-interface Bindings {
-  /** Events, the query index and tallies. */
-  EVENTS: KVNamespace;
+interface Bindings extends CoordinatorBindings {
   /** "true" to publish the dataset bundled from data/ into EVENTS when it changes. */
   SEED_FROM_BUNDLE?: string;
   /** Secret bearer token for the write API; unset closes it. */
@@ -21,9 +22,7 @@ interface Bindings {
    */
   MAX_RECORDS_PER_POST?: string | number;
   /** The single writer and webhook bookkeeper. */
-  COORDINATOR: DurableObjectNamespace<import('./store/coordinator.ts').Coordinator>;
-  /** Webhook deliveries waiting to be sent. */
-  DELIVERIES: Queue;
+  COORDINATOR: DurableObjectNamespace<Coordinator>;
 }
 
 /** Bindings and variables available to every handler. */
@@ -32,9 +31,5 @@ export type Env = Bindings;
 declare global {
   namespace Cloudflare {
     interface Env extends Bindings {}
-    interface GlobalProps {
-      mainModule: typeof import('./index.ts');
-      durableNamespaces: 'Coordinator';
-    }
   }
 }

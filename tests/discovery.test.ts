@@ -1,6 +1,7 @@
 /**
- * Feed discovery on `/`: `Link` headers for every client, an HTML page with
- * `<link rel="alternate">` for browsers, the JSON description for the rest.
+ * Feed discovery on `/`: `Link` headers for every client, the explorer page
+ * with `<link rel="alternate">` to the feeds of its filter for browsers, the
+ * JSON description for the rest.
  */
 import { describe, expect, it } from 'vitest';
 import { call, getJson } from './helpers.ts';
@@ -24,8 +25,14 @@ describe('GET /', () => {
     expect(response.headers.get('vary')).toMatch(/Accept/);
     const html = await response.text();
     const head = html.slice(0, html.indexOf('</head>'));
-    for (const [path, type] of FEEDS) expect(head).toMatch(new RegExp(`<link rel="alternate" type="${type.replace('+', '\\+')}" title="[^"]+" href="${path.replace('.', '\\.')}" />`));
+    for (const [path, type] of FEEDS) expect(head).toMatch(new RegExp(`<link rel="alternate" type="${type.replace('+', '\\+')}" title="[^"]+" href="https?://[^/"]+${path.replace('.', '\\.')}"/>`));
     expect(html).toContain('GET /stats');
+  });
+
+  it('announces the feeds of the filter in the explorer\'s URL', async () => {
+    const html = await (await call('/?type=attack&country=SY', { headers: { Accept: 'text/html' } })).text();
+    const head = html.slice(0, html.indexOf('</head>'));
+    for (const [path] of FEEDS) expect(head).toContain(`${path}?type=attack&amp;country=SY"`);
   });
 
   it('describes every endpoint as JSON to other clients', async () => {

@@ -9,6 +9,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AlertFanout, FANOUT_SLICE } from '../functions/store/alert-fanout.ts';
+import { OUTBOX_QUERIES, OUTBOX_WINDOW } from '../functions/store/alert-outbox.ts';
 import { QUEUE_LIMITS, queueSimulation } from './platform/simulated-queue.ts';
 import { call, coordinatorStub, getJson, makeEvent } from './helpers.ts';
 
@@ -116,6 +117,59 @@ describe('the webhook outbox', () => {
     queueSimulation.setUnavailable(false);
     await retryNow();
     await vi.waitFor(() => expect(deliveredTo(url)).toEqual(['queued-while-down']));
+  });
+});
+
+describe('the queue window', () => {
+  it('never leaves more messages in the queue without news than the window, and still delivers every one', async () => {
+    const window = OUTBOX_WINDOW.messagesWithoutNews;
+    OUTBOX_WINDOW.messagesWithoutNews = 150;
+    try {
+      const urls = Array.from({ length: 700 }, (_, i) => `https://hooks.example.com/windowed-${i}`);
+      await runInDurableObject(coordinatorStub(), (_instance, state) => {
+        urls.forEach((url, i) => state.storage.sql.exec(
+          "INSERT INTO subscriptions (id, url, filters, event_types, description, secret, status, health, created_at, updated_at) VALUES (?, ?, '{}', ?, NULL, ?, 'active', '{}', ?, ?)",
+          `sub_window${String(i).padStart(22, '0')}`, url, JSON.stringify(['event.created', 'event.updated']), `whsec_${btoa('a-test-secret-of-enough-bytes!!')}`, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z',
+        ));
+      });
+      // Messages in the queue with no news yet, sampled all along the delivery.
+      let most = 0;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const withoutNews = await runInDurableObject(coordinatorStub(), (_instance, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM alert_outbox WHERE sent_at IS NOT NULL AND reported_at IS NULL').one().n);
+          most = Math.max(most, withoutNews);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      })();
+      await ingest(makeEvent('windowed-alerts', '2025-02-02'));
+      await vi.waitFor(() => expect(urls.filter((url) => deliveredTo(url).length === 1)).toHaveLength(700), { timeout: 40_000, interval: 100 });
+      sampling = false;
+      await sampler;
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(150);
+      expect(queueSimulation.stats().refused).toBe(0);
+      await runInDurableObject(coordinatorStub(), (_instance, state) => void state.storage.sql.exec("DELETE FROM subscriptions WHERE id LIKE 'sub_window%'"));
+    } finally {
+      OUTBOX_WINDOW.messagesWithoutNews = window;
+    }
+  }, 60_000);
+});
+
+describe('the outbox at any backlog', () => {
+  it('answers every query of the send path from an index, never by reading the whole table', async () => {
+    const plans = await runInDurableObject(coordinatorStub(), (_instance, state) =>
+      Object.entries(OUTBOX_QUERIES).map(([name, sql]) => {
+        const parameters = Array.from(sql.matchAll(/\?/g), () => 0);
+        const steps = state.storage.sql.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, ...parameters).toArray().map((row) => row.detail);
+        return { name, steps };
+      }),
+    );
+    for (const { name, steps } of plans) {
+      // "SCAN alert_outbox" alone reads every row; a SEARCH, or a SCAN of an index in its order, does not.
+      expect(steps.filter((step) => /^SCAN alert_outbox$/.test(step)), `${name}: ${steps.join('; ')}`).toEqual([]);
+      expect(steps.some((step) => /USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY/.test(step)), `${name}: ${steps.join('; ')}`).toBe(true);
+    }
   });
 });
 

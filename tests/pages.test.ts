@@ -4,11 +4,14 @@
  * `Vary: Accept` and validators per representation; the record page's
  * content (date at its precision with its note, casualties "not reported",
  * actors by role, every source quote with its document, related records,
- * JSON and feed links); the list's filter form, paging and "follow this" box;
- * 400 and 404 as pages; and basic accessibility of every page (language,
+ * JSON and feed links; the place on a static map, its marker projected and
+ * styled by precision); the list's filter form, paging and "follow this" box;
+ * 400 and 404 as pages; the explorer's frame (`GET /`: the form filled from
+ * its URL, same-origin assets); and basic accessibility of every page (language,
  * headings in order, labelled controls, contrast of the style sheet).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { projectToRegion, REGION_MAP_SIZE } from '../functions/domain/region-map.ts';
 import { subscriptionInputSchema } from '../functions/domain/subscription.ts';
 import * as v from 'valibot';
 import { call, getJson, makeEvent, seed } from './helpers.ts';
@@ -38,6 +41,8 @@ const MAIN = makeEvent('kh-attack-kills-contractor', '2019-12-27', {
 const RELATED = makeEvent('us-strikes-on-kh', '2019-12-29', { type: 'strike', title: 'US strikes on KH facilities', related: [MAIN.id] });
 const NEARBY = makeEvent('rally-at-embassy', '2019-12-31', { type: 'incident', title: 'Militia rally at the US embassy' });
 const MONTH = makeEvent('month-attack', '2019-12-01', { date_precision: 'month', title: 'Mortar fire some time in December' });
+const COARSE = makeEvent('kuwait-deployment', '2019-01-10', { type: 'deployment', title: 'Deployment somewhere in Kuwait', location: { name: 'Kuwait', country: 'KW', lat: 29.31, lon: 47.48, precision: 'country' } });
+const OUTSIDE = makeEvent('arabian-sea-deployment', '2019-02-10', { type: 'deployment', title: 'Deployment off Karachi', location: { name: 'off Karachi', country: 'PK', lat: 24.5, lon: 66.5, precision: 'approximate' } });
 const FAR = makeEvent('far-attack', '2019-11-09', { title: 'Rocket attack far away in time', location: { name: 'Q-West', country: 'IQ', lat: 35.94, lon: 43.13, precision: 'site' } });
 
 /** One element found in a page: its attributes and its text, entities decoded. */
@@ -110,7 +115,7 @@ async function expectAccessible(html: string, path: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  await seed([MAIN, RELATED, NEARBY, MONTH, FAR], '2026-03-01T00:00:00.000Z');
+  await seed([MAIN, RELATED, NEARBY, MONTH, FAR, COARSE, OUTSIDE], '2026-03-01T00:00:00.000Z');
 });
 
 describe('GET /events/:id as a page', () => {
@@ -211,6 +216,50 @@ describe('GET /events/:id as a page', () => {
   });
 });
 
+describe('the record page map', () => {
+  /** The page's map: its svg's attributes, its image's, its marker's and its caption. */
+  async function placeMap(id: string) {
+    const { html } = await page(`/events/${id}`);
+    const [svg] = await select(html, 'figure.place-map > svg');
+    const images = await select(html, 'figure.place-map svg image');
+    const [marker] = await select(html, 'figure.place-map svg circle.place-marker');
+    const [caption] = await select(html, 'figure.place-map figcaption');
+    return { html, svg: svg!.attributes, images: images.map((image) => image.attributes), marker: marker!.attributes, caption: caption!.text.replace(/\s+/g, ' ') };
+  }
+
+  it('shows the static region basemap of this origin with the place marked at its projected position, filled for a site', async () => {
+    const { html, svg, images, marker, caption } = await placeMap(MAIN.id);
+    const { width, height } = REGION_MAP_SIZE;
+    expect(svg).toMatchObject({ role: 'img', viewbox: `-8 -8 ${width + 16} ${height + 16}` });
+    expect(svg['aria-label']).toBe('Map of the region marking Al-Asad Air Base, Iraq (the site itself)');
+    expect(images).toEqual([{ href: '/explorer/region.svg', x: '0', y: '0', width: String(width), height: String(height) }]);
+    expect(projectToRegion(MAIN.location.lon, MAIN.location.lat)).toEqual({ x: 128.1, y: 92.1 });
+    expect([marker.cx, marker.cy]).toEqual(['128.1', '92.1']);
+    expect(marker).toMatchObject({ fill: '#454545', 'fill-opacity': '0.85' });
+    expect(marker['stroke-dasharray']).toBeUndefined();
+    expect(caption).toBe('Al-Asad Air Base, Iraq. The marker is filled: the site or city itself. Country outlines: Natural Earth (public domain).');
+    expect(await select(html, 'script')).toEqual([]);
+  });
+
+  it('draws a country centroid hollow and dashed, and says what it means', async () => {
+    const { svg, marker, caption } = await placeMap(COARSE.id);
+    const expected = projectToRegion(COARSE.location.lon, COARSE.location.lat);
+    expect([Number(marker.cx), Number(marker.cy)]).toEqual([expected.x, expected.y]);
+    expect(marker).toMatchObject({ fill: 'none', 'stroke-dasharray': '3 2' });
+    expect(svg['aria-label']).toBe('Map of the region marking Kuwait, Kuwait (the centre of the country: the sources name no place)');
+    expect(caption).toContain('The marker is hollow, dashed: only the region or country is known (a centroid, not a place).');
+  });
+
+  it('draws an approximate place pale, and a place outside the region at the nearest edge, saying so', async () => {
+    const { svg, marker, caption } = await placeMap(OUTSIDE.id);
+    expect([marker.cx, marker.cy]).toEqual([String(REGION_MAP_SIZE.width), String(projectToRegion(OUTSIDE.location.lon, OUTSIDE.location.lat).y)]);
+    expect(marker).toMatchObject({ fill: '#454545', 'fill-opacity': '0.3' });
+    expect(marker['stroke-dasharray']).toBeUndefined();
+    expect(svg['aria-label']).toBe('Map of the region marking off Karachi, Pakistan (near the named place), shown at the map’s edge');
+    expect(caption).toContain('The marker is pale: near the named place (approximate). It lies outside the region this map shows: the marker is at the nearest edge, in its direction.');
+  });
+});
+
 describe('GET /events as a page', () => {
   it('lists the filtered records, newest first, with links to their pages', async () => {
     const { html } = await page('/events?type=attack&country=IQ');
@@ -284,10 +333,34 @@ describe('GET /events as a page', () => {
   });
 });
 
+describe('GET / as the explorer', () => {
+  it('fills the filter form from its URL; the form opens the list, so it works without JavaScript', async () => {
+    const { html } = await page('/?type=attack,strike&country=IQ&q=rocket&limit=5');
+    const form = (await select(html, 'form.filters'))[0]!;
+    expect(form.attributes).toMatchObject({ method: 'get', action: '/events' });
+    expect((await select(html, 'input[type=checkbox][checked]')).map((box) => `${box.attributes.name}=${box.attributes.value}`)).toEqual(['type=attack', 'type=strike']);
+    expect((await select(html, 'input#filter-country'))[0]!.attributes.value).toBe('IQ');
+    expect((await select(html, 'input#filter-q'))[0]!.attributes.value).toBe('rocket');
+    expect(await select(html, 'input[name=limit]')).toEqual([]);
+    expect((await select(html, 'noscript')).length).toBe(1);
+  });
+
+  it('loads its script and style sheets from this origin only, and holds the sections its script fills', async () => {
+    const { html } = await page('/');
+    const scripts = await select(html, 'script');
+    expect(scripts.map((script) => script.attributes)).toEqual([{ type: 'module', src: '/explorer/explorer.js' }]);
+    for (const sheet of await select(html, 'link[rel=stylesheet]')) expect(sheet.attributes.href).toMatch(/^\/(vendor|explorer)\//);
+    for (const id of ['map', 'timeline', 'counts-type', 'counts-role', 'counts-group', 'records']) expect(await select(html, `#${id}`), id).toHaveLength(1);
+  });
+});
+
 describe('every page', () => {
   it.each([
+    '/',
+    '/?type=attack&country=IQ',
     `/events/${MAIN.id}`,
     `/events/${MONTH.id}`,
+    `/events/${OUTSIDE.id}`,
     '/events',
     '/events?type=attack&limit=1',
     '/events/no-such-event',

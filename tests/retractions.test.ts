@@ -46,8 +46,8 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-async function subscribe(url: string, filters: Record<string, string>): Promise<void> {
-  const response = await call('/subscriptions', { method: 'POST', headers: ADMIN, body: JSON.stringify({ url, filters }) });
+async function subscribe(url: string, filters: Record<string, string>, eventTypes?: string[]): Promise<void> {
+  const response = await call('/subscriptions', { method: 'POST', headers: ADMIN, body: JSON.stringify({ url, filters, event_types: eventTypes }) });
   expect(response.status).toBe(201);
   secrets.set(url, ((await response.json()) as { secret: string }).secret);
 }
@@ -73,6 +73,9 @@ describe('DELETE /events/:id', () => {
     const iraqUrl = 'https://hooks.example.com/retractions-iraq';
     await subscribe(syriaUrl, { country: 'SY' });
     await subscribe(iraqUrl, { country: 'IQ' });
+    // The types a subscription got by default before event.deleted existed, stored as given: it is not told of retractions.
+    const olderUrl = 'https://hooks.example.com/retractions-older';
+    await subscribe(olderUrl, { country: 'SY' }, ['event.created', 'event.updated']);
     const window = 'since=2020-05-01&until=2020-05-31';
     await seed([syria('retracted-strike', '2020-05-10'), syria('kept-strike', '2020-05-11')], NOW);
     await vi.waitFor(() => expect(deliveries.filter((delivery) => delivery.url === syriaUrl)).toHaveLength(2));
@@ -113,6 +116,7 @@ describe('DELETE /events/:id', () => {
     const [deleted] = deliveries.filter((delivery) => delivery.type === 'event.deleted');
     expect(deleted).toMatchObject({ url: syriaUrl, data: { ...tombstone, last_version: { id: 'retracted-strike', revision: 1, location: { country: 'SY' }, date_start: '2020-05-10' } } });
     expect(deliveries.filter((delivery) => delivery.url === iraqUrl)).toEqual([]);
+    expect(deliveries.filter((delivery) => delivery.url === olderUrl && delivery.type === 'event.deleted')).toEqual([]);
 
     // Again: the same tombstone, nothing new anywhere.
     const again = await retract('retracted-strike');
@@ -131,7 +135,9 @@ describe('DELETE /events/:id', () => {
     expect((await getJson('/events/retracted-strike')).body).toMatchObject({ id: 'retracted-strike', revision: 3, created_at: '2026-01-01T00:00:00.000Z' });
     expect(ids((await getJson(`/events?${window}`)).body)).toEqual(['kept-strike', 'retracted-strike']);
     expect((await changesOf('retracted-strike')).map((change) => change.kind)).toEqual(['created', 'retracted', 'updated']);
-    await vi.waitFor(() => expect(deliveries.filter((delivery) => delivery.url === syriaUrl && delivery.data.id === 'retracted-strike').map((delivery) => `${delivery.type} ${delivery.data.revision}`)).toEqual(['event.created 1', 'event.deleted 2', 'event.updated 3']));
+    const alertsOf = (url: string) => deliveries.filter((delivery) => delivery.url === url && delivery.data.id === 'retracted-strike').map((delivery) => `${delivery.type} ${delivery.data.revision}`);
+    await vi.waitFor(() => expect(alertsOf(syriaUrl)).toEqual(['event.created 1', 'event.deleted 2', 'event.updated 3']));
+    await vi.waitFor(() => expect(alertsOf(olderUrl)).toEqual(['event.created 1', 'event.updated 3']));
     expect(new Set(deliveries.map((delivery) => delivery.id)).size).toBe(deliveries.length);
     expect(rejected).toEqual([]);
   });

@@ -262,7 +262,7 @@ async function deliver({ message, delivery, target, attempt: attemptNumber }: Se
       unrecorded: () => message.retry({ delaySeconds: PLATFORM_RETRY_SECONDS }),
     };
   }
-  const headers = await webhookHeaders({ secret: target.secret, msgId: delivery.msg_id, timestamp: sentAt, body: delivery.payload });
+  const headers = await webhookHeaders({ secret: target.secrets, msgId: delivery.msg_id, timestamp: sentAt, body: delivery.payload });
   const { result, latencyMs } = await attempt(check.url, { ...headers, 'user-agent': 'strikewire-webhooks/1' }, delivery.payload, timeoutMs);
   const verdict = judgeAttempt(result, new Date());
   const base = { ...logBase(delivery, attemptNumber), at: sentAt.toISOString(), status: result.kind === 'response' ? result.status : null, latency_ms: latencyMs };

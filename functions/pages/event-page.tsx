@@ -1,6 +1,7 @@
 /**
  * The page of one record (`GET /events/:id` for browsers): what happened,
- * when (at its precision, with the reasoning), where, casualties with
+ * when (at its precision, with the reasoning), where (with a small static
+ * map), casualties with
  * "not reported" where the sources give no number, actors by role, weapons,
  * every source with its verbatim quote and a link to the document, related
  * records, and links to the JSON and to the feeds the record belongs to.
@@ -12,6 +13,7 @@ import { feedLinks } from '../domain/follow.ts';
 import { ACTOR_ROLES, type Event } from '../domain/schema.ts';
 import { sourcePath } from '../domain/sources.ts';
 import { Layout } from './layout.tsx';
+import { PlaceMap } from './place-map.tsx';
 import { codeWords, countryName, DATE_PRECISION_WORDS, LOCATION_PRECISION_WORDS, ROLE_WORDS } from './words.ts';
 
 /** Days before and after a record within which other records are listed as close in time. */
@@ -69,6 +71,7 @@ export function EventPage({ origin, event, linked, nearby }: EventPageProps) {
         <p>
           {location.name}, {countryName(location.country)}. Coordinates {location.lat}, {location.lon}: {LOCATION_PRECISION_WORDS[location.precision]}.
         </p>
+        <PlaceMap location={location} />
 
         <h2>Casualties</h2>
         {event.casualties.length === 0 ? (

@@ -80,14 +80,18 @@ function Choice({ name, label, options, query }: { name: string; label: string; 
   );
 }
 
+/** Where a filter form is shown: the list (with its page size) or the explorer (which loads every page, and whose "clear" link reloads it). */
+export type FilterFormPlace = 'list' | 'explorer';
+
 /**
- * The filter form: a GET to `/events` with the API's parameters. Empty
+ * The filter form: a GET to `/events` with the API's parameters (from the
+ * explorer too, so that without JavaScript it opens the list). Empty
  * controls submit empty values, which the page drops (redirecting to the
  * same query without them), so the URL stays one the JSON API accepts.
  */
-function FilterForm({ query }: { query: URLSearchParams }) {
+export function FilterForm({ query, place = 'list' }: { query: URLSearchParams; place?: FilterFormPlace }) {
   return (
-    <form class="filters" method="get" action="/events" role="search" aria-label="Filter records">
+    <form class="filters" id="filters" method="get" action="/events" role="search" aria-label="Filter records">
       <Field name="q" label="Words" type="search" query={query} hint={'whole words; word* for a prefix; "quoted phrase"'} />
       <Field name="since" label="From (date)" type="date" query={query} />
       <Field name="until" label="Until (date)" type="date" query={query} />
@@ -107,13 +111,13 @@ function FilterForm({ query }: { query: URLSearchParams }) {
       </div>
       <Choice name="has_casualties" label="Casualties" options={[['true', 'reported, above zero'], ['false', 'reported as none'], ['unknown', 'no number reported']]} query={query} />
       <Field name="bbox" label="Map box" query={query} hint="minLon,minLat,maxLon,maxLat" />
-      <Field name="limit" label="Records per page" type="number" query={query} hint="1 to 500; 50 when empty" />
+      {place === 'list' ? <Field name="limit" label="Records per page" type="number" query={query} hint="1 to 500; 50 when empty" /> : ''}
       <Checkboxes name="type" legend="Type" values={EVENT_TYPES} query={query} />
       <Checkboxes name="actor_role" legend="Actor's role" values={ACTOR_ROLES} query={query} words={(role) => ROLE_WORDS[role as keyof typeof ROLE_WORDS]} />
       <Checkboxes name="weapon" legend="Weapons" values={WEAPONS} query={query} />
       <Checkboxes name="precision" legend="Place precision" values={LOCATION_PRECISIONS} query={query} />
       <div class="actions">
-        <button type="submit">Show records</button> <a href="/events">Clear the filters</a>
+        <button type="submit">Show records</button> <a href={place === 'list' ? '/events' : '/'}>Clear the filters</a>
       </div>
     </form>
   );

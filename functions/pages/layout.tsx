@@ -2,7 +2,9 @@
  * The frame of every HTML page: language, title, the `<link rel="alternate">`
  * discovery links to the feeds of the page's filter, a small style sheet
  * (dark text on white, contrast of 4.5:1 or more; visible focus), and the
- * site's navigation. Pages work without JavaScript and load nothing else.
+ * site's navigation. Pages work without JavaScript and load nothing else
+ * (the record page's map shows a static SVG of this origin), but the
+ * explorer, which adds its own style sheets and script.
  */
 import type { Child } from 'hono/jsx';
 import type { FeedLink } from '../domain/follow.ts';
@@ -35,6 +37,9 @@ form.filters .actions { grid-column: 1 / -1; }
 button { font: inherit; padding: .35rem 1rem; background: var(--link); color: #fff; border: 0; border-radius: 3px; cursor: pointer; }
 ol.events li { margin-bottom: .6rem; }
 .pages { display: flex; gap: 1.5rem; margin-block: 1rem; }
+.place-map { margin: .5rem 0 1rem; max-width: 26rem; }
+.place-map svg { display: block; width: 100%; height: auto; }
+.place-map figcaption { font-size: .9rem; margin-top: .3rem; }
 `;
 
 /** What the frame needs from a page. */
@@ -43,11 +48,13 @@ export interface LayoutProps {
   title: string;
   /** The feeds of the page's filter, announced in the head. */
   feeds: readonly FeedLink[];
+  /** What else the head holds: the explorer's style sheets and script (other pages load nothing but themselves). */
+  head?: Child;
   children?: Child;
 }
 
 /** The frame of a page. */
-export function Layout({ title, feeds, children }: LayoutProps) {
+export function Layout({ title, feeds, head, children }: LayoutProps) {
   return (
     <html lang="en">
       <head>
@@ -60,6 +67,7 @@ export function Layout({ title, feeds, children }: LayoutProps) {
           <link rel="alternate" type={feed.type} title={`strikewire: ${feed.name}`} href={feed.url} />
         ))}
         <style dangerouslySetInnerHTML={{ __html: STYLE }} />
+        {head}
       </head>
       <body>
         <header>

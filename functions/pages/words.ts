@@ -1,6 +1,6 @@
 /**
  * The words the pages use for the dataset's codes: roles, weapons, casualty
- * groups, precisions and country names.
+ * groups, precisions, map markers and country names.
  */
 import type { ActorRole, Event } from '../domain/schema.ts';
 
@@ -24,6 +24,21 @@ export const LOCATION_PRECISION_WORDS: Record<Event['location']['precision'], st
   approximate: 'near the named place',
   region: 'the region',
   country: 'the centre of the country: the sources name no place',
+};
+
+/** The looks of a map marker, most exact first: one for a site or city, one near a place, one for a region or country. */
+export const MARKER_KINDS = ['exact', 'approximate', 'coarse'] as const;
+/** A look of a map marker. */
+export type MarkerKind = (typeof MARKER_KINDS)[number];
+
+/** The marker each location precision gets on the record page's map (the explorer's script, a static asset, keeps the same table as PRECISION_STYLE). */
+export const PRECISION_MARKER: Record<Event['location']['precision'], MarkerKind> = { site: 'exact', city: 'exact', approximate: 'approximate', region: 'coarse', country: 'coarse' };
+
+/** What each marker look means, as the maps' legends and captions say it. */
+export const MARKER_WORDS: Record<MarkerKind, string> = {
+  exact: 'filled: the site or city itself',
+  approximate: 'pale: near the named place (approximate)',
+  coarse: 'hollow, dashed: only the region or country is known (a centroid, not a place)',
 };
 
 const REGION_NAMES = new Intl.DisplayNames(['en'], { type: 'region' });

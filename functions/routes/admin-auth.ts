@@ -1,11 +1,15 @@
 /**
- * Admin authentication for write routes: `Authorization: Bearer <ADMIN_TOKEN>`
- * checked in constant time by hono's bearer-auth middleware. Without a
- * configured token the write API is closed (503), never open.
+ * Authentication for write routes: `Authorization: Bearer <ADMIN_TOKEN>`
+ * checked in constant time by hono's bearer-auth middleware, and for the
+ * routes of one subscription also that subscription's scoped token (checked
+ * by its digest in the Coordinator). Without a configured admin token the
+ * write API is closed (503), never open.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
+import { SCOPED_TOKEN_PREFIX, scopedTokenDigest } from '../domain/subscriber-credentials.ts';
 import type { Env } from '../env.ts';
+import { coordinator } from '../store/coordinator-stub.ts';
 import { jsonError } from './errors.ts';
 
 const unauthorized = (c: Context) => jsonError(c, 401, 'unauthorized', 'A valid admin bearer token is required', [{ field: 'authorization', message: 'missing or invalid bearer token' }]);
@@ -20,6 +24,18 @@ export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next
     invalidAuthenticationHeader: { message: unauthorized },
     invalidToken: { message: unauthorized },
   })(c as Context, next);
+};
+
+/**
+ * Requires the admin token, or the scoped token of the subscription named by
+ * the route's `:id`: a subscriber manages its own subscription without the
+ * admin token, and nothing else with it.
+ */
+export const requireAdminOrSubscriber: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
+  const presented = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1];
+  const id = c.req.param('id');
+  if (presented?.startsWith(SCOPED_TOKEN_PREFIX) && id && (await coordinator(c.env).subscriptionTokenMatches(id, await scopedTokenDigest(presented)))) return next();
+  return requireAdmin(c, next);
 };
 
 /**
@@ -42,3 +58,6 @@ export const requireJsonBody: MiddlewareHandler = async (c, next) => {
   }
   await next();
 };
+
+/** Like `requireJsonBody`, but an empty body is let through (the route then uses its defaults). */
+export const optionalJsonBody: MiddlewareHandler = async (c, next) => ((await c.req.text()).trim() === '' ? next() : requireJsonBody(c, next));

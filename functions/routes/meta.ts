@@ -1,18 +1,19 @@
 /**
- * Service description (`GET /`: JSON, or an HTML page for browsers, both with
- * feed discovery links) and health (`GET /healthz`).
+ * Service description (`GET /`: JSON, or for browsers the explorer page,
+ * both with feed discovery links) and health (`GET /healthz`).
  */
 import { Hono } from 'hono';
 import { accepts } from 'hono/accepts';
 import { etag } from 'hono/etag';
-import { html } from 'hono/html';
 import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '../domain/feed.ts';
 import { CHANGE_KINDS, MAX_CHANGES_LIMIT } from '../domain/change-feed.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../domain/query.ts';
 import { ACTOR_ROLES, EVENT_TYPES, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS } from '../domain/schema.ts';
 import type { Env } from '../env.ts';
+import { ExplorerPage } from '../pages/explorer-page.tsx';
 import { readManifest } from '../store/events-store.ts';
 import { POLLING_CACHE_CONTROL } from './conditional.ts';
+import { htmlPage, originOf } from './negotiation.ts';
 
 /** The filter parameters of `/events`, the feeds, the exports and `/stats`, described (also in /openapi.json). */
 export const FILTERS = {
@@ -88,38 +89,13 @@ export const SERVICE = {
     'GET /openapi.json': { description: 'This API as an OpenAPI 3.1 description, with the webhook payloads' },
     'GET /docs': { description: 'Interactive API reference (served from this origin, no internet needed)' },
   },
+  explorer: 'Browsers (Accept: text/html) get the explorer at / instead of this description: the records matching a filter on a map, by month, counted and listed, from GET /events and GET /stats; its URL takes the /events filter parameters (/?type=attack&country=SY)',
   caching: `Read endpoints send a strong ETag and Last-Modified, answer If-None-Match and If-Modified-Since with 304, and send Cache-Control: ${POLLING_CACHE_CONTROL}.`,
   source: 'Every figure cites a document in data/sources/ with a verbatim quote.',
 };
 
 /** `Link` header value announcing the feeds (RFC 8288). */
 const FEED_LINKS = FEED_FORMATS.map((format) => `<${FEED_PATHS[format]}>; rel="alternate"; type="${FEED_MEDIA_TYPES[format]}"; title="${feedLinkTitle(format)}"`).join(', ');
-
-/** The description as a page whose head announces the feeds. */
-const homePage = () => html`<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8" />
-    <meta name="viewport" content="width=device-width, initial-scale=1" />
-    <title>${SERVICE.name}</title>
-    ${FEED_FORMATS.map((format) => html`<link rel="alternate" type="${FEED_MEDIA_TYPES[format]}" title="${feedLinkTitle(format)}" href="${FEED_PATHS[format]}" />`)}
-  </head>
-  <body>
-    <h1>${SERVICE.name}</h1>
-    <p>${SERVICE.description}</p>
-    <h2>Feeds</h2>
-    <ul>
-      ${FEED_FORMATS.map((format) => html`<li><a href="${FEED_PATHS[format]}">${FEED_FORMAT_NAMES[format]}</a></li>`)}
-    </ul>
-    <p>The feeds, the exports and <code>/stats</code> take the filters of <code>/events</code>: ${Object.keys(FILTERS).join(', ')}.</p>
-    <h2>Endpoints</h2>
-    <dl>
-      ${Object.entries(SERVICE.endpoints).map(([name, endpoint]) => html`<dt><code>${name}</code></dt><dd>${endpoint.description}</dd>`)}
-    </dl>
-    <p>${SERVICE.caching}</p>
-    <p>${SERVICE.source}</p>
-  </body>
-</html>`;
 
 /** Routes `/` and `/healthz`. */
 export const metaRoutes = new Hono<{ Bindings: Env }>()
@@ -128,7 +104,8 @@ export const metaRoutes = new Hono<{ Bindings: Env }>()
     c.header('Vary', 'Accept');
     c.header('Cache-Control', 'public, max-age=300');
     const type = accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' });
-    return type === 'text/html' ? c.html(homePage()) : c.json(SERVICE);
+    if (type !== 'text/html') return c.json(SERVICE);
+    return htmlPage(c, ExplorerPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, endpoints: SERVICE.endpoints }));
   })
   .get('/healthz', async (c) => {
     const manifest = await readManifest(c.env.EVENTS);

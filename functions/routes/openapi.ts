@@ -22,6 +22,7 @@ import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '.
 import { GEOJSON_MEDIA_TYPE } from '../domain/geojson.ts';
 import { COMPONENT_SCHEMAS_PATH, jsonSchemaConverter, objectEntries, type AnySchema } from '../domain/json-schema.ts';
 import { EventQuerySchema, FeedQuerySchema, FilterQuerySchema, TallyQuerySchema } from '../domain/query.ts';
+import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS, RotateSecretSchema } from '../domain/subscriber-credentials.ts';
 import { SUBSCRIBABLE_EVENT_TYPES, SubscriptionInputSchema } from '../domain/subscription.ts';
 import { WEBHOOK_EVENT_TYPES } from '../domain/webhook-signing.ts';
 import type { Env } from '../env.ts';
@@ -142,14 +143,18 @@ const SUBSCRIPTION: Json = {
       type: 'object',
       description: 'consecutive_failures, failing_since, last_failure, last_success_at, disabled ({ at, reason } or null)',
     },
+    previous_secret_expires_at: { type: ['string', 'null'], format: 'date-time', description: 'until when deliveries are also signed with the secret the last rotation replaced; null when they are not' },
     created_at: { type: 'string', format: 'date-time' },
     updated_at: { type: 'string', format: 'date-time' },
   },
-  required: ['id', 'url', 'filters', 'event_types', 'description', 'status', 'health', 'created_at', 'updated_at'],
+  required: ['id', 'url', 'filters', 'event_types', 'description', 'status', 'health', 'previous_secret_expires_at', 'created_at', 'updated_at'],
 };
 
 /** Descriptions of the `/changes` parameters, from `GET /`. */
 const CHANGES_PARAMETERS = SERVICE.endpoints['GET /changes'].parameters;
+
+/** Who may call the routes of one subscription: the admin, or that subscription's scoped token. */
+const SUBSCRIBER_SECURITY = [{ adminToken: [] }, { subscriptionToken: [] }];
 
 /** An operation as described: `summary`, `tags` and the rest of an OpenAPI operation object. */
 type Operation = Json & { summary: string; tags: [string] };
@@ -163,8 +168,10 @@ function operations(): Record<string, Operation> {
     'GET /': {
       tags: ['meta'],
       summary: 'Service description',
-      description: `${SERVICE.description} JSON by default; browsers (Accept: text/html) get a page announcing the feeds.`,
-      responses: { '200': { description: 'The endpoints and their parameters', content: { ...jsonContent({ type: 'object' }), 'text/html': { schema: { type: 'string' } } } } },
+      description: `${SERVICE.description} JSON by default; browsers (Accept: text/html) get the explorer: a page announcing the feeds whose script shows the records matching a filter on a map, by month, counted and listed, using /events and /stats. The explorer reads the /events filter parameters from its URL (in the browser; the server only fills the form with them, so they are not validated here).`,
+      responses: {
+        '200': { description: 'The endpoints and their parameters, or the explorer page', content: { ...jsonContent({ type: 'object' }), 'text/html': { schema: { type: 'string' } } } },
+      },
     },
     'GET /healthz': {
       tags: ['meta'],
@@ -323,7 +330,11 @@ function operations(): Record<string, Operation> {
       security: [{ adminToken: [] }],
       requestBody: { required: true, content: jsonContent(ref('SubscriptionInput')) },
       responses: {
-        '201': ok('Created', { allOf: [ref('Subscription'), { type: 'object', properties: { secret: { type: 'string', pattern: '^whsec_' } }, required: ['secret'] }] }, { Location: { schema: { type: 'string' } } }),
+        '201': ok(
+          'Created',
+          { allOf: [ref('Subscription'), { type: 'object', properties: { secret: { type: 'string', pattern: '^whsec_' }, token: { type: 'string', pattern: '^swt_', description: 'the scoped token that manages this subscription only' } }, required: ['secret', 'token'] }] },
+          { Location: { schema: { type: 'string' } } },
+        ),
         ...BODY_RESPONSES,
         ...ADMIN_RESPONSES,
       },
@@ -332,7 +343,7 @@ function operations(): Record<string, Operation> {
     'GET /subscriptions/{id}': {
       tags: ['webhooks'],
       summary: 'One subscription',
-      security: [{ adminToken: [] }],
+      security: SUBSCRIBER_SECURITY,
       parameters: subscriptionPath,
       responses: { '200': ok('The subscription', ref('Subscription')), '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
     },
@@ -340,14 +351,14 @@ function operations(): Record<string, Operation> {
       tags: ['webhooks'],
       summary: 'Delete a subscription',
       description: 'Messages queued for it are dropped.',
-      security: [{ adminToken: [] }],
+      security: SUBSCRIBER_SECURITY,
       parameters: subscriptionPath,
       responses: { '204': { description: 'Deleted' }, '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
     },
     'POST /subscriptions/{id}/test': {
       tags: ['webhooks'],
       summary: 'Queue a signed ping',
-      security: [{ adminToken: [] }],
+      security: SUBSCRIBER_SECURITY,
       parameters: subscriptionPath,
       responses: {
         '202': ok('Queued', { type: 'object', properties: { msg_id: { type: 'string' }, status: { const: 'queued' } }, required: ['msg_id', 'status'] }),
@@ -360,7 +371,7 @@ function operations(): Record<string, Operation> {
       tags: ['webhooks'],
       summary: 'Re-enable an endpoint',
       description: 'With a clean health record; replay=true also sends the alerts held while it was disabled (the answer says how many as replayed).',
-      security: [{ adminToken: [] }],
+      security: SUBSCRIBER_SECURITY,
       parameters: [...subscriptionPath, ...parametersOf(EnableQuery, 'query', { replay: 'true: also send the alerts held while the subscription was disabled' })],
       responses: {
         '200': ok('Enabled', { allOf: [ref('Subscription'), { type: 'object', properties: { replayed: { type: 'integer' } } }] }),
@@ -372,7 +383,7 @@ function operations(): Record<string, Operation> {
     'GET /subscriptions/{id}/deliveries': {
       tags: ['webhooks'],
       summary: 'The delivery log, newest first',
-      security: [{ adminToken: [] }],
+      security: SUBSCRIBER_SECURITY,
       parameters: [...subscriptionPath, ...parametersOf(LogQuery, 'query', { limit: 'attempts to list, newest first' })],
       responses: {
         '200': ok(
@@ -398,7 +409,7 @@ function operations(): Record<string, Operation> {
     'GET /subscriptions/{id}/dead-letters': {
       tags: ['webhooks'],
       summary: 'Messages given up on',
-      security: [{ adminToken: [] }],
+      security: SUBSCRIBER_SECURITY,
       parameters: subscriptionPath,
       responses: {
         '200': ok('Dead letters', listOf({ type: 'object', properties: { msg_id: { type: 'string' }, type: { type: 'string' }, record_id: { type: ['string', 'null'] }, reason: { type: 'string' }, attempts: { type: 'integer' }, at: { type: 'string' } } })),
@@ -411,9 +422,36 @@ function operations(): Record<string, Operation> {
       tags: ['webhooks'],
       summary: 'Queue the dead letters again',
       description: 'Each keeps its original webhook-id.',
-      security: [{ adminToken: [] }],
+      security: SUBSCRIBER_SECURITY,
       parameters: subscriptionPath,
       responses: { '202': ok('Queued', { type: 'object', properties: { queued: { type: 'integer' } }, required: ['queued'] }), '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
+    },
+    'POST /subscriptions/{id}/rotate-secret': {
+      tags: ['webhooks'],
+      summary: 'Rotate the signing secret',
+      description: `Returns the new whsec_ secret, shown this once. For grace_seconds (default ${DEFAULT_ROTATION_GRACE_SECONDS}, at most ${MAX_ROTATION_GRACE_SECONDS}; 0 ends the old secret at once) deliveries carry a signature from each secret, space-separated in webhook-signature, so a receiver verifying with either accepts them. The body is optional.`,
+      security: SUBSCRIBER_SECURITY,
+      parameters: subscriptionPath,
+      requestBody: { required: false, content: jsonContent({ oneOf: [schemaOf(RotateSecretSchema)] }) },
+      responses: {
+        '200': ok('Rotated', { allOf: [ref('Subscription'), { type: 'object', properties: { secret: { type: 'string', pattern: '^whsec_' } }, required: ['secret'] }] }),
+        ...BODY_RESPONSES,
+        '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'POST /subscriptions/{id}/rotate-token': {
+      tags: ['webhooks'],
+      summary: 'Replace the scoped token',
+      description: 'Returns a new swt_ token, shown this once; the old one stops working at once.',
+      security: SUBSCRIBER_SECURITY,
+      parameters: subscriptionPath,
+      responses: {
+        '200': ok('The new token', { type: 'object', properties: { id: { type: 'string' }, token: { type: 'string', pattern: '^swt_' } }, required: ['id', 'token'] }),
+        '400': response('InvalidParameter'),
+        '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
     },
     'GET /admin/status': {
       tags: ['admin'],
@@ -549,7 +587,10 @@ function buildDocument(): Json {
         InternalError: errorResponse('Internal error'),
         Retracted: { description: 'The record was retracted: its tombstone (not an error body)', content: { ...jsonContent(ref('Tombstone')), 'text/html': { schema: { type: 'string', description: 'a page saying the record was retracted' } } } },
       },
-      securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN secret' } },
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN secret' },
+        subscriptionToken: { type: 'http', scheme: 'bearer', description: 'A subscription\'s scoped swt_ token (from its creation or rotate-token): manages that subscription only' },
+      },
     },
   };
 }

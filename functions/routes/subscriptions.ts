@@ -1,16 +1,19 @@
 /**
- * The webhook subscriptions API (admin token): create (the `whsec_` secret is
- * shown once), list, read, delete, ping, re-enable, the delivery log, dead
- * letters and their redelivery. State lives in the Coordinator.
+ * The webhook subscriptions API: create (the `whsec_` secret and the scoped
+ * `swt_` token are shown once) and list with the admin token; read, delete,
+ * ping, re-enable, rotate the secret or the token, the delivery log, dead
+ * letters and their redelivery with the admin token or the subscription's
+ * own scoped token. State lives in the Coordinator.
  */
 import { vValidator } from '@hono/valibot-validator';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import * as v from 'valibot';
 import { Limit } from '../domain/query.ts';
+import { RotateSecretSchema } from '../domain/subscriber-credentials.ts';
 import { subscriptionInputSchema } from '../domain/subscription.ts';
 import type { Env } from '../env.ts';
-import { requireAdmin, requireJsonBody } from './admin-auth.ts';
+import { optionalJsonBody, requireAdmin, requireAdminOrSubscriber, requireJsonBody } from './admin-auth.ts';
 import { invalidInput, jsonError, validationHook } from './errors.ts';
 import { coordinator } from '../store/coordinator-stub.ts';
 
@@ -28,21 +31,25 @@ export const EnableQuery = v.strictObject({ replay: v.optional(v.picklist(['true
 
 const missing = (c: Parameters<typeof jsonError>[0], id: string) => jsonError(c, 404, 'not_found', `No subscription with id "${id}"`, [{ field: 'id', message: 'no such subscription' }]);
 
+const limitBody = bodyLimit({ maxSize: MAX_SUBSCRIPTION_BYTES, onError: (c) => jsonError(c, 413, 'payload_too_large', `The body must be at most ${MAX_SUBSCRIPTION_BYTES} bytes`, [{ field: 'body', message: 'too large' }]) });
+
 /** Routes under `/subscriptions`. */
 export const subscriptionsRoutes = new Hono<{ Bindings: Env }>()
-  .use('*', requireAdmin)
+  .use('/', requireAdmin)
+  .use('/:id', requireAdminOrSubscriber)
+  .use('/:id/*', requireAdminOrSubscriber)
   .post(
     '/',
-    bodyLimit({ maxSize: MAX_SUBSCRIPTION_BYTES, onError: (c) => jsonError(c, 413, 'payload_too_large', `The body must be at most ${MAX_SUBSCRIPTION_BYTES} bytes`, [{ field: 'body', message: 'too large' }]) }),
+    limitBody,
     requireJsonBody,
     vValidator('json', v.unknown(), validationHook('body')),
     async (c) => {
       const schema = subscriptionInputSchema({ allowLoopbackHttp: c.env.ALLOW_LOOPBACK_WEBHOOKS === 'true' });
       const result = v.safeParse(schema, c.req.valid('json'));
       if (!result.success) return invalidInput(c, result.issues, 'body');
-      const { subscription, secret } = await coordinator(c.env).createSubscription(result.output, new Date().toISOString());
+      const { subscription, secret, token } = await coordinator(c.env).createSubscription(result.output, new Date().toISOString());
       c.header('Location', `/subscriptions/${subscription.id}`);
-      return c.json({ ...subscription, secret }, 201);
+      return c.json({ ...subscription, secret, token }, 201);
     },
   )
   .get('/', async (c) => c.json({ data: await coordinator(c.env).listSubscriptions() }))
@@ -81,4 +88,16 @@ export const subscriptionsRoutes = new Hono<{ Bindings: Env }>()
     const { id } = c.req.valid('param');
     const count = await coordinator(c.env).redeliver(id, new Date().toISOString());
     return count === null ? missing(c, id) : c.json({ queued: count }, 202);
+  })
+  .post('/:id/rotate-secret', vValidator('param', IdParam, validationHook()), limitBody, optionalJsonBody, async (c) => {
+    const { id } = c.req.valid('param');
+    const result = v.safeParse(RotateSecretSchema, (await c.req.text()).trim() === '' ? {} : await c.req.json());
+    if (!result.success) return invalidInput(c, result.issues, 'body');
+    const rotation = await coordinator(c.env).rotateSubscriptionSecret(id, result.output.grace_seconds, new Date().toISOString());
+    return rotation ? c.json({ ...rotation.subscription, secret: rotation.secret }) : missing(c, id);
+  })
+  .post('/:id/rotate-token', vValidator('param', IdParam, validationHook()), async (c) => {
+    const { id } = c.req.valid('param');
+    const token = await coordinator(c.env).rotateSubscriptionToken(id, new Date().toISOString());
+    return token ? c.json({ id, token }) : missing(c, id);
   });

@@ -27,12 +27,40 @@ const OUTBOX_ADDED_COLUMNS = {
   // A record alert refers to its revision's payload in alert_payloads (store/alert-fanout.ts) instead of carrying a copy.
   payload_record: 'TEXT',
   payload_revision: 'INTEGER',
+  // When the consumer last reported on the message since it was last handed to the queue; null: no news yet.
+  reported_at: 'INTEGER',
 };
+
+/** The columns a batch is built from. */
+const BATCH_COLUMNS = 'SELECT msg_id, body, resends, attempts, sent_at, send_failures FROM alert_outbox';
+
+/**
+ * The queries the outbox runs on every send, report and re-arm; each is
+ * answered from an index, so their cost does not grow with the backlog
+ * (tests/outbox.test.ts checks their query plans).
+ */
+export const OUTBOX_QUERIES = {
+  withoutNews: 'SELECT COUNT(*) AS n FROM alert_outbox WHERE sent_at IS NOT NULL AND reported_at IS NULL',
+  nextResendAt: 'SELECT MIN(resend_at) AS at FROM alert_outbox WHERE sent_at IS NOT NULL AND resend_at IS NOT NULL',
+  anyUnsentDue: 'SELECT 1 FROM alert_outbox WHERE sent_at IS NULL AND next_try_at IS NULL LIMIT 1',
+  nextBackoffEnd: 'SELECT MIN(next_try_at) AS at FROM alert_outbox WHERE sent_at IS NULL AND next_try_at IS NOT NULL',
+  freshBatch: `${BATCH_COLUMNS} WHERE sent_at IS NULL AND COALESCE(next_try_at, 0) <= ? ORDER BY created_at LIMIT ?`,
+  dueBatch: `${BATCH_COLUMNS} WHERE sent_at IS NOT NULL AND resend_at <= ? ORDER BY resend_at LIMIT ?`,
+  dropSubscription: 'DELETE FROM alert_outbox WHERE subscription_id = ?',
+} as const;
 
 /** Most messages one queue `sendBatch` may carry. */
 const SEND_BATCH_MAX = 100;
 /** Most bytes one `sendBatch` may carry (Queues: 256 KB), with room for framing. */
 const SEND_BATCH_MAX_BYTES = 250_000;
+/**
+ * How many messages may be in the queue with no news from the consumer yet
+ * (handed over, neither reported on nor settled): the outbox keeps the rest
+ * until reports make room, so a fan-out of any size never floods the queue
+ * and a queue that is slow to drain is not mistaken for one refusing
+ * messages. Tests may lower it.
+ */
+export const OUTBOX_WINDOW = { messagesWithoutNews: 2_000 };
 /** Batches handed to the queue at once (a Worker keeps at most six connections open). */
 const SEND_CONCURRENCY = 6;
 /** Largest message the queue takes (Queues: 128 KB), with room for framing. */
@@ -74,6 +102,9 @@ export class AlertOutbox {
   ) {
     addMissingColumns(sql, 'alert_outbox', OUTBOX_ADDED_COLUMNS);
     sql.exec('CREATE INDEX IF NOT EXISTS alert_outbox_by_payload ON alert_outbox (payload_record, payload_revision)');
+    sql.exec('CREATE INDEX IF NOT EXISTS alert_outbox_waiting ON alert_outbox (sent_at, next_try_at)');
+    sql.exec('CREATE INDEX IF NOT EXISTS alert_outbox_by_subscription ON alert_outbox (subscription_id)');
+    sql.exec('CREATE INDEX IF NOT EXISTS alert_outbox_without_news ON alert_outbox (reported_at, sent_at)');
   }
 
   /** Adds a record alert that refers to its revision's stored payload (a message id already waiting is kept once). */
@@ -102,12 +133,33 @@ export class AlertOutbox {
     return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM alert_outbox WHERE sent_at IS NOT NULL').one().n;
   }
 
-  /** When the outbox should next be sent, or null when nothing waits. */
+  /** Messages handed to the queue that the consumer has not reported on yet. */
+  private withoutNews(): number {
+    return this.sql.exec<{ n: number }>(OUTBOX_QUERIES.withoutNews).one().n;
+  }
+
+  /** How many new messages the queue may take now (OUTBOX_WINDOW). */
+  private room(): number {
+    return Math.max(0, OUTBOX_WINDOW.messagesWithoutNews - this.withoutNews());
+  }
+
+  /** When the outbox should next be sent, or null when nothing waits (new messages wait for room; reports make it). */
   nextSendAt(nowMs: number): number | null {
-    const unsentAt = this.sql.exec<{ at: number | null }>('SELECT MIN(COALESCE(next_try_at, 0)) AS at FROM alert_outbox WHERE sent_at IS NULL').one().at;
-    const resendAt = this.sql.exec<{ at: number | null }>('SELECT MIN(resend_at) AS at FROM alert_outbox WHERE sent_at IS NOT NULL').one().at;
+    const unsentAt = this.room() === 0 ? null : this.nextUnsentAt();
+    const resendAt = this.sql.exec<{ at: number | null }>(OUTBOX_QUERIES.nextResendAt).one().at;
     const times = [unsentAt, resendAt].filter((time): time is number => time !== null);
     return times.length === 0 ? null : Math.max(nowMs, Math.min(...times));
+  }
+
+  /**
+   * When the earliest new message may be sent: now (0) if one waits for no
+   * backoff, else the earliest end of a refused message's backoff; null when
+   * none waits. Both lookups use alert_outbox_waiting, so the cost does not
+   * grow with the backlog.
+   */
+  private nextUnsentAt(): number | null {
+    if (this.sql.exec(OUTBOX_QUERIES.anyUnsentDue).toArray().length > 0) return 0;
+    return this.sql.exec<{ at: number | null }>(OUTBOX_QUERIES.nextBackoffEnd).one().at;
   }
 
   /** Records what the consumer reported of a message: a final outcome removes it; otherwise its next news is expected after `nextAttemptAtMs`. */
@@ -117,8 +169,8 @@ export class AlertOutbox {
       return;
     }
     this.sql.exec(
-      'UPDATE alert_outbox SET sent_at = COALESCE(sent_at, ?), resend_at = ?, resends = 0, attempts = MAX(attempts, ?) WHERE msg_id = ?',
-      nowMs, (nextAttemptAtMs ?? nowMs) + UNCONFIRMED_RESEND_MS, attempt, msgId,
+      'UPDATE alert_outbox SET sent_at = COALESCE(sent_at, ?), reported_at = ?, resend_at = ?, resends = 0, attempts = MAX(attempts, ?) WHERE msg_id = ?',
+      nowMs, nowMs, (nextAttemptAtMs ?? nowMs) + UNCONFIRMED_RESEND_MS, attempt, msgId,
     );
   }
 
@@ -146,13 +198,14 @@ export class AlertOutbox {
 
   /** Drops every message for a subscription (deleted). */
   dropFor(subscriptionId: string): void {
-    this.sql.exec('DELETE FROM alert_outbox WHERE subscription_id = ?', subscriptionId);
+    this.sql.exec(OUTBOX_QUERIES.dropSubscription, subscriptionId);
   }
 
   /**
    * Sends new messages and those due again to the delivery queue, oldest
    * first, in batches bounded by count and bytes, up to SEND_CONCURRENCY
-   * batches at once. A message over the queue's
+   * batches at once, and new ones only while the queue holds fewer than
+   * OUTBOX_WINDOW messages without news. A message over the queue's
    * size limit is dead-lettered at once. When a batch fails, its messages are
    * sent one by one, so one message the queue refuses never holds back the
    * others: it waits with its own backoff and is dead-lettered after
@@ -204,10 +257,9 @@ export class AlertOutbox {
   private nextBatches(nowMs: number, count: number): OutboxItem[][] {
     type Row = { msg_id: string; body: string; resends: number; attempts: number; sent_at: number | null; send_failures: number };
     // A record alert's body names its payload (store/alert-fanout.ts) instead of carrying it: the consumer fetches it when it sends.
-    const select = 'SELECT msg_id, body, resends, attempts, sent_at, send_failures FROM alert_outbox';
     const limit = SEND_BATCH_MAX * count;
-    const fresh = this.sql.exec<Row>(`${select} WHERE sent_at IS NULL AND COALESCE(next_try_at, 0) <= ? ORDER BY created_at LIMIT ?`, nowMs, limit).toArray();
-    const due = this.sql.exec<Row>(`${select} WHERE sent_at IS NOT NULL AND resend_at <= ? ORDER BY resend_at LIMIT ?`, nowMs, limit - fresh.length).toArray();
+    const fresh = this.sql.exec<Row>(OUTBOX_QUERIES.freshBatch, nowMs, Math.min(limit, this.room())).toArray();
+    const due = this.sql.exec<Row>(OUTBOX_QUERIES.dueBatch, nowMs, limit - fresh.length).toArray();
     const batches: OutboxItem[][] = [];
     let batch: OutboxItem[] = [];
     let bytes = 0;
@@ -237,7 +289,7 @@ export class AlertOutbox {
       if (resends > 0) console.warn('resending an unconfirmed webhook message', message.msg_id, `(resend ${resends})`);
       // A report that arrived meanwhile moved resend_at past now: it wins.
       this.sql.exec(
-        'UPDATE alert_outbox SET sent_at = ?, resend_at = ?, resends = ?, send_failures = 0, next_try_at = NULL WHERE msg_id = ? AND (sent_at IS NULL OR resend_at <= ?)',
+        'UPDATE alert_outbox SET sent_at = ?, reported_at = NULL, resend_at = ?, resends = ?, send_failures = 0, next_try_at = NULL WHERE msg_id = ? AND (sent_at IS NULL OR resend_at <= ?)',
         nowMs, nowMs + Math.min(UNCONFIRMED_RESEND_MS * 2 ** resends, RESEND_MAX_MS), resends, message.msg_id, nowMs,
       );
     }

@@ -19,7 +19,6 @@ import { sha256Hex } from '../domain/digest.ts';
 import type { EventInput, Tally } from '../domain/schema.ts';
 import type { SubscriptionInput } from '../domain/subscription.ts';
 import { buildEnvelope, webhookMessageId } from '../domain/webhook-signing.ts';
-import type { Env } from '../env.ts';
 import { AlertFanout, FANOUT_SCHEMA, HELD_REASON } from './alert-fanout.ts';
 import { AlertOutbox, OUTBOX_SCHEMA } from './alert-outbox.ts';
 import { withDateInterval } from '../domain/dates.ts';
@@ -29,7 +28,7 @@ import { BUNDLE_FINGERPRINT_KEY, TALLIES_KEY, type PublishedTallies } from './ev
 import { META_SCHEMA, readMeta, writeMeta } from './meta-table.ts';
 import { PUBLISH_SCHEMA, Publisher, type PublishStatus } from './publisher.ts';
 import { RECONCILE_SCHEMA, Reconciler, type QuarantineEntry } from './reconciler.ts';
-import { SUBSCRIPTIONS_SCHEMA, SubscriptionsTable, type DeadLetterSummary, type DeliveryAttempt, type DeliveryTarget, type Subscription } from './subscriptions-table.ts';
+import { SUBSCRIPTIONS_SCHEMA, SubscriptionsTable, type DeadLetterSummary, type DeliveryAttempt, type DeliveryTarget, type Subscription, type SubscriptionCredentials } from './subscriptions-table.ts';
 import type { AttemptVerdict } from '../domain/delivery-policy.ts';
 
 /** Slices one inline publish (of the bundled dataset) may run before leaving the rest to the alarm. */
@@ -96,8 +95,16 @@ export interface CoordinatorStatus {
   quarantine: { count: number };
 }
 
+/** The bindings the Coordinator uses (a part of the Worker's `Env`, functions/env.ts). */
+export interface CoordinatorBindings {
+  /** The published copy: records, index, tallies. */
+  EVENTS: KVNamespace;
+  /** Webhook deliveries waiting to be sent. */
+  DELIVERIES: Queue;
+}
+
 /** The Coordinator Durable Object; one instance, named "main". */
-export class Coordinator extends DurableObject<Env> {
+export class Coordinator extends DurableObject<CoordinatorBindings> {
   private readonly dataset: DatasetTable;
   private readonly changes: ChangeLog;
   private readonly publisher: Publisher;
@@ -107,7 +114,7 @@ export class Coordinator extends DurableObject<Env> {
   private readonly reconciler: Reconciler;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: CoordinatorBindings) {
     super(ctx, env);
     const sql = ctx.storage.sql;
     for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...CHANGE_LOG_SCHEMA, ...PUBLISH_SCHEMA, ...FANOUT_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA]) sql.exec(statement);
@@ -224,9 +231,24 @@ export class Coordinator extends DurableObject<Env> {
     return this.reconciler.quarantined();
   }
 
-  /** Creates a subscription; its secret is returned here once and never shown again. */
-  createSubscription(input: SubscriptionInput, now: string): { subscription: Subscription; secret: string } {
+  /** Creates a subscription; its secret and scoped token are returned here once and never shown again. */
+  createSubscription(input: SubscriptionInput, now: string): Promise<SubscriptionCredentials> {
     return this.subscriptions.create(input, now);
+  }
+
+  /** Gives a subscription a new signing secret (returned once); the old one signs too for `graceSeconds`. Null when there is no such subscription. */
+  rotateSubscriptionSecret(id: string, graceSeconds: number, now: string): { subscription: Subscription; secret: string } | null {
+    return this.subscriptions.rotateSecret(id, graceSeconds, new Date(now));
+  }
+
+  /** Gives a subscription a new scoped token (returned once); null when there is no such subscription. */
+  rotateSubscriptionToken(id: string, now: string): Promise<string | null> {
+    return this.subscriptions.rotateToken(id, now);
+  }
+
+  /** Whether `digest` is the digest of the subscription's scoped token. */
+  subscriptionTokenMatches(id: string, digest: string): boolean {
+    return this.subscriptions.tokenMatches(id, digest);
   }
 
   /** Every subscription, oldest first. */
@@ -280,7 +302,7 @@ export class Coordinator extends DurableObject<Env> {
   deliveryTargets(messages: readonly PlannedMessage[]): DeliveryPlan {
     const targets: Record<string, DeliveryTarget> = {};
     for (const id of new Set(messages.map((message) => message.subscription_id))) {
-      const target = this.subscriptions.deliveryTarget(id);
+      const target = this.subscriptions.deliveryTarget(id, new Date());
       if (target) targets[id] = target;
     }
     const recorded = this.outbox.recordedAttempts(messages.map((message) => message.msg_id));
@@ -307,7 +329,15 @@ export class Coordinator extends DurableObject<Env> {
    * message given up on, or whose retry is moot because the endpoint is now
    * disabled, is stored as a dead letter here; the answer says which were.
    */
-  recordDeliveries(reports: readonly DeliveryReport[]): { dead_lettered: boolean }[] {
+  async recordDeliveries(reports: readonly DeliveryReport[]): Promise<{ dead_lettered: boolean }[]> {
+    const results = this.recordDeliveryReports(reports);
+    // Reports make room in the queue's window (store/alert-outbox.ts): messages waiting for it go next.
+    await this.rearm();
+    return results;
+  }
+
+  /** Records a batch's outcomes in one transaction (see `recordDeliveries`). */
+  private recordDeliveryReports(reports: readonly DeliveryReport[]): { dead_lettered: boolean }[] {
     const nowMs = Date.now();
     return this.ctx.storage.transactionSync(() =>
       reports.map(({ entry, verdict, next_attempt_at, message, give_up_reason }) => {

@@ -1,11 +1,14 @@
 /**
  * Webhook subscriptions in the Coordinator's SQLite: the subscriptions with
- * their secrets and endpoint health, the delivery log and dead letters.
+ * their secrets (and the one a rotation replaced, while its grace lasts),
+ * the digest of their scoped token, endpoint health, the delivery log and
+ * dead letters.
  * Every method is synchronous SQL, so each one is atomic in the Durable Object.
  */
 import { initialHealth, recordOutcome, type AttemptVerdict, type EndpointHealth } from '../domain/delivery-policy.ts';
 import type { DeadLetter, DeliveryMessage } from '../domain/delivery-messages.ts';
 import type { SubscribableEventType, SubscriptionInput, SubscriptionScope } from '../domain/subscription.ts';
+import { generateScopedToken, previousSecretLasts, rotated, scopedTokenDigest, signingSecrets } from '../domain/subscriber-credentials.ts';
 import { generateSecret } from '../domain/webhook-signing.ts';
 import { addMissingColumns } from './meta-table.ts';
 
@@ -24,21 +27,33 @@ export const SUBSCRIPTIONS_SCHEMA = [
   'CREATE TABLE IF NOT EXISTS dead_letters (msg_id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL, at TEXT NOT NULL)',
 ];
 
-/** A subscription as the API shows it: never with its secret. */
+/** Columns added after the table was first made. */
+const SUBSCRIPTION_ADDED_COLUMNS = { previous_secret: 'TEXT', previous_secret_expires_at: 'TEXT', token_digest: 'TEXT' };
+
+/** A subscription as the API shows it: never with its secrets or token. */
 export interface Subscription extends SubscriptionScope {
   id: string;
   url: string;
   description: string | null;
   status: 'active' | 'disabled';
   health: EndpointHealth;
+  /** Until when deliveries are also signed with the secret the last rotation replaced; null when they are not. */
+  previous_secret_expires_at: string | null;
   created_at: string;
   updated_at: string;
 }
 
-/** What the delivery consumer needs to send to a subscription. */
+/** A subscription's credentials, returned once when they are made: the signing secret and the scoped token. */
+export interface SubscriptionCredentials {
+  subscription: Subscription;
+  secret: string;
+  token: string;
+}
+
+/** What the delivery consumer needs to send to a subscription: every secret that signs (the current one first). */
 export interface DeliveryTarget {
   url: string;
-  secret: string;
+  secrets: string[];
   status: Subscription['status'];
 }
 
@@ -75,13 +90,16 @@ type SubscriptionRow = {
   event_types: string;
   description: string | null;
   secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: string | null;
+  token_digest: string | null;
   status: string;
   health: string;
   created_at: string;
   updated_at: string;
 };
 
-const toSubscription = (row: SubscriptionRow): Subscription => ({
+const toSubscription = (row: SubscriptionRow, now = new Date()): Subscription => ({
   id: row.id,
   url: row.url,
   filters: JSON.parse(row.filters) as Subscription['filters'],
@@ -89,6 +107,7 @@ const toSubscription = (row: SubscriptionRow): Subscription => ({
   description: row.description,
   status: row.status === 'active' ? 'active' : 'disabled',
   health: JSON.parse(row.health) as EndpointHealth,
+  previous_secret_expires_at: previousSecretLasts(row, now) ? row.previous_secret_expires_at : null,
   created_at: row.created_at,
   updated_at: row.updated_at,
 });
@@ -97,32 +116,70 @@ const toSubscription = (row: SubscriptionRow): Subscription => ({
 export class SubscriptionsTable {
   constructor(private readonly sql: SqlStorage) {
     addMissingColumns(sql, 'deliveries', { revision: 'INTEGER' });
+    addMissingColumns(sql, 'subscriptions', SUBSCRIPTION_ADDED_COLUMNS);
   }
 
-  /** Creates a subscription; its secret is returned here once and never shown again. */
-  create(input: SubscriptionInput, now: string): { subscription: Subscription; secret: string } {
+  /** Creates a subscription; its secret and scoped token are returned here once and never shown again. */
+  async create(input: SubscriptionInput, now: string): Promise<SubscriptionCredentials> {
     const id = `sub_${crypto.randomUUID().replace(/-/g, '')}`;
     const secret = generateSecret();
+    const token = generateScopedToken();
+    const tokenDigest = await scopedTokenDigest(token);
     this.sql.exec(
-      'INSERT INTO subscriptions (id, url, filters, event_types, description, secret, status, health, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      id, input.url, JSON.stringify(input.filters), JSON.stringify(input.event_types), input.description ?? null, secret, 'active', JSON.stringify(initialHealth()), now, now,
+      'INSERT INTO subscriptions (id, url, filters, event_types, description, secret, token_digest, status, health, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      id, input.url, JSON.stringify(input.filters), JSON.stringify(input.event_types), input.description ?? null, secret, tokenDigest, 'active', JSON.stringify(initialHealth()), now, now,
     );
-    return { subscription: this.get(id)!, secret };
+    return { subscription: this.get(id)!, secret, token };
+  }
+
+  /**
+   * Gives a subscription a new signing secret, returned here once; the old
+   * one keeps signing deliveries (beside the new) for `graceSeconds`. Null
+   * when there is no such subscription.
+   */
+  rotateSecret(id: string, graceSeconds: number, now: Date): { subscription: Subscription; secret: string } | null {
+    const row = this.row(id);
+    if (!row) return null;
+    const next = rotated(row, generateSecret(), graceSeconds, now);
+    this.sql.exec(
+      'UPDATE subscriptions SET secret = ?, previous_secret = ?, previous_secret_expires_at = ?, updated_at = ? WHERE id = ?',
+      next.secret, next.previous_secret, next.previous_secret_expires_at, now.toISOString(), id,
+    );
+    return { subscription: this.get(id)!, secret: next.secret };
+  }
+
+  /** Gives a subscription a new scoped token, returned here once (the old one stops working); null when there is no such subscription. */
+  async rotateToken(id: string, now: string): Promise<string | null> {
+    if (!this.row(id)) return null;
+    const token = generateScopedToken();
+    this.sql.exec('UPDATE subscriptions SET token_digest = ?, updated_at = ? WHERE id = ?', await scopedTokenDigest(token), now, id);
+    return token;
+  }
+
+  /** Whether `digest` is that of the subscription's scoped token (false when there is no such subscription or it has none). */
+  tokenMatches(id: string, digest: string): boolean {
+    const stored = this.row(id)?.token_digest;
+    return typeof stored === 'string' && stored.length === digest.length && timingSafeEqualText(stored, digest);
+  }
+
+  /** A subscription's stored row, or null. */
+  private row(id: string): SubscriptionRow | null {
+    return this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions WHERE id = ?', id).toArray()[0] ?? null;
   }
 
   /** Every subscription, oldest first. */
   list(): Subscription[] {
-    return this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions ORDER BY created_at, id').toArray().map(toSubscription);
+    return this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions ORDER BY created_at, id').toArray().map((row) => toSubscription(row));
   }
 
   /** Up to `limit` subscriptions, active or not, in id order after `afterId` ('' for the first page). */
   page(afterId: string, limit: number): Subscription[] {
-    return this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions WHERE id > ? ORDER BY id LIMIT ?', afterId, limit).toArray().map(toSubscription);
+    return this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions WHERE id > ? ORDER BY id LIMIT ?', afterId, limit).toArray().map((row) => toSubscription(row));
   }
 
   /** One subscription, or null. */
   get(id: string): Subscription | null {
-    const row = this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions WHERE id = ?', id).toArray()[0];
+    const row = this.row(id);
     return row ? toSubscription(row) : null;
   }
 
@@ -140,10 +197,10 @@ export class SubscriptionsTable {
     return this.get(id);
   }
 
-  /** URL, secret and status for the delivery consumer; null when the subscription is gone. */
-  deliveryTarget(id: string): DeliveryTarget | null {
-    const row = this.sql.exec<Pick<SubscriptionRow, 'url' | 'secret' | 'status'>>('SELECT url, secret, status FROM subscriptions WHERE id = ?', id).toArray()[0];
-    return row ? { url: row.url, secret: row.secret, status: row.status === 'active' ? 'active' : 'disabled' } : null;
+  /** URL, signing secrets at `now` and status for the delivery consumer; null when the subscription is gone. */
+  deliveryTarget(id: string, now: Date): DeliveryTarget | null {
+    const row = this.sql.exec<Pick<SubscriptionRow, 'url' | 'status' | 'secret' | 'previous_secret' | 'previous_secret_expires_at'>>('SELECT url, secret, previous_secret, previous_secret_expires_at, status FROM subscriptions WHERE id = ?', id).toArray()[0];
+    return row ? { url: row.url, secrets: signingSecrets(row, now), status: row.status === 'active' ? 'active' : 'disabled' } : null;
   }
 
   /**
@@ -219,4 +276,10 @@ export class SubscriptionsTable {
       return message;
     });
   }
+}
+
+/** Compares two strings of equal length in time independent of where they differ. */
+function timingSafeEqualText(a: string, b: string): boolean {
+  const encoder = new TextEncoder();
+  return crypto.subtle.timingSafeEqual(encoder.encode(a), encoder.encode(b));
 }

@@ -2,53 +2,55 @@
  * The pages in a real browser: Debian's Chromium, driven by playwright-core
  * (no browser download), against `wrangler dev` serving the curated dataset
  * (posted through `POST /events` and published). An event page shows every
- * source quote of its record; with JavaScript disabled, the list shows the
+ * source quote of its record, and its place on the static map (the basemap
+ * SVG of this origin loads and paints, the marker sits on it); with JavaScript disabled, the list shows the
  * records the JSON API returns for the same URL, its filters are reachable
  * from the keyboard, and the filter form narrows the list to exactly what
- * the API returns for the submitted filter. Screenshots of both pages go to
+ * the API returns for the submitted filter. Screenshots of both pages (and of the map) go to
  * the git-ignored screenshots/ folder for review.
  *
  * Needs /usr/bin/chromium (apt-get install -y chromium): without it the
  * suite is skipped with a message, or fails when CI is set.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import events from '../../data/events.json';
-import { lastLines, startWranglerDev, stop, waitFor, type DevServer } from './processes.ts';
+import { chromiumMissing, SCREENSHOTS, startBrowserBench, type BrowserBench } from './chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-/** Flags for a quiet, reproducible headless Chromium that reaches nothing but the server under test. */
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SCREENSHOTS = fileURLToPath(new URL('../../screenshots/', import.meta.url));
-const TOKEN = 'browser-test-admin-token';
 const EVENT_ID = '2023-12-25-erbil-air-base-drone-attack';
 
-const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install -y chromium)`;
-if (missing && !process.env.CI) console.warn(`Skipping the browser check: ${missing}`);
+/**
+ * Run in the page (as text: these tests are typed without the DOM): the map's
+ * <image> decodes (it rejects when its file cannot be shown), the same file as
+ * an <img> has a natural size, and painted on a canvas it shows these colours
+ * (RGB of every 97th pixel).
+ */
+const BASEMAP_PROBE = `(async () => {
+  const image = document.querySelector('figure.place-map svg image');
+  await image.decode();
+  const probe = new Image();
+  probe.src = image.href.baseVal;
+  await probe.decode();
+  const canvas = document.createElement('canvas');
+  [canvas.width, canvas.height] = [probe.naturalWidth, probe.naturalHeight];
+  const context = canvas.getContext('2d');
+  context.drawImage(probe, 0, 0);
+  const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  const colours = new Set();
+  for (let at = 0; at < pixels.length; at += 4 * 97) colours.add(pixels[at] + ',' + pixels[at + 1] + ',' + pixels[at + 2]);
+  return { naturalWidth: probe.naturalWidth, naturalHeight: probe.naturalHeight, colours: [...colours] };
+})()`;
 
-describe.skipIf(missing !== null && !process.env.CI)('pages in Chromium', () => {
-  let tmp = '';
-  let worker: DevServer | undefined;
-  const contexts: BrowserContext[] = [];
+if (chromiumMissing && !process.env.CI) console.warn(`Skipping the browser check: ${chromiumMissing}`);
 
-  /** A fresh browser profile (its own --user-data-dir), with or without JavaScript, collecting console errors. */
-  async function open(javaScriptEnabled: boolean): Promise<{ page: Page; errors: string[] }> {
-    const context = await chromium.launchPersistentContext(mkdtempSync(join(tmp, 'profile-')), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, javaScriptEnabled });
-    contexts.push(context);
-    const page = context.pages()[0] ?? (await context.newPage());
-    const errors: string[] = [];
-    page.on('console', (message) => void (message.type() === 'error' && errors.push(message.text())));
-    page.on('pageerror', (error) => void errors.push(error.message));
-    return { page, errors };
-  }
+describe.skipIf(chromiumMissing !== null && !process.env.CI)('pages in Chromium', () => {
+  let bench: BrowserBench | undefined;
+  const open = (javaScriptEnabled: boolean) => bench!.open({ javaScriptEnabled });
 
   /** The record ids the JSON API returns for `/events?query`. */
   async function apiIds(query: string): Promise<string[]> {
-    const body = (await (await fetch(`${worker!.base}/events${query}`)).json()) as { data: Array<{ id: string }> };
+    const body = (await (await fetch(`${bench!.worker.base}/events${query}`)).json()) as { data: Array<{ id: string }> };
     return body.data.map((event) => event.id);
   }
 
@@ -56,29 +58,16 @@ describe.skipIf(missing !== null && !process.env.CI)('pages in Chromium', () => 
   const listedIds = (page: Page): Promise<string[]> => page.locator('ol.events li > a').evaluateAll((links) => links.map((link) => link.getAttribute('href')!.replace('/events/', '')));
 
   beforeAll(async () => {
-    if (missing) throw new Error(missing);
-    tmp = mkdtempSync(join(tmpdir(), 'strikewire-browser-'));
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    worker = await startWranglerDev(join(tmp, 'state'), TOKEN);
-    const admin = { authorization: `Bearer ${TOKEN}` };
-    const posted = await fetch(`${worker.base}/events`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify(events) });
-    if (posted.status !== 201) throw new Error(`POST /events answered ${posted.status}: ${await posted.text()}`);
-    await waitFor(
-      'the dataset to be published',
-      async () => ((await (await fetch(`${worker!.base}/admin/status`, { headers: admin })).json()) as { publish: { up_to_date: boolean } }).publish.up_to_date || undefined,
-      () => lastLines(worker),
-    );
+    bench = await startBrowserBench();
   });
 
   afterAll(async () => {
-    for (const context of contexts) await context.close();
-    await stop(worker);
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    await bench?.close();
   });
 
   it('shows every source quote on an event page, with no console errors', async () => {
     const { page, errors } = await open(true);
-    const response = await page.goto(`${worker!.base}/events/${EVENT_ID}`);
+    const response = await page.goto(`${bench!.worker.base}/events/${EVENT_ID}`);
     expect(response?.status()).toBe(200);
     expect(response?.headers()['content-type']).toMatch(/^text\/html/);
     const record = events.find((event) => event.id === EVENT_ID)!;
@@ -87,15 +76,38 @@ describe.skipIf(missing !== null && !process.env.CI)('pages in Chromium', () => 
     for (const quote of quotes) expect(await page.getByText(quote.trim(), { exact: true }).first().isVisible()).toBe(true);
     expect(await page.locator('h1').innerText()).toBe(record.title);
     await page.screenshot({ path: join(SCREENSHOTS, 'event-page.png'), fullPage: true });
-    const document = await page.goto(`${worker!.base}${await page.locator('ol.sources a').first().getAttribute('href')}`);
+    const document = await page.goto(`${bench!.worker.base}${await page.locator('ol.sources a').first().getAttribute('href')}`);
     expect(document?.status()).toBe(200);
     expect(await page.locator('pre.document').innerText()).toContain(record.sources[0]!.quote.split('\n')[0]);
     expect(errors).toEqual([]);
   });
 
+  it('shows the place on a static map whose basemap image loads from this origin, with no console errors', async () => {
+    const { page, errors, requests } = await open(true);
+    const basemap = page.waitForResponse((response) => new URL(response.url()).pathname === '/explorer/region.svg');
+    await page.goto(`${bench!.worker.base}/events/${EVENT_ID}`);
+    const served = await basemap;
+    expect(served.status()).toBe(200);
+    expect(served.headers()['content-type']).toMatch(/^image\/svg\+xml/);
+    const map = page.getByRole('img', { name: 'Map of the region marking Erbil Air Base, Erbil, Iraq (the site itself)' });
+    expect(await map.isVisible()).toBe(true);
+    const loaded = (await page.evaluate(BASEMAP_PROBE)) as { naturalWidth: number; naturalHeight: number; colours: string[] };
+    expect(loaded.naturalWidth).toBeGreaterThan(0);
+    expect(loaded.naturalHeight).toBeGreaterThan(0);
+    expect(loaded.colours).toEqual(expect.arrayContaining(['207,224,238', '244,241,234']));
+    const marker = await page.locator('figure.place-map circle.place-marker').boundingBox();
+    const frame = await map.boundingBox();
+    expect(marker!.width).toBeGreaterThan(4);
+    expect(marker!.x).toBeGreaterThan(frame!.x);
+    expect(marker!.y + marker!.height).toBeLessThan(frame!.y + frame!.height);
+    for (const url of requests) expect(new URL(url).origin, url).toBe(bench!.worker.base);
+    await page.locator('figure.place-map').screenshot({ path: join(SCREENSHOTS, 'event-map.png') });
+    expect(errors).toEqual([]);
+  });
+
   it('lists and filters records with JavaScript disabled, from the keyboard too, as the API does', async () => {
     const { page, errors } = await open(false);
-    await page.goto(`${worker!.base}/events`);
+    await page.goto(`${bench!.worker.base}/events`);
     expect(await listedIds(page)).toEqual(await apiIds(''));
 
     let reached = false;

@@ -1,6 +1,7 @@
 /**
  * Real processes for the client tests: `wrangler dev` serving the Worker on a
- * free loopback port with its local state persisted to a folder, the example
+ * free loopback port with its local state persisted to a folder (empty, or
+ * with the curated dataset published), the example
  * webhook receiver `examples/receiver.mjs`, and `wrangler kv bulk put
  * --local` into the same persisted KV. Every process runs in its own process
  * group, so that stopping or killing it ends its children (workerd) too.
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import events from '../../data/events.json';
 
 /** The repository root, the working directory of every process started here. */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -154,6 +156,29 @@ export async function startWranglerDev(persistTo: string, adminToken: string): P
       },
       () => `wrangler dev output:\n${lastLines(worker)}`,
       60_000,
+    );
+  } catch (error) {
+    await stop(worker);
+    throw error;
+  }
+  return worker;
+}
+
+/**
+ * Starts `wrangler dev` (as `startWranglerDev`) and posts the curated dataset
+ * of `data/events.json` to it, returning once it is published.
+ */
+export async function startWithCuratedData(persistTo: string): Promise<DevServer> {
+  const token = 'curated-data-admin-token';
+  const worker = await startWranglerDev(persistTo, token);
+  try {
+    const admin = { authorization: `Bearer ${token}` };
+    const posted = await fetch(`${worker.base}/events`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify(events) });
+    if (posted.status !== 201) throw new Error(`POST /events answered ${posted.status}: ${await posted.text()}`);
+    await waitFor(
+      'the dataset to be published',
+      async () => ((await (await fetch(`${worker.base}/admin/status`, { headers: admin })).json()) as { publish: { up_to_date: boolean } }).publish.up_to_date || undefined,
+      () => lastLines(worker),
     );
   } catch (error) {
     await stop(worker);

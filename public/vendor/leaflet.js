@@ -1,0 +1,1 @@
+../../node_modules/leaflet/dist/leaflet-src.esm.js
