@@ -22,7 +22,7 @@ export default {
     const now = new Date(controller.scheduledTime).toISOString();
     if (env.SEED_FROM_BUNDLE === 'true') await ensureBundlePublished(env, now, true);
     const report = await coordinator(env).reconcile(now);
-    if (report.adopted.length > 0 || report.quarantined.length > 0) console.log('reconciled', JSON.stringify(report));
+    if (report.adopted.length > 0 || report.quarantined.length > 0 || report.retracted.length > 0) console.log('reconciled', JSON.stringify(report));
     const expired = await coordinator(env).expireWebSub(now);
     if (expired.length > 0) console.log('WebSub leases ended', JSON.stringify(expired));
   },

@@ -1,12 +1,13 @@
 /**
  * Shared workerd test helpers: requests through the real Worker entry point,
  * writing records through the Coordinator and waiting until they are
- * published, the check of a 400 naming a parameter, and (re-exported) the
- * record builders.
+ * published, the check of a 400 naming a parameter, GETs that count the KV
+ * keys they read (and wait until a body is served from the rendered-body
+ * cache), and (re-exported) the record builders.
  */
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import type { EventInput } from '../functions/domain/schema.ts';
 import type { CoordinatorStatus } from '../functions/store/coordinator.ts';
 import type { WriteResult } from '../functions/store/dataset-table.ts';
@@ -23,6 +24,28 @@ export function call(path: string, init: Omit<RequestInit, 'headers'> & { header
   for (const [name, value] of Object.entries(init.headers ?? {})) if (value !== null) headers.set(name, value);
   if (!Object.keys(init.headers ?? {}).some((name) => name.toLowerCase() === 'accept')) headers.set('Accept', 'application/json');
   return exports.default.fetch(new Request(`http://strikewire.test${path}`, { ...init, headers }));
+}
+
+/** A GET through the real Worker entry; the KV keys it read, by name (a bulk read is "records"). */
+export async function getCounting(path: string, headers: Record<string, string> = {}): Promise<{ response: Response; body: string; reads: string[] }> {
+  const get = vi.spyOn(env.EVENTS, 'get');
+  try {
+    const response = await call(path, { headers });
+    const body = await response.text();
+    return { response, body, reads: get.mock.calls.map(([key]) => (Array.isArray(key) ? 'records' : String(key))) };
+  } finally {
+    get.mockRestore();
+  }
+}
+
+/** Repeats `path` until a request reads nothing but the head (its body is cached once the first request's waitUntil has run); that request. */
+export async function untilCached(path: string, headers: Record<string, string> = {}): Promise<{ response: Response; body: string; reads: string[] }> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const result = await getCounting(path, headers);
+    if (result.reads.length === 1) return result;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`${path} was never served from the cache`);
 }
 
 /** GETs `path` and returns status and parsed JSON body. */

@@ -18,33 +18,11 @@ import { indexRead, readIndex } from '../functions/routes/conditional.ts';
 import type { ReadEnv } from '../functions/routes/read-env.ts';
 import { negotiate } from '../functions/routes/negotiation.ts';
 import { simulation } from './platform/simulated-kv.ts';
-import { call, makeEvent, seed } from './helpers.ts';
+import { call, getCounting, makeEvent, seed, untilCached } from './helpers.ts';
 
 const WRITTEN_AT = '2026-04-01T10:00:00.000Z';
 /** Every route whose body is cached, each with a query no other test in this file asks. */
 const CACHED_ROUTES = ['/events?limit=3', '/feed.rss?limit=4', '/feed.atom?limit=4', '/feed.json?limit=4', '/events.geojson?limit=5', '/events.csv?limit=5', '/stats?country=IQ', '/actors', '/events/hot-first'];
-
-/** A GET through the real Worker entry; the KV keys it read, by name (a bulk read is "records"). */
-async function getCounting(path: string, headers: Record<string, string> = {}): Promise<{ response: Response; body: string; reads: string[] }> {
-  const get = vi.spyOn(env.EVENTS, 'get');
-  try {
-    const response = await call(path, { headers });
-    const body = await response.text();
-    return { response, body, reads: get.mock.calls.map(([key]) => (Array.isArray(key) ? 'records' : String(key))) };
-  } finally {
-    get.mockRestore();
-  }
-}
-
-/** Repeats `path` until a request reads nothing but the head (its body is cached once the first request's waitUntil has run); that request. */
-async function untilCached(path: string, headers: Record<string, string> = {}): Promise<{ response: Response; body: string; reads: string[] }> {
-  for (let attempt = 0; attempt < 40; attempt++) {
-    const result = await getCounting(path, headers);
-    if (result.reads.length === 1) return result;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`${path} was never served from the cache`);
-}
 
 beforeAll(async () => {
   await seed([makeEvent('hot-first', '2024-02-01'), makeEvent('hot-second', '2024-02-02', { location: { name: 'Deir ez-Zor', country: 'SY', lat: 35.33, lon: 40.14, precision: 'city' } })], WRITTEN_AT);

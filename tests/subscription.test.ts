@@ -19,8 +19,8 @@ function problems(body: unknown, schema: v.GenericSchema = SubscriptionInputSche
 }
 
 describe('SubscriptionInputSchema', () => {
-  it('needs only a url, defaulting to every record and both event types', () => {
-    expect(v.parse(SubscriptionInputSchema, { url: URL_OK })).toEqual({ url: URL_OK, filters: {}, event_types: ['event.created', 'event.updated'] });
+  it('needs only a url, defaulting to every record and every record event type', () => {
+    expect(v.parse(SubscriptionInputSchema, { url: URL_OK })).toEqual({ url: URL_OK, filters: {}, event_types: ['event.created', 'event.updated', 'event.deleted'] });
   });
 
   it('keeps a trimmed description and stores the URL normalised', () => {
@@ -45,7 +45,8 @@ describe('SubscriptionInputSchema', () => {
     expect(v.parse(SubscriptionInputSchema, { url: URL_OK, event_types: ['event.updated', 'event.created', 'event.updated'] }).event_types).toEqual(['event.created', 'event.updated']);
     expect(v.parse(SubscriptionInputSchema, { url: URL_OK, event_types: ['event.updated'] }).event_types).toEqual(['event.updated']);
     expect(problems({ url: URL_OK, event_types: [] })).toEqual(['event_types: must name at least one event type']);
-    expect(problems({ url: URL_OK, event_types: ['ping'] })).toEqual(['event_types.0: must be one of event.created, event.updated']);
+    expect(v.parse(SubscriptionInputSchema, { url: URL_OK, event_types: ['event.deleted', 'event.created'] }).event_types).toEqual(['event.created', 'event.deleted']);
+    expect(problems({ url: URL_OK, event_types: ['ping'] })).toEqual(['event_types.0: must be one of event.created, event.updated, event.deleted']);
     expect(problems({ url: URL_OK, event_types: 'event.created' })).toEqual(['event_types: must be an array of event types']);
   });
 

@@ -117,7 +117,7 @@ describe('subscriptions API', () => {
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     const one = await getJson(`/subscriptions/${id}`, { headers: ADMIN });
     expect(one.status).toBe(200);
-    expect(one.body).toMatchObject({ id, url: 'https://hooks.example.com/created', status: 'active', description: 'Syria desk', filters: { country: ['SY'], type: ['attack', 'strike'] }, event_types: ['event.created', 'event.updated'] });
+    expect(one.body).toMatchObject({ id, url: 'https://hooks.example.com/created', status: 'active', description: 'Syria desk', filters: { country: ['SY'], type: ['attack', 'strike'] }, event_types: ['event.created', 'event.updated', 'event.deleted'] });
     const list = await call('/subscriptions', { headers: ADMIN });
     const text = await list.text();
     expect(text).toContain(id);
@@ -145,7 +145,7 @@ describe('subscriptions API', () => {
     [{ url: 'https://hooks.example.com:0/hook' }, 'url'],
     [{ url: 'https://hooks.example.com/x', filters: { type: 'massacre' } }, 'filters.type.0'],
     [{ url: 'https://hooks.example.com/x', filters: { colour: 'red' } }, 'filters.colour'],
-    [{ url: 'https://hooks.example.com/x', event_types: ['event.deleted'] }, 'event_types.0'],
+    [{ url: 'https://hooks.example.com/x', event_types: ['event.removed'] }, 'event_types.0'],
     [{ url: 'https://hooks.example.com/x', secret: 'mine' }, 'secret'],
     [{}, 'url'],
   ])('answers 400 naming the field for %j', async (body, field) => {

@@ -77,6 +77,8 @@ export interface IndexEntry {
   /** The record's casualty figures by group, for `/stats`. Absent in entries indexed before it existed. */
   casualties?: GroupFigure[];
   updated_at: string;
+  /** When this revision was committed (`updated_since`, `order=updated`). Absent in entries indexed before it existed: read it with `entryChangedAt`. */
+  changed_at?: string;
   /** Folded title, summary, place, and actor names (as written, and each actor's names in the dictionary) for `q=` search. */
   text: string;
 }
@@ -182,6 +184,9 @@ export function entryCasualtyStatus(entry: IndexEntry): CasualtyStatus {
   if (entry.has_casualties !== undefined) return entry.has_casualties;
   return (entry.killed ?? 0) + (entry.injured ?? 0) > 0 ? true : null;
 }
+
+/** When an entry's revision was committed; an entry indexed before that was kept stands for its record's `updated_at`. */
+export const entryChangedAt = (entry: Pick<IndexEntry, 'changed_at' | 'updated_at'>): string => entry.changed_at ?? entry.updated_at;
 
 /** The `[start, end]` days of an entry; an entry indexed before intervals stands for its date alone. */
 export const entryInterval = (entry: IndexEntry): { start: string; end: string } => ({ start: entry.date_start ?? entry.date, end: entry.date_end ?? entry.date });

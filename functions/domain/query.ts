@@ -7,7 +7,7 @@ import * as v from 'valibot';
 import { actorSelected, selectActors, type ActorSelection } from './actors.ts';
 import { intervalMatches } from './dates.ts';
 import { ACTOR_ROLES, EVENT_TYPES, IsoDate, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS, type Tally } from './schema.ts';
-import { chunkInterval, entryActors, entryCasualtyStatus, entryInterval, entryPrecision, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
+import { chunkInterval, entryActors, entryChangedAt, entryCasualtyStatus, entryInterval, entryPrecision, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
 import { matchesSearch, parseSearch, type SearchTerm } from './text.ts';
 
 /** Page size when `limit` is not given. */
@@ -88,8 +88,36 @@ export const filterEntries = {
   has_casualties: v.optional(v.pipe(once, v.picklist(['true', 'false', 'unknown'], 'must be true, false or unknown'), v.transform((value): CasualtyStatus => (value === 'unknown' ? null : value === 'true')))),
 };
 
-/** A cursor parameter, decoded to the sort key it stands for. */
+/** A cursor parameter, decoded to the position it stands for (a sort key, or a change-log position of `order=updated`). */
 const Cursor = v.pipe(once, v.maxLength(512, 'is not a valid cursor'), v.transform(decodeCursor), v.string('is not a valid cursor'));
+
+/** Orders of `/events`, the feeds and the exports: by the event's date (default), or by the time of each record's last change. */
+export const ORDERS = ['date', 'updated'] as const;
+
+/** What `updated_since` and `order` add to the filters of `/events`, the feeds and the exports. */
+const changeEntries = {
+  /** An RFC 3339 time: records whose last change was committed at or after it. Kept as ISO 8601 UTC, as changes are stamped. */
+  updated_since: v.optional(
+    v.pipe(
+      once,
+      v.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i, 'must be an RFC 3339 time such as 2024-01-31T12:00:00Z'),
+      v.transform((text) => new Date(text.toUpperCase())),
+      v.check((time) => !Number.isNaN(time.getTime()), 'must be an RFC 3339 time such as 2024-01-31T12:00:00Z'),
+      v.transform((time) => time.toISOString()),
+      v.metadata({ format: 'date-time' }),
+    ),
+  ),
+  order: v.optional(v.pipe(once, v.picklist(ORDERS, `must be ${ORDERS.join(' or ')}`))),
+};
+
+/** A cursor of `order=updated`: before change `seq` of the change log of `epoch`. */
+export const updatedCursor = (epoch: string, seq: number): string => encodeCursor(`u:${epoch}:${seq}`);
+
+/** The change-log position of an `order=updated` cursor; null when the cursor is a sort key. */
+export function updatedPosition(position: string): { epoch: string; seq: number } | null {
+  const match = /^u:([0-9a-z]{1,32}):(\d{1,15})$/.exec(position);
+  return match ? { epoch: match[1]!, seq: Number(match[2]) } : null;
+}
 
 /** True unless `until` is before `since`; each query schema checks it, reporting on `until`. */
 const datesInOrder = (query: { since?: string; until?: string }): boolean => !query.since || !query.until || query.since <= query.until;
@@ -100,13 +128,13 @@ const limitEntry = { limit: v.optional(Limit, String(DEFAULT_LIMIT)) };
 
 /** Parameters of `/events`, `/events.geojson` and `/events.csv`: the filters plus `limit` and `cursor` (decoded to a sort key). Unknown parameters are rejected by name. */
 export const EventQuerySchema = v.pipe(
-  v.strictObject({ ...filterEntries, ...limitEntry, cursor: v.optional(Cursor) }),
+  v.strictObject({ ...filterEntries, ...changeEntries, ...limitEntry, cursor: v.optional(Cursor) }),
   v.forward(v.partialCheck([['since'], ['until']], datesInOrder, DATES_OUT_OF_ORDER), ['until']),
 );
 
-/** Parameters of the feeds: the filters plus `limit`; a feed is always the newest page. */
+/** Parameters of the feeds: the filters plus `limit`; a feed is always the first page. */
 export const FeedQuerySchema = v.pipe(
-  v.strictObject({ ...filterEntries, ...limitEntry }),
+  v.strictObject({ ...filterEntries, ...changeEntries, ...limitEntry }),
   v.forward(v.partialCheck([['since'], ['until']], datesInOrder, DATES_OUT_OF_ORDER), ['until']),
 );
 
@@ -132,8 +160,8 @@ export const FilterQuerySchema = v.pipe(
 /** Parameters of `/events` after validation. */
 export type EventQuery = v.InferOutput<typeof EventQuerySchema>;
 
-/** The filter part of a query. */
-export type EventFilter = Omit<EventQuery, 'limit' | 'cursor'>;
+/** The filter part of a query (`order` is how it is listed, not what it selects). */
+export type EventFilter = Omit<EventQuery, 'limit' | 'cursor' | 'order'>;
 
 /** True when an index entry satisfies every filter given. */
 export function matchesFilter(entry: IndexEntry, filter: EventFilter): boolean {
@@ -156,6 +184,7 @@ export function matchesFilter(entry: IndexEntry, filter: EventFilter): boolean {
     if (!found) return false;
   }
   if (filter.q && !matchesSearch(entry.text, searchTerms(filter.q))) return false;
+  if (filter.updated_since && entryChangedAt(entry) < filter.updated_since) return false;
   if (filter.bbox) {
     const { minLon, minLat, maxLon, maxLat } = filter.bbox;
     if (entry.lat < minLat || entry.lat > maxLat) return false;
@@ -177,7 +206,7 @@ export function decodeCursor(cursor: string): string | null {
     const binary = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
     const parsed: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
     const after = (parsed as { after?: unknown } | null)?.after;
-    return typeof after === 'string' && /^\d{4}-\d{2}-\d{2}\|[a-z0-9-]+$/.test(after) ? after : null;
+    return typeof after === 'string' && (/^\d{4}-\d{2}-\d{2}\|[a-z0-9-]+$/.test(after) || updatedPosition(after) !== null) ? after : null;
   } catch {
     return null;
   }

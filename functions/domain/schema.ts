@@ -127,14 +127,14 @@ const Text = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1, 'must 
 type Lines = 'single' | 'multi';
 
 /** How record text is checked: `Text` for stored records, `cleanText` for records being written. */
-type TextRule = (max: number, lines?: Lines) => v.GenericSchema<string, string>;
+export type TextRule = (max: number, lines?: Lines) => v.GenericSchema<string, string>;
 
 /**
  * Text being written: it must hold none of `forbiddenCharacter`'s characters
  * (checked before anything else, so a title made only of them is refused for
  * them, not passed as non-empty), and is stored NFC-normalised.
  */
-const cleanText: TextRule = (max, lines = 'single') =>
+export const cleanText: TextRule = (max, lines = 'single') =>
   v.pipe(
     v.string(),
     v.rawTransform(({ dataset, addIssue, NEVER }) => {

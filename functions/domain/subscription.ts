@@ -16,7 +16,7 @@ import { checkWebhookTarget, type WebhookTargetOptions } from './webhook-targets
 import type { RecordEventType } from './webhook-signing.ts';
 
 /** Message types a subscription can ask for (every subscription can also be pinged). */
-export const SUBSCRIBABLE_EVENT_TYPES = ['event.created', 'event.updated'] as const satisfies readonly RecordEventType[];
+export const SUBSCRIBABLE_EVENT_TYPES = ['event.created', 'event.updated', 'event.deleted'] as const satisfies readonly RecordEventType[];
 
 /** Longest accepted `description`. */
 export const MAX_DESCRIPTION_LENGTH = 500;
@@ -44,7 +44,7 @@ const Description = v.pipe(v.string('must be a string'), v.trim(), v.minLength(1
 /**
  * The schema of a `POST /subscriptions` body under the given target rules
  * (production rules when none are given). Unknown fields are rejected by name;
- * `filters` defaults to none (every record) and `event_types` to both types,
+ * `filters` defaults to none (every record) and `event_types` to every type,
  * and the output lists event types once each, in SUBSCRIBABLE_EVENT_TYPES order.
  */
 export function subscriptionInputSchema(targets: WebhookTargetOptions = {}) {

@@ -8,6 +8,7 @@
  * Pure apart from Web Crypto: time, secrets and random bytes come in as
  * arguments, so the same inputs always give the same headers.
  */
+import type { DeletedData } from './change-feed.ts';
 import type { Event } from './schema.ts';
 
 /** Prefix of every subscription secret, as Standard Webhooks libraries expect. */
@@ -16,8 +17,8 @@ export const SECRET_PREFIX = 'whsec_';
 /** Random bytes in a generated secret (256 bits, within the 24–64 bytes the standard asks for). */
 export const SECRET_BYTES = 32;
 
-/** Types of webhook message: a record was added, a record changed, or a test delivery. */
-export const WEBHOOK_EVENT_TYPES = ['event.created', 'event.updated', 'ping'] as const;
+/** Types of webhook message: a record was added, changed or retracted, or a test delivery. */
+export const WEBHOOK_EVENT_TYPES = ['event.created', 'event.updated', 'event.deleted', 'ping'] as const;
 
 /** One of `WEBHOOK_EVENT_TYPES`. */
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -34,6 +35,7 @@ export interface PingData {
 export interface WebhookData {
   'event.created': Event;
   'event.updated': Event;
+  'event.deleted': DeletedData;
   ping: PingData;
 }
 

@@ -16,7 +16,12 @@
  * Cache API (rendered-cache.ts) under the dataset revision they were built
  * from and their media type, so a repeated request costs one head read and a
  * cache lookup, and a write (a new revision) is never answered with an old
- * body.
+ * body. Bodies read from the change log (`order=updated`), which no index
+ * revision names, are cached under the head's revision for a minute at most
+ * and validated by their own digest (`changeLogRead`); `/changes`, whose
+ * last page grows between head updates, only by its digest
+ * (`digestValidated`). A retraction or restore is a write like any other:
+ * it moves the head, so cached bodies are never served after it.
  *
  * KV is eventually consistent: a location may see a head older or newer than
  * its manifest. A body's ETag always names the revision of the manifest it
@@ -132,6 +137,60 @@ export function recordRead({ withIndex = [] }: { withIndex?: readonly string[] }
 
 /** The record id of an `/events/:id` route; `<id>.json`, the record's JSON link, names the same record. */
 export const routeRecordId = (c: Context<ReadEnv>): string => (c.req.param('id') ?? '').replace(/\.json$/, '');
+
+/**
+ * Middleware for GET routes whose body is read from the change log
+ * (`order=updated`: change-log pages and the latest `event:<id>` copies,
+ * published before the index head but not named by any manifest revision).
+ * A body is cached under the index head's revision, like index reads, but
+ * only as long as KV may serve a stale copy of the keys it was read from
+ * (RECORD_BODY_LIFETIME_SECONDS); its ETag digests the body itself
+ * (`digestValidated`), so one ETag never stands for two bodies even where
+ * those keys lag the head. A cached body answers a matching If-None-Match
+ * with a 304 after the head read and the cache lookup.
+ */
+export function changeLogRead(): MiddlewareHandler<ReadEnv> {
+  return async (c, next) => {
+    const head = await readHead(c.env.EVENTS);
+    const key = renderedKey(c.env.CF_VERSION_METADATA.id, new URL(c.req.url), indexVersion(head).revision, mediaTypeOf(c));
+    const cached = await lookUpRendered(key);
+    if (cached) {
+      const validators = validatorsFrom(cached.headers);
+      return isFresh(c, validators) ? c.body(null, 304, validators) : servedFromCache(cached);
+    }
+    await next();
+    if (await validateByDigest(c, POLLING_CACHE_CONTROL)) keepRendered(c.executionCtx, key, c.res, RECORD_BODY_LIFETIME_SECONDS);
+  };
+}
+
+/**
+ * Middleware for GET routes whose body has no version to read beforehand
+ * (`/changes`: the last change-log page grows between head updates): after
+ * the handler, a 200 gets a strong ETag digesting its body and
+ * `cacheControl`, and becomes a 304 when the client's If-None-Match names
+ * that ETag. It saves the client the transfer, not the server the reads.
+ */
+export function digestValidated(cacheControl: string): MiddlewareHandler<ReadEnv> {
+  return async (c, next) => {
+    await next();
+    await validateByDigest(c, cacheControl);
+  };
+}
+
+/** After a handler: gives a 200 its body's digest as ETag (and `cacheControl`), or answers 304 when that is the client's copy; true when the 200 stands. */
+async function validateByDigest(c: Context<ReadEnv>, cacheControl: string): Promise<boolean> {
+  if (c.res.status !== 200) return false;
+  const digest = await sha256Hex(await c.res.clone().text());
+  const validators = { ...(await validatorsOf({ revision: `body:${digest}`, updatedAt: null }, mediaTypeOf(c), new URL(c.req.url))), 'Cache-Control': cacheControl };
+  if (isFresh(c, validators)) {
+    // Replaced outright: assigning over a response would carry its headers (Content-Type, Content-Disposition) onto the 304.
+    c.res = undefined;
+    c.res = new Response(null, { status: 304, headers: validators });
+    return false;
+  }
+  setAll(c.res.headers, validators);
+  return true;
+}
 
 /** The tallies collection: the digest of its content and when that last changed, published with it in one value. */
 export const talliesVersion: VersionOf = async (c) => {

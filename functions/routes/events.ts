@@ -4,7 +4,8 @@
  * `date_start`/`date_end` derived from their date (`withDateInterval`). The
  * same URLs answer clients that prefer HTML with pages (the list with its
  * filter form, one record with its sources); `GET /events/<id>.json` is a
- * record's JSON for a link a browser can follow.
+ * record's JSON for a link a browser can follow. A retracted record's URL
+ * answers 410 Gone with its tombstone.
  */
 import { vValidator } from '@hono/valibot-validator';
 import { Hono, type Context } from 'hono';
@@ -14,17 +15,29 @@ import { EventQuerySchema, TallyQuerySchema, matchesTallyQuery } from '../domain
 import { EventIdSchema, type Event } from '../domain/schema.ts';
 import { EventPage, NEARBY_DAYS } from '../pages/event-page.tsx';
 import { EventsPage, InvalidQueryPage } from '../pages/events-page.tsx';
-import { queryEvents, readEvent } from '../store/events-store.ts';
-import { conditionalGet, indexRead, readIndex, recordRead, routeRecordId, talliesVersion } from './conditional.ts';
+import { ErrorPage } from '../pages/error-page.tsx';
+import { queryEvents, readEvent, readTombstone } from '../store/events-store.ts';
+import { conditionalGet, readIndex, recordRead, routeRecordId, talliesVersion } from './conditional.ts';
 import type { ReadEnv } from './read-env.ts';
 import { validationHook } from './errors.ts';
+import { listEvents, listRead } from './listing.ts';
 import { JSON_OR_PAGE, dropEmptyParameters, htmlPage, isHtml, negotiate, negotiatedError, negotiatedValidationHook, originOf } from './negotiation.ts';
 
 /** Most records listed as within NEARBY_DAYS of a record on its page. */
 const NEARBY_LIMIT = 20;
 
-/** The 404 of an unknown record id, as a page or as JSON. */
-const unknownRecord = (c: Context<ReadEnv>, id: string) => negotiatedError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);
+/**
+ * The answer for an id with no record: 410 Gone with the tombstone (JSON, or
+ * a "retracted" page for browsers) when it was retracted, else the 404 of an
+ * unknown id, as a page or as JSON.
+ */
+async function missingRecord(c: Context<ReadEnv>, id: string) {
+  const tombstone = await readTombstone(c.env.EVENTS, id);
+  if (!tombstone) return negotiatedError(c, 404, 'not_found', `No event with id "${id}"`, [{ field: 'id', message: 'no such event' }]);
+  if (!isHtml(c)) return c.json(tombstone, 410);
+  const message = `The record "${id}" was retracted on ${tombstone.retracted_at}${tombstone.reason ? `: ${tombstone.reason}` : ''}.`;
+  return htmlPage(c, ErrorPage({ origin: originOf(c), heading: 'Retracted', message }), 410);
+}
 
 /** A record's page: the records it names as related, and others within NEARBY_DAYS of it. */
 async function recordPage(c: Context<ReadEnv>, event: Event) {
@@ -45,10 +58,9 @@ export const eventsRoutes = new Hono<ReadEnv>()
     negotiate(JSON_OR_PAGE),
     dropEmptyParameters,
     vValidator('query', EventQuerySchema, negotiatedValidationHook((c, message, fields) => InvalidQueryPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, message, fields }))),
-    indexRead(),
+    listRead(),
     async (c) => {
-      const { limit, cursor, ...filter } = c.req.valid('query');
-      const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, manifest));
+      const page = await listEvents(c, c.req.valid('query'));
       if (isHtml(c)) return htmlPage(c, EventsPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, events: page.events, nextCursor: page.nextCursor }));
       return c.json({ data: page.events.map(withDateInterval), next_cursor: page.nextCursor });
     },
@@ -57,15 +69,15 @@ export const eventsRoutes = new Hono<ReadEnv>()
     '/:id{[a-z0-9-]+\\.json}',
     vValidator('param', v.object({ id: v.pipe(v.string(), v.transform((file) => file.replace(/\.json$/, '')), EventIdSchema) }), validationHook()),
     recordRead(),
-    (c) => {
+    async (c) => {
       const stored = c.get('record');
-      return stored ? c.body(stored.text, 200, { 'Content-Type': 'application/json' }) : unknownRecord(c, routeRecordId(c));
+      return stored ? c.body(stored.text, 200, { 'Content-Type': 'application/json' }) : missingRecord(c, routeRecordId(c));
     },
   )
   .get('/:id', negotiate(JSON_OR_PAGE), vValidator('param', v.object({ id: EventIdSchema }), negotiatedValidationHook()), recordRead({ withIndex: ['text/html'] }), async (c) => {
     const { id } = c.req.valid('param');
     const stored = c.get('record');
-    if (!stored) return unknownRecord(c, id);
+    if (!stored) return missingRecord(c, id);
     return isHtml(c) ? recordPage(c, stored.record) : c.body(stored.text, 200, { 'Content-Type': 'application/json' });
   });
 

@@ -9,10 +9,9 @@ import { CSV_MEDIA_TYPE, toCsv } from '../domain/csv.ts';
 import { GEOJSON_MEDIA_TYPE, toFeatureCollection } from '../domain/geojson.ts';
 import { EventQuerySchema } from '../domain/query.ts';
 import type { Event } from '../domain/schema.ts';
-import { queryEvents } from '../store/events-store.ts';
-import { indexRead, readIndex } from './conditional.ts';
 import type { ReadEnv } from './read-env.ts';
 import { validationHook } from './errors.ts';
+import { listEvents, listRead } from './listing.ts';
 import { negotiate } from './negotiation.ts';
 
 /** How each export is rendered and labelled. */
@@ -25,9 +24,8 @@ const EXPORTS: Record<string, { mediaType: string; headers: Record<string, strin
 export const exportRoutes = new Hono<ReadEnv>();
 
 for (const [path, format] of Object.entries(EXPORTS)) {
-  exportRoutes.get(path, negotiate([format.mediaType]), vValidator('query', EventQuerySchema, validationHook()), indexRead(), async (c) => {
-    const { limit, cursor, ...filter } = c.req.valid('query');
-    const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, cursor ?? null, manifest));
+  exportRoutes.get(path, negotiate([format.mediaType]), vValidator('query', EventQuerySchema, validationHook()), listRead(), async (c) => {
+    const page = await listEvents(c, c.req.valid('query'));
     const url = new URL(c.req.url);
     const headers = { ...format.headers };
     if (page.nextCursor) {

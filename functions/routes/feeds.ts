@@ -9,10 +9,9 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS, renderFeed } from '../domain/feed.ts';
 import { hubLinkHeader } from '../domain/websub.ts';
 import { FeedQuerySchema } from '../domain/query.ts';
-import { queryEvents } from '../store/events-store.ts';
-import { indexRead, readIndex } from './conditional.ts';
 import type { ReadEnv } from './read-env.ts';
 import { validationHook } from './errors.ts';
+import { listEvents, listRead } from './listing.ts';
 import { negotiate } from './negotiation.ts';
 
 /** The three feed routes. */
@@ -25,10 +24,9 @@ const hubLinks: MiddlewareHandler<ReadEnv> = async (c, next) => {
 };
 
 for (const format of FEED_FORMATS) {
-  feedRoutes.get(FEED_PATHS[format], hubLinks, negotiate([FEED_MEDIA_TYPES[format]]), vValidator('query', FeedQuerySchema, validationHook()), indexRead(), async (c) => {
-    const { limit, ...filter } = c.req.valid('query');
-    const page = await readIndex(c, (manifest) => queryEvents(c.env.EVENTS, filter, limit, null, manifest));
-    const body = renderFeed(format, { url: c.req.url, events: page.events, datasetUpdatedAt: page.manifest.updated_at });
+  feedRoutes.get(FEED_PATHS[format], hubLinks, negotiate([FEED_MEDIA_TYPES[format]]), vValidator('query', FeedQuerySchema, validationHook()), listRead(), async (c) => {
+    const page = await listEvents(c, c.req.valid('query'));
+    const body = renderFeed(format, { url: c.req.url, events: page.events, datasetUpdatedAt: c.get('manifest')?.updated_at ?? null });
     return c.body(body, 200, { 'Content-Type': `${FEED_MEDIA_TYPES[format]}; charset=utf-8` });
   });
 }

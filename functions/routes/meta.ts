@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { etag } from 'hono/etag';
 import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '../domain/feed.ts';
+import { CHANGE_KINDS, MAX_CHANGES_LIMIT } from '../domain/change-feed.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../domain/query.ts';
 import { ACTOR_ROLES, EVENT_TYPES, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS } from '../domain/schema.ts';
 import type { Env } from '../env.ts';
@@ -30,6 +31,12 @@ export const FILTERS = {
   has_casualties: 'true (a reported figure above zero), false (reported as none: every figure 0) or unknown (no figure, or no number)',
 };
 
+/** `updated_since` and `order` of `/events`, the feeds and the exports, described. */
+export const CHANGE_FILTERS = {
+  updated_since: 'RFC 3339 time (2024-01-31T12:00:00Z); records whose last change was committed at or after it (the time /changes gives as changed_at, not the updated_at a curated record brings)',
+  order: 'date (default: newest event first) or updated (records by their last change, newest first, each once; read from the change log; a cursor belongs to its order)',
+};
+
 const LIMIT = { limit: `1..${MAX_LIMIT}, default ${DEFAULT_LIMIT}` };
 /** `limit` and `cursor`, described. */
 export const PAGING = { ...LIMIT, cursor: 'next_cursor of the previous page (exports: the cursor in the Link rel="next" URL)' };
@@ -42,19 +49,27 @@ export const SERVICE = {
   description:
     'Source-cited events: attacks on US and partner forces by Iran-aligned militias in Iraq and Syria, and the US strikes, embassy incidents and deployments around them.',
   endpoints: {
-    'GET /events': { description: 'Events, newest first by date, as { data, next_cursor }; each event carries date_start and date_end', parameters: { ...FILTERS, ...PAGING } },
-    'GET /events/{id}': { description: 'One event by id; clients that prefer text/html get its page (GET /events does the same: the list with a filter form)' },
+    'GET /events': { description: 'Events, newest first by date (or by last change with order=updated), as { data, next_cursor }; each event carries date_start and date_end', parameters: { ...FILTERS, ...CHANGE_FILTERS, ...PAGING } },
+    'GET /events/{id}': { description: 'One event by id; clients that prefer text/html get its page (GET /events does the same: the list with a filter form); 410 Gone with its tombstone { id, revision, retracted_at, reason } once it is retracted' },
+    'GET /changes': {
+      description: `Every create, update and retraction in commit order, as { data, next }: each change with its kind (${CHANGE_KINDS.join(', ')}), id, revision, changed_at and the record as of the change (or the tombstone of a retraction); follow next to resume, after any gap; an empty data with the same next when up to date`,
+      parameters: {
+        since: 'next of the previous page (opaque); absent: from the first change. A cursor of another storage epoch is answered 410: resync from /events',
+        limit: `1..${MAX_CHANGES_LIMIT}, default ${MAX_CHANGES_LIMIT}`,
+      },
+    },
+    'DELETE /events/{id}': { description: 'Retracts a record (admin token), with an optional JSON body { reason }' },
     'GET /events/{id}.json': { description: 'One event by id as JSON, whatever Accept says' },
     'GET /sources': { description: 'The source documents records quote, as { data }: document, publisher, kind, language, published, published_precision, note' },
     'GET /sources/{name}': { description: 'One source document, as stored (text/plain; text/html for browsers)' },
     ...Object.fromEntries(
       FEED_FORMATS.map((format) => [
         `GET ${FEED_PATHS[format]}`,
-        { description: `The newest events matching the filters as ${FEED_FORMAT_NAMES[format]} (${FEED_MEDIA_TYPES[format]}), each with its place as a point (GeoRSS, JSON Feed _geo) when it is a ${POINT_PRECISIONS.join(' or ')}`, parameters: { ...FILTERS, ...LIMIT } },
+        { description: `The newest events matching the filters as ${FEED_FORMAT_NAMES[format]} (${FEED_MEDIA_TYPES[format]}), each with its place as a point (GeoRSS, JSON Feed _geo) when it is a ${POINT_PRECISIONS.join(' or ')}`, parameters: { ...FILTERS, ...CHANGE_FILTERS, ...LIMIT } },
       ]),
     ),
-    'GET /events.geojson': { description: 'A page of events as a GeoJSON FeatureCollection of points [lon, lat], each with its location_precision (a country-precision point is a centroid, not a place); the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...PAGING } },
-    'GET /events.csv': { description: 'A page of events as CSV (RFC 4180) with a header row; the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...PAGING } },
+    'GET /events.geojson': { description: 'A page of events as a GeoJSON FeatureCollection of points [lon, lat], each with its location_precision (a country-precision point is a centroid, not a place); the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...CHANGE_FILTERS, ...PAGING } },
+    'GET /events.csv': { description: 'A page of events as CSV (RFC 4180) with a header row; the next page is in a Link rel="next" header', parameters: { ...FILTERS, ...CHANGE_FILTERS, ...PAGING } },
     'GET /stats': {
       description:
         'Over every matching event, as { data }: total { events, has_casualties: { true, false, unknown }, by_group }, by_month/by_type/by_country [{ key, events, by_group }] with by_group [{ group, events, killed, injured, killed_not_reported, injured_not_reported }] (figures per casualty group, never summed across groups), and by_actor [{ key, name, events, perpetrator, claimant, target, directed_by }] (actors by dictionary id and role, no casualty figures)',

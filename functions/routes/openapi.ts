@@ -16,6 +16,7 @@ import { Hono } from 'hono';
 import { etag } from 'hono/etag';
 import * as v from 'valibot';
 import { ACTOR_ROLES, ActorSchema, EventIdSchema, EventInputSchema, EventSchema, IsoDate, TallySchema } from '../domain/schema.ts';
+import { CHANGE_KINDS, ChangesQuerySchema, MAX_REASON_LENGTH, RetractionBodySchema } from '../domain/change-feed.ts';
 import { CSV_MEDIA_TYPE } from '../domain/csv.ts';
 import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '../domain/feed.ts';
 import { GEOJSON_MEDIA_TYPE } from '../domain/geojson.ts';
@@ -28,7 +29,7 @@ import { MAX_SECRET_BYTES, WEBSUB_LIMITS, WEBSUB_MODES } from '../domain/websub.
 import type { Env } from '../env.ts';
 import { ErrorBodySchema } from './errors.ts';
 import { batchSchema, MAX_INGEST_BYTES, MAX_INGEST_RECORDS } from './ingest.ts';
-import { FILTERS, PAGING, SERVICE } from './meta.ts';
+import { CHANGE_FILTERS, FILTERS, PAGING, SERVICE } from './meta.ts';
 import { EnableQuery, IdParam, LogQuery } from './subscriptions.ts';
 
 /** Where the reference page loads Scalar's standalone bundle from: a file of public/ (Workers Static Assets). */
@@ -53,6 +54,7 @@ const converter = jsonSchemaConverter({
   Actor: ServedActorSchema,
   Tally: TallySchema,
   SubscriptionInput: SubscriptionInputSchema,
+  RetractionInput: RetractionBodySchema,
 });
 const schemaOf = converter.schemaOf;
 const ref = (name: string) => ({ $ref: `${COMPONENT_SCHEMAS_PATH}${name}` });
@@ -68,7 +70,7 @@ function described(route: string): string {
 const TALLY_PARAMETERS = SERVICE.endpoints['GET /tallies'].parameters;
 
 /** Descriptions of query parameters, by name, from `GET /`. */
-const PARAMETER_DESCRIPTIONS: Record<string, string> = { ...FILTERS, ...PAGING };
+const PARAMETER_DESCRIPTIONS: Record<string, string> = { ...FILTERS, ...CHANGE_FILTERS, ...PAGING };
 
 /**
  * The parameters of an object schema, one each, in `where` (`query` or
@@ -117,6 +119,18 @@ const ADMIN_RESPONSES = { '401': response('Unauthorized'), '503': response('Admi
 const BODY_RESPONSES = { '400': response('InvalidBody'), '413': response('PayloadTooLarge'), '415': response('UnsupportedMediaType') };
 
 /** A subscription as the API answers it (never with its secret but on creation). */
+const TOMBSTONE: Json = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    revision: { type: 'integer', description: 'the retraction\'s revision: one above the last version\'s' },
+    retracted_at: { type: 'string', format: 'date-time' },
+    reason: { type: ['string', 'null'] },
+  },
+  required: ['id', 'revision', 'retracted_at', 'reason'],
+};
+
+/** A subscription as the API answers it. */
 const SUBSCRIPTION: Json = {
   type: 'object',
   properties: {
@@ -136,6 +150,9 @@ const SUBSCRIPTION: Json = {
   },
   required: ['id', 'url', 'filters', 'event_types', 'description', 'status', 'health', 'previous_secret_expires_at', 'created_at', 'updated_at'],
 };
+
+/** Descriptions of the `/changes` parameters, from `GET /`. */
+const CHANGES_PARAMETERS = SERVICE.endpoints['GET /changes'].parameters;
 
 /** Who may call the routes of one subscription: the admin, or that subscription's scoped token. */
 const SUBSCRIBER_SECURITY = [{ adminToken: [] }, { subscriptionToken: [] }];
@@ -185,14 +202,14 @@ function operations(): Record<string, Operation> {
       summary: 'One event',
       description: described('GET /events/{id}'),
       parameters: recordPath,
-      responses: { '200': withPage(ok('The record', ref('Event')), 'the record\'s page'), '400': response('InvalidParameter'), '404': response('NotFound'), ...READ_RESPONSES },
+      responses: { '200': withPage(ok('The record', ref('Event')), 'the record\'s page'), '400': response('InvalidParameter'), '404': response('NotFound'), '410': response('Retracted'), ...READ_RESPONSES },
     },
     'GET /events/{id}.json': {
       tags: ['events'],
       summary: 'One event as JSON',
       description: described('GET /events/{id}.json'),
       parameters: recordPath,
-      responses: { '200': ok('The record', ref('Event')), '400': response('InvalidParameter'), '404': response('NotFound'), ...READ_RESPONSES },
+      responses: { '200': ok('The record', ref('Event')), '400': response('InvalidParameter'), '404': response('NotFound'), '410': response('Retracted'), ...READ_RESPONSES },
     },
     'GET /sources': {
       tags: ['sources'],
@@ -209,6 +226,31 @@ function operations(): Record<string, Operation> {
         '200': { description: 'The document as stored, or its page for browsers', content: { 'text/plain': { schema: { type: 'string' } }, 'text/html': { schema: { type: 'string' } } } },
         '404': response('NotFound'),
         ...READ_RESPONSES,
+      },
+    },
+    'DELETE /events/{id}': {
+      tags: ['writes'],
+      summary: 'Retract a record',
+      description: `Optional JSON body { "reason": text of at most ${MAX_REASON_LENGTH} characters, one line }. The record leaves /events, the feeds, the exports and /stats once published; GET /events/{id} answers 410 with the tombstone; /changes carries it; subscribers whose filters matched it get one event.deleted. Retracting again answers the same tombstone and alerts nobody; POST /events with the id restores it as an update with the next revision.`,
+      security: [{ adminToken: [] }],
+      parameters: recordPath,
+      requestBody: { required: false, content: jsonContent(ref('RetractionInput')) },
+      responses: { '200': ok('Retracted (now or before): the tombstone', ref('Tombstone')), '404': response('NotFound'), ...BODY_RESPONSES, ...ADMIN_RESPONSES },
+    },
+    'GET /changes': {
+      tags: ['changes'],
+      summary: 'Every create, update and retraction in commit order',
+      description: described('GET /changes'),
+      parameters: parametersOf(ChangesQuerySchema, 'query', CHANGES_PARAMETERS),
+      responses: {
+        '200': ok('Changes after since, oldest first; an empty data with next equal to since when up to date', {
+          type: 'object',
+          properties: { data: { type: 'array', items: ref('Change') }, next: { type: ['string', 'null'], description: 'the cursor to resume from (null only before anything was published)' } },
+          required: ['data', 'next'],
+        }),
+        '400': response('InvalidParameter'),
+        '410': errorResponse('The cursor is from another storage epoch (code cursor_expired, field since): resync from /events, then follow /changes without since'),
+        '500': response('InternalError'),
       },
     },
     'POST /events': {
@@ -525,14 +567,15 @@ function buildDocument(): Json {
   }
   const webhooks: Record<(typeof WEBHOOK_EVENT_TYPES)[number], Json> = {
     'event.created': webhook('event.created', 'A record was added', ref('Event')),
-    'event.updated': webhook('event.updated', 'A record changed (sent to subscribers whose filters match the new or the previous version)', ref('Event')),
+    'event.updated': webhook('event.updated', 'A record changed, or a retracted one was written again (sent to subscribers whose filters match the new or the previous version)', ref('Event')),
+    'event.deleted': webhook('event.deleted', 'A record was retracted (sent to subscribers whose filters matched its last version): the tombstone and that last version', ref('DeletedData')),
     ping: webhook('ping', 'A test delivery (POST /subscriptions/{id}/test)', { type: 'object', properties: { subscription_id: { type: 'string' } }, required: ['subscription_id'], additionalProperties: false }),
   };
   return {
     openapi: '3.1.0',
     info: { title: SERVICE.name, version: '0.1.0', description: `${SERVICE.description}\n\n${SERVICE.caching} ${SERVICE.source}`, license: { name: 'MIT', identifier: 'MIT' } },
     servers: [{ url: '/' }],
-    tags: ['events', 'feeds', 'exports', 'stats', 'tallies', 'actors', 'writes', 'webhooks', 'websub', 'admin', 'meta'].map((name) => ({ name })),
+    tags: ['events', 'changes', 'feeds', 'exports', 'stats', 'tallies', 'actors', 'writes', 'webhooks', 'websub', 'admin', 'meta'].map((name) => ({ name })),
     paths,
     webhooks,
     components: {
@@ -553,6 +596,20 @@ function buildDocument(): Json {
           required: ['results'],
         },
         Subscription: SUBSCRIPTION,
+        Tombstone: TOMBSTONE,
+        DeletedData: { allOf: [TOMBSTONE, { type: 'object', properties: { last_version: ref('Event') }, required: ['last_version'] }] },
+        Change: {
+          type: 'object',
+          properties: {
+            kind: { enum: [...CHANGE_KINDS] },
+            id: { type: 'string' },
+            revision: { type: 'integer', description: 'the record revision the change made (a retraction has its own)' },
+            changed_at: { type: 'string', format: 'date-time', description: 'when the change was committed' },
+            record: { anyOf: [ref('Event'), { type: 'null' }], description: 'the record as of the change; null for a retraction' },
+            tombstone: { anyOf: [ref('Tombstone'), { type: 'null' }], description: 'the tombstone of a retraction; null otherwise' },
+          },
+          required: ['kind', 'id', 'revision', 'changed_at', 'record', 'tombstone'],
+        },
       },
       responses: {
         InvalidParameter: errorResponse('A query or path parameter is invalid or unknown (code invalid_parameter); fields names each'),
@@ -565,6 +622,7 @@ function buildDocument(): Json {
         AdminDisabled: errorResponse('Writes are disabled: no ADMIN_TOKEN secret is configured, or MAX_RECORDS_PER_POST is invalid (code misconfigured)'),
         IndexUnavailable: errorResponse('The index is being updated at this location; retry after Retry-After seconds', { 'Retry-After': { schema: { type: 'integer' } } }),
         InternalError: errorResponse('Internal error'),
+        Retracted: { description: 'The record was retracted: its tombstone (not an error body)', content: { ...jsonContent(ref('Tombstone')), 'text/html': { schema: { type: 'string', description: 'a page saying the record was retracted' } } } },
       },
       securitySchemes: {
         adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN secret' },

@@ -18,7 +18,7 @@ import { withDateInterval } from '../domain/dates.ts';
 import type { DeliveryMessage } from '../domain/delivery-messages.ts';
 import type { Event } from '../domain/schema.ts';
 import { subscriptionMatches, type SubscribableEventType } from '../domain/subscription.ts';
-import { buildEnvelope, webhookMessageId, type RecordEventType } from '../domain/webhook-signing.ts';
+import { webhookMessageId, type RecordEventType } from '../domain/webhook-signing.ts';
 import type { AlertOutbox } from './alert-outbox.ts';
 import { addMissingColumns } from './meta-table.ts';
 import type { Subscription, SubscriptionsTable } from './subscriptions-table.ts';
@@ -41,10 +41,20 @@ const PAYLOAD_CLEANUP_SLICE = 500;
 /** The reason a held alert carries: its subscription was disabled when it was made or due. */
 export const HELD_REASON = 'held: the subscription is disabled';
 
-/** A record change to alert: the new version and the one it replaced (null for a new record). */
+/**
+ * A record change to alert: the new version and the one it replaced (null
+ * for a new record). `type` and `data` are given when they are not the
+ * created/updated alert of `record`: a restored record is `event.updated`
+ * with no previous version; a retraction is `event.deleted`, matched against
+ * the last version (`record`, carrying the retraction's revision) and
+ * carrying the tombstone, at `occurredAt`.
+ */
 export interface RecordChangeToAlert {
   record: Event;
   previous: Event | null;
+  type?: RecordEventType;
+  data?: unknown;
+  occurredAt?: string;
 }
 
 /** Fan-out of record changes into the outbox. */
@@ -59,9 +69,9 @@ export class AlertFanout {
 
   /** Queues the alerts of `changes` committed at `committedAt` (the real time of the commit). Call inside the write's transaction. */
   add(changes: readonly RecordChangeToAlert[], committedAt: string): void {
-    for (const { record, previous } of changes) {
-      const type: RecordEventType = previous === null ? 'event.created' : 'event.updated';
-      const payload = JSON.stringify(buildEnvelope(type, withDateInterval(record), new Date(record.updated_at)));
+    for (const { record, previous, ...given } of changes) {
+      const type: RecordEventType = given.type ?? (previous === null ? 'event.created' : 'event.updated');
+      const payload = JSON.stringify({ type, timestamp: new Date(given.occurredAt ?? record.updated_at).toISOString(), data: given.data ?? withDateInterval(record) });
       this.sql.exec('INSERT OR REPLACE INTO alert_payloads (record_id, revision, payload) VALUES (?, ?, ?)', record.id, record.revision, payload);
       this.sql.exec(
         'INSERT INTO alert_fanout (record_id, revision, type, record, previous, committed_at) VALUES (?, ?, ?, ?, ?, ?)',

@@ -14,6 +14,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY } from '../domain/layout.ts';
+import { CHANGES_KEY_PREFIX, type DeletedData } from '../domain/change-feed.ts';
 import { payloadKey, type DeadLetter, type DeliveryMessage } from '../domain/delivery-messages.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import type { EventInput, Tally } from '../domain/schema.ts';
@@ -21,7 +22,9 @@ import type { SubscriptionInput } from '../domain/subscription.ts';
 import { buildEnvelope, webhookMessageId } from '../domain/webhook-signing.ts';
 import { AlertFanout, FANOUT_SCHEMA, HELD_REASON } from './alert-fanout.ts';
 import { AlertOutbox, OUTBOX_SCHEMA } from './alert-outbox.ts';
-import { DATASET_SCHEMA, DatasetTable, type WriteResult } from './dataset-table.ts';
+import { withDateInterval } from '../domain/dates.ts';
+import { CHANGE_LOG_SCHEMA, ChangeLog } from './change-log.ts';
+import { DATASET_SCHEMA, DatasetTable, type Retraction, type WriteResult } from './dataset-table.ts';
 import { BUNDLE_FINGERPRINT_KEY, TALLIES_KEY, type PublishedTallies } from './events-store.ts';
 import { META_SCHEMA, readMeta, writeMeta } from './meta-table.ts';
 import { PUBLISH_SCHEMA, Publisher, type PublishStatus } from './publisher.ts';
@@ -41,6 +44,8 @@ export interface ReconcileReport {
   adopted: string[];
   /** Record revisions queued for alerting (fanned out to subscribers by the alarm). */
   alerted: number;
+  /** Ids of live records retracted because their `event:` key was deleted out of band (see reconciler.ts). */
+  retracted: string[];
   /** Invalid values seen for the first time, now quarantined. */
   quarantined: { key: string; problem: string }[];
   /** Whether the pass over every key is over (otherwise the alarm goes on with it). */
@@ -103,6 +108,7 @@ export interface CoordinatorBindings {
 /** The Coordinator Durable Object; one instance, named "main". */
 export class Coordinator extends DurableObject<CoordinatorBindings> {
   private readonly dataset: DatasetTable;
+  private readonly changes: ChangeLog;
   private readonly publisher: Publisher;
   private readonly outbox: AlertOutbox;
   private readonly fanout: AlertFanout;
@@ -114,12 +120,14 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
   constructor(ctx: DurableObjectState, env: CoordinatorBindings) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...PUBLISH_SCHEMA, ...FANOUT_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA, ...WEBSUB_SCHEMA]) sql.exec(statement);
+    for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...CHANGE_LOG_SCHEMA, ...PUBLISH_SCHEMA, ...FANOUT_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA, ...WEBSUB_SCHEMA]) sql.exec(statement);
     // Tables of the design before SQLite held the truth.
     sql.exec('DROP TABLE IF EXISTS journal');
     sql.exec('DROP TABLE IF EXISTS ledger');
     this.dataset = new DatasetTable(sql);
+    this.changes = new ChangeLog(sql, () => this.dataset.epoch());
     this.publisher = new Publisher(sql, env.EVENTS, (key) => this.publishedValue(key));
+    ctx.storage.transactionSync(() => this.changes.backfill(this.publisher));
     this.subscriptions = new SubscriptionsTable(sql);
     this.outbox = new AlertOutbox(sql, env.DELIVERIES, (message, reason, attempts) => this.subscriptions.storeDeadLetter({ ...message, reason, attempts }, new Date().toISOString()));
     this.fanout = new AlertFanout(sql, this.outbox, this.subscriptions);
@@ -132,6 +140,18 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     const results = await this.exclusive(() => this.write(inputs, now));
     await this.rearm();
     return results;
+  }
+
+  /**
+   * Retracts record `id` (see DatasetTable.retract): committed with its
+   * `event.deleted` alerts in one transaction, answered then. Retracting a
+   * retracted record answers its tombstone again, alerting nothing; null when
+   * there is no such record.
+   */
+  async retract(id: string, reason: string | null, now: string): Promise<Retraction | null> {
+    const retraction = await this.exclusive(() => this.retractNow(id, reason, now));
+    await this.rearm();
+    return retraction;
   }
 
   /**
@@ -191,7 +211,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
       if (sliceAt !== null && sliceAt <= Date.now()) {
         try {
           const report = await this.reconcileSlice(new Date().toISOString());
-          if (report.adopted.length > 0 || report.quarantined.length > 0) console.log('reconciled', JSON.stringify(report));
+          if (report.adopted.length > 0 || report.quarantined.length > 0 || report.retracted.length > 0) console.log('reconciled', JSON.stringify(report));
         } catch (error) {
           console.error('reconciliation slice failed; retrying later:', error instanceof Error ? error.message : String(error));
           this.reconciler.sliceFailed(Date.now());
@@ -452,24 +472,51 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
    * committed in one storage transaction. Runs inside `exclusive`.
    */
   private async write(inputs: readonly EventInput[], now: string, alsoInTransaction?: () => void): Promise<WriteResult[]> {
-    const plan = await this.dataset.plan(inputs, now);
+    const changedAt = this.changes.commitTime(now);
+    const plan = await this.dataset.plan(inputs, now, changedAt);
     const nowMs = Date.now();
     this.ctx.storage.transactionSync(() => {
-      this.dataset.apply(plan, this.publisher, nowMs);
+      this.dataset.apply(plan, this.publisher, this.changes, nowMs, changedAt);
       const changes = plan.changed.map(({ result }) => ({ record: result.record, previous: result.previous }));
-      this.fanout.add(changes, new Date(nowMs).toISOString());
+      // A restored record is an update to whoever its new version concerns.
+      this.fanout.add(plan.changed.map(({ result }) => ({ record: result.record, previous: result.previous, ...(result.restored ? { type: 'event.updated' as const } : {}) })), new Date(nowMs).toISOString());
       this.websub.add(changes, this.dataset.manifest().revision, new Date(nowMs).toISOString());
       alsoInTransaction?.();
     });
     return plan.results;
   }
 
+  /** Retracts a record and queues its `event.deleted` alerts, in one transaction. Runs inside `exclusive`. */
+  private retractNow(id: string, reason: string | null, now: string): Retraction | null {
+    return this.ctx.storage.transactionSync(() => this.retractInTransaction(id, reason, now));
+  }
+
+  /** Retracts a record and queues its `event.deleted` alerts; call inside a storage transaction. */
+  private retractInTransaction(id: string, reason: string | null, now: string): Retraction | null {
+    const nowMs = Date.now();
+    const retraction = this.dataset.retract(id, reason, now, this.publisher, this.changes, nowMs);
+    if (retraction && !retraction.already) {
+      const { tombstone, lastVersion } = retraction;
+      const data: DeletedData = { ...tombstone, last_version: withDateInterval(lastVersion) };
+      // Matched against the last version; numbered with the retraction's revision, so its webhook-id is its own.
+      this.fanout.add([{ record: { ...lastVersion, revision: tombstone.revision }, previous: null, type: 'event.deleted', data, occurredAt: tombstone.retracted_at }], new Date(nowMs).toISOString());
+      // The feeds the record leaves are pushed to their WebSub subscribers.
+      this.websub.add([{ record: lastVersion, previous: null }], this.dataset.manifest().revision, new Date(nowMs).toISOString());
+    }
+    return retraction;
+  }
+
   /** Reads the next reconciliation slice and adopts what it found, moving the pass's cursor in the same transaction. */
   private async reconcileSlice(now: string): Promise<ReconcileReport> {
     const slice = await this.reconciler.scan(now);
-    const results = await this.write(slice.adopt, now, () => this.reconciler.advance(slice.nextCursor));
+    const retracted: string[] = [];
+    const results = await this.write(slice.adopt, now, () => {
+      this.reconciler.advance(slice.nextCursor, slice.lastId);
+      for (const { id, reason } of slice.retract) if (this.retractInTransaction(id, reason, now)?.already === false) retracted.push(id);
+    });
     return {
       scanned: slice.scanned,
+      retracted,
       adopted: results.filter((result) => result.change !== 'unchanged').map((result) => result.record.id),
       alerted: results.filter((result) => result.change !== 'unchanged').length,
       quarantined: slice.quarantined.map(({ key, problem }) => ({ key, problem })),
@@ -481,6 +528,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
   private publishedValue(key: string): string | null {
     if (key === MANIFEST_KEY) return this.dataset.manifestText();
     if (key === HEAD_KEY) return this.dataset.headText();
+    if (key.startsWith(CHANGES_KEY_PREFIX)) return this.changes.publishedValue(key);
     if (key.startsWith('index:chunk:')) return this.dataset.chunkText(key);
     if (key.startsWith(EVENT_VERSION_KEY_PREFIX)) {
       const [id, revision] = key.slice(EVENT_VERSION_KEY_PREFIX.length).split(':');

@@ -7,8 +7,15 @@
  *
  * A write is planned from these tables alone (previous versions, change
  * kinds, next revisions, the new index revision) and applied in the caller's
- * storage transaction, which also queues what changed for publishing.
+ * storage transaction, which also queues what changed for publishing and
+ * logs each change (change-log.ts).
+ *
+ * A retraction takes the record out of `records` and the index and leaves
+ * a tombstone (its id, the retraction's revision, time and reason, and the
+ * last version); `event:<id>` is deleted from KV and `tombstone:<id>` put.
+ * Writing the id again restores it as an update with the next revision.
  */
+import { tombstoneKey, type Tombstone } from '../domain/change-feed.ts';
 import { mergeRecord, type RecordChange } from '../domain/changes.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import {
@@ -29,6 +36,7 @@ import {
 } from '../domain/layout.ts';
 import type { Event, EventInput } from '../domain/schema.ts';
 import { readMeta, writeMeta } from './meta-table.ts';
+import type { ChangeLog } from './change-log.ts';
 import type { Publisher } from './publisher.ts';
 
 /** The tables this module keeps. */
@@ -36,13 +44,22 @@ export const DATASET_SCHEMA = [
   'CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, body TEXT NOT NULL, digest TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS record_digests (id TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (id, digest))',
   'CREATE TABLE IF NOT EXISTS chunks (key TEXT PRIMARY KEY, entries TEXT NOT NULL)',
+  'CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, retracted_at TEXT NOT NULL, reason TEXT, last_version TEXT NOT NULL)',
 ];
 
-/** What one write did to one record; `previous` is the version it replaced, if any. */
+/** What one write did to one record; `previous` is the version it replaced, if any; `restored` the tombstone it replaced, if it was retracted. */
 export interface WriteResult {
   record: Event;
   change: RecordChange;
   previous: Event | null;
+  restored?: Tombstone;
+}
+
+/** A retraction: the tombstone and the version it retracted; `already` when the record was retracted before (nothing changed). */
+export interface Retraction {
+  tombstone: Tombstone;
+  lastVersion: Event;
+  already: boolean;
 }
 
 /** A write worked out from the truth, ready to apply. */
@@ -121,21 +138,23 @@ export class DatasetTable {
 
   /**
    * Works out a write of `inputs` at `now` from the truth: each record's
-   * change against its current version and the new index revision.
+   * change against its current version and the new index revision, whose
+   * entries say they changed at `changedAt` (ChangeLog.commitTime).
    * Identical resubmissions change nothing; the last input of an id wins.
    */
-  async plan(inputs: readonly EventInput[], now: string): Promise<WritePlan> {
+  async plan(inputs: readonly EventInput[], now: string, changedAt: string): Promise<WritePlan> {
     const latest = new Map(inputs.map((input) => [input.id, input]));
     const stored = this.current([...latest.keys()]);
     const results: WriteResult[] = [];
     const change: IndexChange = { remove: [], upsert: [] };
     for (const input of latest.values()) {
       const previous = stored.get(input.id) ?? null;
-      const result = { ...mergeRecord(previous, input, now), previous };
+      const retracted = previous ? null : this.tombstone(input.id);
+      const result: WriteResult = retracted ? this.restoration(retracted, input, now) : { ...mergeRecord(previous, input, now), previous };
       results.push(result);
       if (result.change === 'unchanged') continue;
       if (previous && sortKey(previous) !== sortKey(result.record)) change.remove.push(sortKey(previous));
-      change.upsert.push(toIndexEntry(result.record));
+      change.upsert.push({ ...toIndexEntry(result.record), changed_at: changedAt });
     }
     const changedResults = results.filter((result) => result.change !== 'unchanged');
     if (changedResults.length === 0) return { results, changed: [], index: null };
@@ -152,16 +171,61 @@ export class DatasetTable {
     return { results, changed, index: applyIndexChange(manifest, loaded, change, newest, now) };
   }
 
+  /** The tombstone of a retracted record; null when `id` was never retracted or was restored. */
+  tombstone(id: string): Tombstone | null {
+    const row = this.sql.exec<{ revision: number; retracted_at: string; reason: string | null }>('SELECT revision, retracted_at, reason FROM tombstones WHERE id = ?', id).toArray()[0];
+    return row ? { id, revision: row.revision, retracted_at: row.retracted_at, reason: row.reason } : null;
+  }
+
+  /**
+   * Retracts record `id` at `now`: takes it out of the records and the
+   * index, keeps a tombstone, queues the deletion of `event:<id>` and the
+   * tombstone's publication, and logs the change. Retracting a retracted
+   * record changes nothing and gives its tombstone (`already`); null when
+   * there is no such record. Call inside the write's storage transaction.
+   */
+  retract(id: string, reason: string | null, now: string, publisher: Publisher, changes: ChangeLog, nowMs: number): Retraction | null {
+    const current = this.current([id]).get(id);
+    if (!current) {
+      const tombstone = this.tombstone(id);
+      if (!tombstone) return null;
+      const last = this.sql.exec<{ last_version: string }>('SELECT last_version FROM tombstones WHERE id = ?', id).one().last_version;
+      return { tombstone, lastVersion: JSON.parse(last) as Event, already: true };
+    }
+    const tombstone: Tombstone = { id, revision: current.revision + 1, retracted_at: changes.commitTime(now), reason };
+    const manifest = this.manifest();
+    const change: IndexChange = { remove: [sortKey(current)], upsert: [] };
+    const loaded = new Map<string, IndexEntry[]>();
+    for (const key of chunksTouched(manifest, change)) loaded.set(key, JSON.parse(this.chunkText(key) ?? '[]') as IndexEntry[]);
+    const index = applyIndexChange(manifest, loaded, change, manifest.updated_at ?? now, now);
+    this.sql.exec('DELETE FROM records WHERE id = ?', id);
+    this.sql.exec(
+      'INSERT INTO tombstones (id, revision, retracted_at, reason, last_version) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, retracted_at = excluded.retracted_at, reason = excluded.reason, last_version = excluded.last_version',
+      id, tombstone.revision, tombstone.retracted_at, reason, JSON.stringify(current),
+    );
+    publisher.retire(eventVersionKey(id, current.revision), nowMs);
+    publisher.remove(eventKey(id));
+    const text = JSON.stringify(tombstone);
+    publisher.enqueue(tombstoneKey(id), text);
+    this.applyIndex(index, publisher, nowMs);
+    changes.append([{ kind: 'retracted', recordId: id, revision: tombstone.revision, at: tombstone.retracted_at, body: text }], publisher);
+    return { tombstone, lastVersion: current, already: false };
+  }
+
   /**
    * Applies a plan and queues what it changed for publishing: each changed
-   * record's new version and latest copy, the new chunks, the manifest and its head;
-   * superseded versions and replaced chunks are retired. Call inside the
-   * write's storage transaction.
+   * record's new version and latest copy, the new chunks, the manifest and
+   * its head; superseded versions and replaced chunks are retired; each
+   * change is logged. Call inside the write's storage transaction.
    */
-  apply(plan: WritePlan, publisher: Publisher, nowMs: number): void {
+  apply(plan: WritePlan, publisher: Publisher, changes: ChangeLog, nowMs: number, changedAt: string): void {
     if (!plan.index) return;
     for (const { result, text, digest } of plan.changed) {
-      const { record, previous } = result;
+      const { record, previous, restored } = result;
+      if (restored) {
+        this.sql.exec('DELETE FROM tombstones WHERE id = ?', record.id);
+        publisher.remove(tombstoneKey(record.id));
+      }
       this.sql.exec(
         'INSERT INTO records (id, revision, body, digest) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, body = excluded.body, digest = excluded.digest',
         record.id,
@@ -174,15 +238,31 @@ export class DatasetTable {
       publisher.enqueue(eventVersionKey(record.id, record.revision));
       publisher.enqueue(eventKey(record.id));
     }
-    for (const key of plan.index.replaced) {
+    this.applyIndex(plan.index, publisher, nowMs);
+    changes.append(
+      plan.changed.map(({ result, text }) => ({ kind: result.change === 'created' ? 'created' : 'updated', recordId: result.record.id, revision: result.record.revision, at: changedAt, body: text })),
+      publisher,
+    );
+  }
+
+  /** A retracted record written again: an update with the revision after the retraction's, keeping when it was first created. */
+  private restoration(tombstone: Tombstone, input: EventInput, now: string): WriteResult {
+    const last = JSON.parse(this.sql.exec<{ last_version: string }>('SELECT last_version FROM tombstones WHERE id = ?', tombstone.id).one().last_version) as Event;
+    const record: Event = { ...input, revision: tombstone.revision + 1, created_at: last.created_at, updated_at: now > last.updated_at ? now : last.updated_at };
+    return { record, change: 'updated', previous: null, restored: tombstone };
+  }
+
+  /** Stores an index revision's chunks and manifest and queues them; the chunks it replaces are retired. */
+  private applyIndex(index: IndexWrite, publisher: Publisher, nowMs: number): void {
+    for (const key of index.replaced) {
       this.sql.exec('DELETE FROM chunks WHERE key = ?', key);
       publisher.retire(key, nowMs);
     }
-    for (const [key, entries] of plan.index.chunks) {
+    for (const [key, entries] of index.chunks) {
       this.sql.exec('INSERT INTO chunks (key, entries) VALUES (?, ?)', key, JSON.stringify(entries));
       publisher.enqueue(key);
     }
-    writeMeta(this.sql, 'manifest', JSON.stringify(plan.index.manifest));
+    writeMeta(this.sql, 'manifest', JSON.stringify(index.manifest));
     publisher.enqueue(MANIFEST_KEY);
     publisher.enqueue(HEAD_KEY);
   }

@@ -1,6 +1,7 @@
 /**
  * Reading the published copy in KV: the index head, the manifest, index
- * chunks, record versions, the latest record under `event:<id>` and the tallies. The
+ * chunks, record versions, the latest record under `event:<id>`,
+ * tombstones, the change log's pages and the tallies. The
  * namespace is passed in; the layout is described in domain/layout.ts. Only
  * the Coordinator writes these keys (store/publisher.ts).
  *
@@ -10,8 +11,9 @@
  * `withFreshManifest` then re-reads the manifest once with the shortest
  * cache time, and the app answers 503 with Retry-After if that does not help.
  */
-import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, type IndexEntry, type IndexHead, type Manifest } from '../domain/layout.ts';
-import { MAX_CHUNKS_PER_PAGE, chunksInRange, encodeCursor, keyRange, selectEntries, type EventFilter } from '../domain/query.ts';
+import { CHANGES_HEAD_KEY, CHANGES_PAGE_SIZE, changesPageKey, pageOfSeq, tombstoneKey, type ChangeEntry, type ChangesCursor, type ChangesHead, type PublishedChange, type Tombstone } from '../domain/change-feed.ts';
+import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, toIndexEntry, type IndexEntry, type IndexHead, type Manifest } from '../domain/layout.ts';
+import { MAX_CHUNKS_PER_PAGE, chunksInRange, encodeCursor, keyRange, matchesFilter, selectEntries, updatedCursor, type EventFilter } from '../domain/query.ts';
 import type { Event, Tally } from '../domain/schema.ts';
 import { parseStoredRecord } from '../domain/stored-record.ts';
 import { settleLimited } from './limited.ts';
@@ -169,4 +171,106 @@ export async function scanEntries(kv: KVNamespace, filter: EventFilter, manifest
 /** Reads the published tallies; null before any were published. */
 export function readTallies(kv: KVNamespace): Promise<PublishedTallies | null> {
   return kv.get<PublishedTallies>(TALLIES_KEY, 'json');
+}
+
+/** Reads the tombstone of a retracted record; null when `id` is not retracted (or this location has not seen it yet). */
+export function readTombstone(kv: KVNamespace, id: string): Promise<Tombstone | null> {
+  return kv.get<Tombstone>(tombstoneKey(id), 'json');
+}
+
+/** A page of the change feed: the changes after the cursor and where to resume (null before anything was published). */
+export interface ChangesPage {
+  changes: ChangeEntry[];
+  next: ChangesCursor | null;
+}
+
+/** The cursor was made in another storage epoch: its positions mean nothing in this one. */
+export class ForeignEpochError extends Error {
+  constructor(readonly cursorEpoch: string, readonly currentEpoch: string) {
+    super(`the cursor is from storage epoch ${cursorEpoch}, the change log is now in epoch ${currentEpoch}`);
+    this.name = 'ForeignEpochError';
+  }
+}
+
+/**
+ * Reads up to `limit` (at most CHANGES_PAGE_SIZE) changes after `cursor`
+ * (from the first change when null), in commit order, from the published
+ * pages: with a cursor, one bulk read of the head and the two pages the
+ * changes can lie on; without, the head first. Each published page is a
+ * prefix of its final content, so a page read at any moment never skips a
+ * change; when it holds nothing new the answer is empty with the same
+ * position. Throws `ForeignEpochError` for a cursor of another epoch.
+ */
+export async function readChanges(kv: KVNamespace, cursor: ChangesCursor | null, limit: number): Promise<ChangesPage> {
+  const wanted = (epoch: string, seq: number) => [changesPageKey(epoch, pageOfSeq(seq + 1)), changesPageKey(epoch, pageOfSeq(seq + 1) + 1)];
+  let head: ChangesHead | null;
+  let pages: (PublishedChange[] | null)[];
+  if (cursor) {
+    const values = await kv.get<unknown>([CHANGES_HEAD_KEY, ...wanted(cursor.epoch, cursor.seq)], 'json');
+    head = values.get(CHANGES_HEAD_KEY) as ChangesHead | null;
+    pages = wanted(cursor.epoch, cursor.seq).map((key) => values.get(key) as PublishedChange[] | null);
+  } else {
+    head = await kv.get<ChangesHead>(CHANGES_HEAD_KEY, 'json');
+    if (!head) return { changes: [], next: null };
+    const keys = wanted(head.epoch, 0);
+    const values = await kv.get<PublishedChange[]>(keys, 'json');
+    pages = keys.map((key) => values.get(key) ?? null);
+  }
+  if (!head) return { changes: [], next: cursor };
+  if (cursor && cursor.epoch !== head.epoch) throw new ForeignEpochError(cursor.epoch, head.epoch);
+  const after = cursor?.seq ?? 0;
+  const [first, second] = pages;
+  // The second page counts only once the first is complete: until then it cannot hold the next change.
+  const available = [...(first ?? []), ...(first?.length === CHANGES_PAGE_SIZE ? (second ?? []) : [])];
+  const picked = available.filter((change) => change.seq > after).slice(0, limit);
+  const last = picked.at(-1)?.seq ?? after;
+  return { changes: picked.map(({ seq: _seq, ...change }) => change), next: { epoch: head.epoch, seq: last } };
+}
+
+/** Change-log pages one `order=updated` request reads at most (in one bulk read); a sparse filter gets a short page and a cursor. */
+export const MAX_CHANGE_PAGES_PER_REQUEST = 5;
+
+/**
+ * Reads one page of the records matching `filter` ordered by the time of
+ * their last change, newest first, before change-log position `before`
+ * (from the newest change when null): at most MAX_CHANGE_PAGES_PER_REQUEST
+ * published change pages (one bulk read) and the latest copies of the
+ * candidates (bulk reads of 100), whatever the size of the dataset. A record
+ * is listed once, at its latest change: a change whose revision is no longer
+ * the record's (or whose record was retracted) is skipped. Scanning stops at
+ * the first change older than `filter.updated_since`. Throws
+ * `ForeignEpochError` for a position of another epoch.
+ */
+export async function queryByUpdate(kv: KVNamespace, filter: EventFilter, limit: number, before: ChangesCursor | null): Promise<{ events: Event[]; nextCursor: string | null }> {
+  const head = await kv.get<ChangesHead>(CHANGES_HEAD_KEY, 'json');
+  if (!head) return { events: [], nextCursor: null };
+  if (before && before.epoch !== head.epoch) throw new ForeignEpochError(before.epoch, head.epoch);
+  if (before && before.seq <= 1) return { events: [], nextCursor: null };
+  const top = before ? pageOfSeq(before.seq - 1) : head.last_page;
+  const numbers = Array.from({ length: Math.min(MAX_CHANGE_PAGES_PER_REQUEST, top + 1) }, (_, i) => top - i);
+  const keys = numbers.map((page) => changesPageKey(head.epoch, page));
+  const values = await kv.get<PublishedChange[]>(keys, 'json');
+  const changes = keys.flatMap((key) => [...(values.get(key) ?? [])].reverse()).filter((change) => !before || change.seq < before.seq);
+  const candidates: PublishedChange[] = [];
+  const seen = new Set<string>();
+  let reachedSince = false;
+  for (const change of changes) {
+    if (filter.updated_since && change.changed_at < filter.updated_since) {
+      reachedSince = true;
+      break;
+    }
+    if (seen.has(change.id)) continue;
+    seen.add(change.id);
+    if (change.record === null) continue;
+    if (matchesFilter({ ...toIndexEntry(change.record), changed_at: change.changed_at }, filter)) candidates.push(change);
+  }
+  const picked: PublishedChange[] = [];
+  for (let start = 0; start < candidates.length && picked.length < limit; start += BULK_GET_MAX) {
+    const batch = candidates.slice(start, start + BULK_GET_MAX);
+    const latest = await kv.get<{ revision?: number }>(batch.map((change) => eventKey(change.id)), 'json');
+    for (const change of batch) if (picked.length < limit && latest.get(eventKey(change.id))?.revision === change.revision) picked.push(change);
+  }
+  const lastScanned = numbers.at(-1)!;
+  const more = picked.length === limit ? picked.at(-1)!.seq : !reachedSince && lastScanned > 0 ? lastScanned * CHANGES_PAGE_SIZE + 1 : null;
+  return { events: picked.map((change) => change.record!), nextCursor: more === null ? null : updatedCursor(head.epoch, more) };
 }

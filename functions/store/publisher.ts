@@ -17,7 +17,11 @@
  *   retried with exponential backoff;
  * - keys replaced by a newer manifest (chunks, record versions) stay
  *   readable for RETIRED_GRACE_MS, for readers still holding an older
- *   manifest, and are deleted afterwards.
+ *   manifest, and are deleted afterwards; keys removed outright (a retracted
+ *   record's `event:<id>`, a restored record's tombstone) are deleted at
+ *   once, within the same write rate, and before the manifest and head of
+ *   the revision that removed them: readers (and the rendered-body cache,
+ *   keyed by the head's revision) never see that revision with the key.
  * Nothing here reads KV.
  */
 import { HEAD_KEY, MANIFEST_KEY } from '../domain/layout.ts';
@@ -49,6 +53,8 @@ const DELETE_SLICE = 100;
 const LAST_KEYS = [MANIFEST_KEY, HEAD_KEY] as const;
 /** SQL condition: the row's key is not one of LAST_KEYS. */
 const NOT_LAST = `key NOT IN (${LAST_KEYS.map(() => '?').join(', ')})`;
+/** `retired_at` of a key removed outright: due for deletion at once (its grace period counts as over). */
+const REMOVED_AT = -RETIRED_GRACE_MS;
 /** Backoff after failed puts: doubling from the first delay up to the last. */
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
@@ -83,6 +89,8 @@ export class Publisher {
 
   /** Queues `key` for publishing; `value` is stored with it, or resolved when it is published. Call inside the write's transaction. */
   enqueue(key: string, value: string | null = null): void {
+    // A key written again is no longer to be deleted (a retracted record restored).
+    this.sql.exec('DELETE FROM retired_keys WHERE key = ?', key);
     this.sql.exec(
       'INSERT INTO publish_queue (key, seq, value) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM publish_queue), ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       key,
@@ -100,13 +108,24 @@ export class Publisher {
     if (!queued) this.sql.exec('INSERT OR IGNORE INTO retired_keys (key, retired_at) VALUES (?, ?)', key, nowMs);
   }
 
+  /**
+   * A key to delete from KV as soon as its write rate allows (the latest copy
+   * of a retracted record, a restored record's tombstone): a queued put of it
+   * is withdrawn. Call inside the write's transaction.
+   */
+  remove(key: string): void {
+    this.sql.exec('DELETE FROM publish_queue WHERE key = ?', key);
+    this.sql.exec('INSERT INTO retired_keys (key, retired_at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET retired_at = excluded.retired_at', key, REMOVED_AT);
+  }
+
   /** Runs one bounded slice of publishing at `nowMs`. */
   async run(nowMs: number): Promise<void> {
     this.sql.exec('DELETE FROM kv_writes WHERE at <= ?', nowMs - KEY_WRITE_INTERVAL_MS);
     if (nowMs < readCounter(this.sql, 'publish_retry_at')) return;
     let failures = await this.putAllowed();
+    if (failures === 0) failures = await this.deleteDue('retired_at = ?', REMOVED_AT);
     if (failures === 0) failures = await this.putLastKeysWhenComplete(nowMs);
-    if (failures === 0) failures = await this.deleteExpired(nowMs);
+    if (failures === 0) failures = await this.deleteDue('retired_at <= ?', nowMs - RETIRED_GRACE_MS);
     if (failures === 0) {
       writeMeta(this.sql, 'publish_consecutive_failures', null);
       writeMeta(this.sql, 'publish_retry_at', null);
@@ -130,14 +149,19 @@ export class Publisher {
         ...LAST_KEYS,
       ).one();
       times.push(blocked.n < queued ? nowMs : (blocked.until ?? nowMs) + KEY_WRITE_INTERVAL_MS);
-    } else if (nextLast !== undefined) {
+    } else if (nextLast !== undefined && this.countRemovals() === 0) {
       const written = this.lastWriteOf(nextLast);
       times.push(written === null ? nowMs : written + KEY_WRITE_INTERVAL_MS);
     }
     const retryAt = readCounter(this.sql, 'publish_retry_at');
     if (times.length > 0 && retryAt > 0) times[0] = Math.max(times[0]!, retryAt);
-    const oldestRetired = this.sql.exec<{ at: number | null }>('SELECT MIN(retired_at) AS at FROM retired_keys').one().at;
-    if (oldestRetired !== null) times.push(Math.max(oldestRetired + RETIRED_GRACE_MS, retryAt));
+    // The earliest deletion due, once its key may be written again.
+    const deleteAt = this.sql.exec<{ at: number | null }>(
+      'SELECT MIN(MAX(r.retired_at + ?, COALESCE(w.at + ?, 0))) AS at FROM retired_keys r LEFT JOIN kv_writes w ON w.key = r.key',
+      RETIRED_GRACE_MS,
+      KEY_WRITE_INTERVAL_MS,
+    ).one().at;
+    if (deleteAt !== null) times.push(Math.max(deleteAt, retryAt, nowMs));
     return times.length > 0 ? Math.min(...times) : null;
   }
 
@@ -205,10 +229,16 @@ export class Publisher {
     return 0;
   }
 
-  /** How many queued keys must be put before `key` of LAST_KEYS (before the first of them when null). */
+  /** How many queued keys must be put (and removed keys deleted) before `key` of LAST_KEYS; with null, the queued keys before the first of them. */
   private countQueuedBefore(key: (typeof LAST_KEYS)[number] | null): number {
     const earlier = key === null ? [] : LAST_KEYS.slice(0, LAST_KEYS.indexOf(key));
-    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM publish_queue WHERE ${NOT_LAST}${earlier.map(() => ' OR key = ?').join('')}`, ...LAST_KEYS, ...earlier).one().n;
+    const queued = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM publish_queue WHERE ${NOT_LAST}${earlier.map(() => ' OR key = ?').join('')}`, ...LAST_KEYS, ...earlier).one().n;
+    return key === null ? queued : queued + this.countRemovals();
+  }
+
+  /** How many keys removed outright still wait to be deleted. */
+  private countRemovals(): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM retired_keys WHERE retired_at = ?', REMOVED_AT).one().n;
   }
 
   /** Puts `items`, dequeuing each one that succeeded; returns how many failed. */
@@ -233,12 +263,22 @@ export class Publisher {
     return failures;
   }
 
-  /** Deletes retired keys whose grace period is over; returns how many failed. */
-  private async deleteExpired(nowMs: number): Promise<number> {
-    const keys = this.sql.exec<{ key: string }>('SELECT key FROM retired_keys WHERE retired_at <= ? ORDER BY retired_at LIMIT ?', nowMs - RETIRED_GRACE_MS, DELETE_SLICE).toArray().map((row) => row.key);
+  /** Deletes the retired keys that match `condition` (on `retired_at`, with its one argument) and were not written within the last second; returns how many failed. */
+  private async deleteDue(condition: string, argument: number): Promise<number> {
+    const keys = this.sql
+      .exec<{ key: string }>(
+        `SELECT key FROM retired_keys r WHERE ${condition} AND NOT EXISTS (SELECT 1 FROM kv_writes w WHERE w.key = r.key) ORDER BY retired_at LIMIT ?`,
+        argument,
+        DELETE_SLICE,
+      )
+      .toArray()
+      .map((row) => row.key);
     const outcomes = await settleLimited(keys, (key) => this.kv.delete(key));
+    const deletedAt = Date.now();
     let failures = 0;
     outcomes.forEach((outcome, index) => {
+      // A delete is a write: the key is not written again within the second.
+      this.sql.exec('INSERT INTO kv_writes (key, at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET at = excluded.at', keys[index]!, deletedAt);
       if (outcome.status === 'rejected') failures++;
       else this.sql.exec('DELETE FROM retired_keys WHERE key = ?', keys[index]!);
     });
@@ -247,7 +287,8 @@ export class Publisher {
     return failures;
   }
 
-  private isQueued(key: string): boolean {
+  /** Whether `key` waits to be published. */
+  isQueued(key: string): boolean {
     return this.sql.exec('SELECT 1 FROM publish_queue WHERE key = ?', key).toArray().length > 0;
   }
 

@@ -12,6 +12,15 @@
  * quarantined once per content and, when the id is ours, our version is
  * published over it again. Readers validate too, so an invalid value is
  * never served.
+ *
+ * A live record whose `event:<id>` key is gone (deleted out of band, e.g.
+ * `wrangler kv key delete`) is retracted, once, but only on evidence that
+ * survives KV's eventual consistency: the key is absent both from the
+ * listing and from a direct read, its latest version is not waiting to be
+ * published, and it was already found missing, at the same revision, by a
+ * pass at least MISSING_CONFIRM_MS earlier. A key seen again in between
+ * clears the suspicion. Each slice checks the records whose ids fall in the
+ * span of keys it listed (at most MISSING_CHECK_MAX of them).
  */
 import { contentFingerprint } from '../domain/changes.ts';
 import { sha256Hex } from '../domain/digest.ts';
@@ -26,7 +35,13 @@ import type { Publisher } from './publisher.ts';
 /** The table this module keeps. */
 export const RECONCILE_SCHEMA = [
   'CREATE TABLE IF NOT EXISTS quarantine (key TEXT NOT NULL, digest TEXT NOT NULL, id TEXT NOT NULL, problem TEXT NOT NULL, first_seen TEXT NOT NULL, PRIMARY KEY (key, digest))',
+  'CREATE TABLE IF NOT EXISTS missing_keys (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, first_missing_at TEXT NOT NULL)',
 ];
+
+/** How long a live record's key must have been missing, across passes, before it is taken as deleted out of band. */
+export const MISSING_CONFIRM_MS = 10 * 60 * 1_000;
+/** Most live records one slice checks for a missing key. */
+const MISSING_CHECK_MAX = 1_000;
 
 /** Keys listed per slice (one KV list call). */
 const LIST_PAGE = 1_000;
@@ -52,6 +67,10 @@ export interface ReconcileSlice {
   adopt: EventInput[];
   /** Invalid values seen for the first time (already quarantined). */
   quarantined: QuarantineEntry[];
+  /** Live records whose key was confirmed deleted out of band, to retract, with why. */
+  retract: { id: string; reason: string }[];
+  /** The last key id this slice covered, for `advance`. */
+  lastId: string | null;
   /** Where the next slice starts; null when this slice reached the end. */
   nextCursor: string | null;
 }
@@ -67,7 +86,9 @@ export class Reconciler {
 
   /** Starts a pass over every key, unless one is under way. */
   startPass(): void {
-    if (!this.passUnderWay()) writeMeta(this.sql, 'reconcile_cursor', '');
+    if (this.passUnderWay()) return;
+    writeMeta(this.sql, 'reconcile_cursor', '');
+    writeMeta(this.sql, 'reconcile_after_id', '');
   }
 
   /** Whether a pass has slices left. */
@@ -85,9 +106,10 @@ export class Reconciler {
     writeMeta(this.sql, 'reconcile_retry_at', String(nowMs + SLICE_RETRY_MS));
   }
 
-  /** Records where the pass goes on (null: it is over). Call in the transaction that applies the slice. */
-  advance(nextCursor: string | null): void {
+  /** Records where the pass goes on (null: it is over) and the last id covered. Call in the transaction that applies the slice. */
+  advance(nextCursor: string | null, lastId: string | null): void {
     writeMeta(this.sql, 'reconcile_cursor', nextCursor);
+    writeMeta(this.sql, 'reconcile_after_id', nextCursor === null ? null : lastId);
     writeMeta(this.sql, 'reconcile_retry_at', null);
   }
 
@@ -103,7 +125,10 @@ export class Reconciler {
       if (outcome.status === 'rejected') throw outcome.reason;
       for (const [key, value] of outcome.value) values.set(key, value);
     }
-    const slice: ReconcileSlice = { scanned: keys.length, adopt: [], quarantined: [], nextCursor: page.list_complete ? null : page.cursor };
+    const slice: ReconcileSlice = { scanned: keys.length, adopt: [], quarantined: [], retract: [], lastId: null, nextCursor: page.list_complete ? null : page.cursor };
+    const ids = keys.map((key) => key.slice(EVENT_KEY_PREFIX.length));
+    slice.lastId = page.list_complete ? null : (ids.at(-1) ?? null);
+    slice.retract = await this.missingKeys(readMeta(this.sql, 'reconcile_after_id') ?? '', slice.lastId, new Set(ids), now);
     for (const key of keys) {
       const text = values.get(key);
       if (text === null || text === undefined) continue;
@@ -121,6 +146,44 @@ export class Reconciler {
       else slice.adopt.push(stored.record);
     }
     return slice;
+  }
+
+  /**
+   * The live records with ids in (`after`, `upTo`] (to the end when null)
+   * whose `event:` key is neither listed nor readable: each is remembered as
+   * missing, and returned for retraction once it was already missing, at the
+   * same revision, MISSING_CONFIRM_MS before `now`. Records whose key is
+   * there again are forgotten.
+   */
+  private async missingKeys(after: string, upTo: string | null, listed: ReadonlySet<string>, now: string): Promise<{ id: string; reason: string }[]> {
+    const live = this.sql
+      .exec<{ id: string; revision: number }>('SELECT id, revision FROM records WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?', after, upTo, upTo, MISSING_CHECK_MAX)
+      .toArray()
+      .filter((row) => !listed.has(row.id) && !this.publisher.isQueued(eventKey(row.id)));
+    const unlisted = new Set<string>();
+    for (let start = 0; start < live.length; start += BULK_GET_MAX) {
+      const batch = live.slice(start, start + BULK_GET_MAX);
+      const values = await this.kv.get(batch.map((row) => eventKey(row.id)), 'text');
+      for (const row of batch) if (values.get(eventKey(row.id)) === null) unlisted.add(row.id);
+    }
+    const suspected = new Map(
+      this.sql
+        .exec<{ id: string; revision: number; first_missing_at: string }>('SELECT id, revision, first_missing_at FROM missing_keys WHERE id > ? AND (? IS NULL OR id <= ?)', after, upTo, upTo)
+        .toArray()
+        .map((row) => [row.id, row]),
+    );
+    this.sql.exec('DELETE FROM missing_keys WHERE id > ? AND (? IS NULL OR id <= ?)', after, upTo, upTo);
+    const confirmed: { id: string; reason: string }[] = [];
+    for (const { id, revision } of live.filter((row) => unlisted.has(row.id))) {
+      const earlier = suspected.get(id);
+      if (earlier && earlier.revision === revision && Date.parse(now) - Date.parse(earlier.first_missing_at) >= MISSING_CONFIRM_MS) {
+        confirmed.push({ id, reason: `removed from KV out of band: ${eventKey(id)} missing since ${earlier.first_missing_at}, still missing at ${now}` });
+        continue;
+      }
+      const since = earlier && earlier.revision === revision ? earlier.first_missing_at : now;
+      this.sql.exec('INSERT INTO missing_keys (id, revision, first_missing_at) VALUES (?, ?, ?)', id, revision, since);
+    }
+    return confirmed;
   }
 
   /** Every quarantined value, oldest first. */

@@ -94,6 +94,29 @@ async function groupGone(pid: number): Promise<void> {
   }
 }
 
+/**
+ * The text of wrangler 4.124's dev-proxy race (workers-sdk #14926, #15317,
+ * #15451): its ProxyWorker and the Worker's workerd both drop a pooled
+ * connection that has been idle about 5 s, and a request sent on it as it
+ * closes fails with this message: the client gets a 500 carrying it, and
+ * wrangler reports "Error inside ProxyWorker" and exits. It is the dev
+ * server's fault, not the Worker's; tests treat it as one more crash.
+ */
+export const PROXY_RACE_MESSAGE = 'Network connection lost';
+
+/** Whether the output of `wrangler dev` carries the ProxyWorker's error with PROXY_RACE_MESSAGE. */
+const reportedProxyRace = (server: Started): boolean => server.lines.some((line) => line.includes('Error inside ProxyWorker')) && server.lines.some((line) => line.includes(PROXY_RACE_MESSAGE));
+
+/** Whether `wrangler dev` exited of the proxy race: it is not running and its output carries the ProxyWorker's error with PROXY_RACE_MESSAGE. */
+export const exitedOfProxyRace = (server: Started): boolean => hasExited(server.child) && reportedProxyRace(server);
+
+/** Whether `wrangler dev` reports the proxy race within `waitMs` (after a 500 carrying PROXY_RACE_MESSAGE: a 500 the Worker itself sent is never taken for it). */
+export async function reportsProxyRace(server: Started, waitMs = 5_000): Promise<boolean> {
+  const deadline = Date.now() + waitMs;
+  while (!reportedProxyRace(server) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  return reportedProxyRace(server);
+}
+
 /** Ends a started process and its process group: SIGTERM, then SIGKILL if it has not exited within 5 s. */
 export async function stop(started: Started | undefined): Promise<void> {
   const { child } = started ?? {};
