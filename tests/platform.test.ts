@@ -232,7 +232,7 @@ async function readAt(location: string, path: string): Promise<any> {
   observations.reads++;
   let response: Response;
   try {
-    response = await app.fetch(new Request(`http://strikewire.test${path}`), { ...env, EVENTS: simulation.location(location) }, createExecutionContext());
+    response = await app.fetch(new Request(`http://strikewire.test${path}`, { headers: { Accept: 'application/json' } }), { ...env, EVENTS: simulation.location(location) }, createExecutionContext());
   } catch (error) {
     observations.failures.push({ where: `GET ${path} in ${location} threw ${String(error)}`, status: 0, retryAfter: null });
     return null;
@@ -322,7 +322,7 @@ async function publishedGaps(read: (path: string) => Promise<any>, latest: Map<s
 
 /** What KV itself holds (the app on the unsimulated namespace, no stale copies): what has been published so far. */
 async function readPublished(path: string): Promise<any> {
-  const response = await app.fetch(new Request(`http://strikewire.test${path}`), env, createExecutionContext());
+  const response = await app.fetch(new Request(`http://strikewire.test${path}`, { headers: { Accept: 'application/json' } }), env, createExecutionContext());
   return response.status === 200 ? response.json() : (await response.body?.cancel(), null);
 }
 

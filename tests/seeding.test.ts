@@ -14,7 +14,7 @@ import { ensureBundlePublished } from '../functions/jobs/publish-bundle.ts';
 import { coordinatorStub } from './helpers.ts';
 
 const seededEnv = { ...env, SEED_FROM_BUNDLE: 'true' };
-const get = async (path: string) => (await app.request(path, {}, seededEnv, createExecutionContext())).json() as Promise<any>;
+const get = async (path: string) => (await app.request(path, { headers: { Accept: 'application/json' } }, seededEnv, createExecutionContext())).json() as Promise<any>;
 
 describe('bundled dataset', () => {
   it('is published into an empty namespace on the first request', async () => {
