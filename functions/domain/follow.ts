@@ -6,6 +6,7 @@
  * them: a string each, an array for a repeated one).
  */
 import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS, type FeedFormat } from './feed.ts';
+import { queryObject } from './query.ts';
 
 /** Parameters that choose a page, not the records. */
 const PAGING_PARAMETERS: readonly string[] = ['limit', 'cursor'];
@@ -38,16 +39,6 @@ export function downloadLinks(origin: string, query: URLSearchParams): { geojson
   return { geojson: `${origin}/events.geojson${withQuery(query)}`, csv: `${origin}/events.csv${withQuery(query)}` };
 }
 
-/** The `filters` of a subscription to `filter`: each parameter as a string, a repeated one as an array. */
-function subscriptionFilters(filter: URLSearchParams): Record<string, string | string[]> {
-  const filters: Record<string, string | string[]> = {};
-  for (const name of new Set(filter.keys())) {
-    const values = filter.getAll(name);
-    filters[name] = values.length === 1 ? values[0]! : values;
-  }
-  return filters;
-}
-
 /** `value` as one single-quoted shell word. */
 const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 
@@ -60,7 +51,7 @@ const EXAMPLE_WEBHOOK_URL = 'https://example.com/strikewire-webhook';
  * to be replaced.
  */
 export function subscribeCommand(origin: string, filter: URLSearchParams): string {
-  const body = JSON.stringify({ url: EXAMPLE_WEBHOOK_URL, filters: subscriptionFilters(filter) });
+  const body = JSON.stringify({ url: EXAMPLE_WEBHOOK_URL, filters: queryObject(filter) });
   return [
     `curl -X POST ${shellQuote(`${origin}/subscriptions`)}`,
     `  -H "authorization: Bearer $STRIKEWIRE_ADMIN_TOKEN"`,

@@ -262,3 +262,17 @@ export function chunksInRange(manifest: Manifest, range: KeyRange): ChunkRef[] {
 export function selectEntries(entries: readonly IndexEntry[], range: KeyRange, filter: EventFilter): IndexEntry[] {
   return entries.filter((entry) => (range.upper === null || entry.k < range.upper) && matchesFilter(entry, filter));
 }
+
+/**
+ * A URL's query as Hono's query validator hands it over, and as a
+ * subscription's `filters` take it: one value as a string, a repeated
+ * parameter as an array.
+ */
+export function queryObject(params: URLSearchParams): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  for (const name of new Set(params.keys())) {
+    const values = params.getAll(name);
+    query[name] = values.length === 1 ? values[0]! : values;
+  }
+  return query;
+}

@@ -8,7 +8,7 @@
  */
 import * as v from 'valibot';
 import { FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS, HUB_PATH, type FeedFormat } from './feed.ts';
-import { FeedQuerySchema, type EventFilter } from './query.ts';
+import { FeedQuerySchema, queryObject, type EventFilter } from './query.ts';
 import { sha256Hex } from './digest.ts';
 import { checkWebhookTarget, type WebhookTargetOptions } from './webhook-targets.ts';
 
@@ -65,16 +65,6 @@ export interface WebSubRequest {
 export interface WebSubProblem {
   field: string;
   message: string;
-}
-
-/** The query of a URL as Hono's query validator hands it over: one value as a string, repeated values as an array. */
-function queryObject(params: URLSearchParams): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = {};
-  for (const name of new Set(params.keys())) {
-    const values = params.getAll(name);
-    query[name] = values.length === 1 ? values[0]! : values;
-  }
-  return query;
 }
 
 /**
