@@ -246,6 +246,19 @@ describe('POST /websub', () => {
     expect(posted.every((url) => subscribed.has(url))).toBe(true);
   });
 
+  it('pushes the feed a retracted record leaves, without it', async () => {
+    const topic = `${ORIGIN}/feed.rss?country=SY`;
+    const callback = 'https://reader.example.com/retractions';
+    await subscribe(callback, topic);
+    await ingest([syria('websub-to-retract', '2025-06-01')]);
+    await vi.waitFor(() => expect(subscriber.for(callback).length).toBe(1), { timeout: 10_000 });
+    expect(subscriber.for(callback)[0]!.body).toContain('websub-to-retract');
+    const retracted = await call('/events/websub-to-retract', { method: 'DELETE', headers: { authorization: 'Bearer test-admin-token' } });
+    expect(retracted.status).toBeLessThan(300);
+    await vi.waitFor(() => expect(subscriber.for(callback).length).toBe(2), { timeout: 10_000 });
+    expect(subscriber.for(callback)[1]!.body).not.toContain('websub-to-retract');
+  });
+
   it('unsubscribes only after the callback confirms, and stops pushing', async () => {
     const topic = `${ORIGIN}/feed.json?country=SY`;
     const callback = 'https://reader.example.com/leaving';
