@@ -49,6 +49,22 @@ async function retryNow(): Promise<void> {
   await runDurableObjectAlarm(stub);
 }
 
+/**
+ * Makes subscriptions to `urls` directly in the Coordinator's storage (hundreds of POSTs would only slow the
+ * test), their ids `sub_<prefix>` padded to the id's length.
+ */
+async function insertSubscribers(prefix: string, urls: readonly string[], status: 'active' | 'disabled'): Promise<void> {
+  await runInDurableObject(coordinatorStub(), (_instance, state) => {
+    urls.forEach((url, i) => state.storage.sql.exec(
+      "INSERT INTO subscriptions (id, url, filters, event_types, description, secret, status, health, created_at, updated_at) VALUES (?, ?, '{}', ?, NULL, ?, ?, '{}', ?, ?)",
+      `sub_${prefix}${String(i).padStart(32 - prefix.length, '0')}`, url, JSON.stringify(['event.created', 'event.updated']), `whsec_${btoa('a-test-secret-of-enough-bytes!!')}`, status, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z',
+    ));
+  });
+}
+
+/** Removes the subscriptions `insertSubscribers` made under `prefix`, so later tests' alerts are not fanned out to them. */
+const deleteSubscribers = (prefix: string) => runInDurableObject(coordinatorStub(), (_instance, state) => void state.storage.sql.exec('DELETE FROM subscriptions WHERE id LIKE ?', `sub_${prefix}%`));
+
 describe('the webhook outbox', () => {
   it('delivers a 2,000-character record to 100 subscribers in batches within 256 KB, and later alerts are not held back', async () => {
     const urls = Array.from({ length: 100 }, (_, i) => `https://hooks.example.com/large-${i}`);
@@ -66,19 +82,13 @@ describe('the webhook outbox', () => {
 
   it('hands batches to the queue side by side, never more than six at once', async () => {
     const urls = Array.from({ length: 700 }, (_, i) => `https://hooks.example.com/wide-${i}`);
-    // Seven batches' worth of subscribers, made directly in the Coordinator's storage (700 POSTs would only slow the test).
-    await runInDurableObject(coordinatorStub(), (_instance, state) => {
-      urls.forEach((url, i) => state.storage.sql.exec(
-        "INSERT INTO subscriptions (id, url, filters, event_types, description, secret, status, health, created_at, updated_at) VALUES (?, ?, '{}', ?, NULL, ?, 'active', '{}', ?, ?)",
-        `sub_wide${String(i).padStart(24, '0')}`, url, JSON.stringify(['event.created', 'event.updated']), `whsec_${btoa('a-test-secret-of-enough-bytes!!')}`, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z',
-      ));
-    });
+    // Seven batches' worth of subscribers.
+    await insertSubscribers('wide', urls, 'active');
     await ingest(makeEvent('seven-hundred-alerts', '2025-02-01'));
     await vi.waitFor(() => expect(urls.filter((url) => deliveredTo(url).length === 1)).toHaveLength(700), { timeout: 30_000, interval: 100 });
     expect(queueSimulation.stats().maxInFlight).toBeGreaterThan(1);
     expect(queueSimulation.stats().maxInFlight).toBeLessThanOrEqual(6);
-    // Gone again, so the next tests' alerts are not fanned out to them.
-    await runInDurableObject(coordinatorStub(), (_instance, state) => void state.storage.sql.exec("DELETE FROM subscriptions WHERE id LIKE 'sub_wide%'"));
+    await deleteSubscribers('wide');
   }, 60_000);
 
   it('isolates a message the queue refuses: the others go on, and it is dead-lettered after five refusals', async () => {
@@ -126,12 +136,7 @@ describe('the queue window', () => {
     OUTBOX_WINDOW.messagesWithoutNews = 150;
     try {
       const urls = Array.from({ length: 700 }, (_, i) => `https://hooks.example.com/windowed-${i}`);
-      await runInDurableObject(coordinatorStub(), (_instance, state) => {
-        urls.forEach((url, i) => state.storage.sql.exec(
-          "INSERT INTO subscriptions (id, url, filters, event_types, description, secret, status, health, created_at, updated_at) VALUES (?, ?, '{}', ?, NULL, ?, 'active', '{}', ?, ?)",
-          `sub_window${String(i).padStart(22, '0')}`, url, JSON.stringify(['event.created', 'event.updated']), `whsec_${btoa('a-test-secret-of-enough-bytes!!')}`, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z',
-        ));
-      });
+      await insertSubscribers('window', urls, 'active');
       // Messages in the queue with no news yet, sampled all along the delivery.
       let most = 0;
       let sampling = true;
@@ -149,7 +154,7 @@ describe('the queue window', () => {
       expect(most).toBeGreaterThan(0);
       expect(most).toBeLessThanOrEqual(150);
       expect(queueSimulation.stats().refused).toBe(0);
-      await runInDurableObject(coordinatorStub(), (_instance, state) => void state.storage.sql.exec("DELETE FROM subscriptions WHERE id LIKE 'sub_window%'"));
+      await deleteSubscribers('window');
     } finally {
       OUTBOX_WINDOW.messagesWithoutNews = window;
     }
@@ -201,14 +206,7 @@ describe('fan-out', () => {
     const stub = coordinatorStub();
     const count = 2 * FANOUT_SLICE + 100;
     // Disabled subscribers: their alerts are held, so the fan-out is checked without thousands of deliveries.
-    await runInDurableObject(stub, (_instance, state) => {
-      for (let i = 0; i < count; i++) {
-        state.storage.sql.exec(
-          "INSERT INTO subscriptions (id, url, filters, event_types, description, secret, status, health, created_at, updated_at) VALUES (?, ?, '{}', ?, NULL, 'whsec_x', 'disabled', '{}', ?, ?)",
-          `sub_fanout${String(i).padStart(22, '0')}`, `https://hooks.example.com/fanout-${i}`, JSON.stringify(['event.created', 'event.updated']), '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z',
-        );
-      }
-    });
+    await insertSubscribers('fanout', Array.from({ length: count }, (_, i) => `https://hooks.example.com/fanout-${i}`), 'disabled');
     // Count what each expansion (one per alarm run) holds; the Durable Object runs in this isolate.
     const increments: number[] = [];
     const expand = AlertFanout.prototype.expand;
