@@ -13,7 +13,15 @@ import { generateSecret } from '../domain/webhook-signing.ts';
 import { addMissingColumns } from './meta-table.ts';
 
 /** Delivery log entries kept per subscription; older ones are pruned. */
-const DELIVERY_LOG_KEEP = 500;
+export const DELIVERY_LOG_KEEP = 500;
+/**
+ * The log of a subscription is pruned after every this many entries, not
+ * after each: finding the 500th newest entry walks 500 index entries, so
+ * pruning every time made recording a delivery cost as much as the rest of
+ * its bookkeeping. A log holds at most DELIVERY_LOG_KEEP + LOG_PRUNE_EVERY - 1
+ * entries.
+ */
+export const LOG_PRUNE_EVERY = 100;
 
 /** The tables this module keeps. */
 export const SUBSCRIPTIONS_SCHEMA = [
@@ -28,7 +36,13 @@ export const SUBSCRIPTIONS_SCHEMA = [
 ];
 
 /** Columns added after the table was first made. */
-const SUBSCRIPTION_ADDED_COLUMNS = { previous_secret: 'TEXT', previous_secret_expires_at: 'TEXT', token_digest: 'TEXT' };
+const SUBSCRIPTION_ADDED_COLUMNS = {
+  previous_secret: 'TEXT',
+  previous_secret_expires_at: 'TEXT',
+  token_digest: 'TEXT',
+  // Entries written to the subscription's delivery log, to prune it every LOG_PRUNE_EVERY.
+  logged: 'INTEGER NOT NULL DEFAULT 0',
+};
 
 /** A subscription as the API shows it: never with its secrets or token. */
 export interface Subscription extends SubscriptionScope {
@@ -209,16 +223,18 @@ export class SubscriptionsTable {
    * Returns whether the subscription is now disabled.
    */
   recordDelivery(entry: DeliveryAttempt, verdict: AttemptVerdict | null): { disabled: boolean } {
-    const row = this.sql.exec<Pick<SubscriptionRow, 'health' | 'status'>>('SELECT health, status FROM subscriptions WHERE id = ?', entry.subscription_id).toArray()[0];
+    const row = this.sql.exec<Pick<SubscriptionRow, 'health' | 'status'> & { logged: number }>('UPDATE subscriptions SET logged = logged + 1 WHERE id = ? RETURNING health, status, logged', entry.subscription_id).toArray()[0];
     if (!row) return { disabled: true };
     this.sql.exec(
       'INSERT INTO deliveries (subscription_id, msg_id, type, record_id, revision, attempt, at, status, latency_ms, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       entry.subscription_id, entry.msg_id, entry.type, entry.record_id, entry.revision ?? null, entry.attempt, entry.at, entry.status, entry.latency_ms, entry.outcome, entry.error,
     );
-    this.sql.exec(
-      'DELETE FROM deliveries WHERE subscription_id = ? AND seq <= (SELECT seq FROM deliveries WHERE subscription_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)',
-      entry.subscription_id, entry.subscription_id, DELIVERY_LOG_KEEP,
-    );
+    if (row.logged % LOG_PRUNE_EVERY === 0) {
+      this.sql.exec(
+        'DELETE FROM deliveries WHERE subscription_id = ? AND seq <= (SELECT seq FROM deliveries WHERE subscription_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)',
+        entry.subscription_id, entry.subscription_id, DELIVERY_LOG_KEEP,
+      );
+    }
     if (!verdict) return { disabled: row.status !== 'active' };
     const health = recordOutcome(JSON.parse(row.health) as EndpointHealth, verdict, new Date(entry.at));
     const status = health.disabled ? 'disabled' : 'active';
