@@ -11,6 +11,7 @@ import {
   SECRET_BYTES,
   signPayload,
   webhookHeaders,
+  webhookSigner,
   webhookMessageId,
   type MessageSubject,
 } from '../functions/domain/webhook-signing.ts';
@@ -107,6 +108,19 @@ describe('webhookHeaders', () => {
     expect(() => new Webhook(previous).verify(body, headers)).not.toThrow();
     expect(() => new Webhook(next).verify(body, headers)).not.toThrow();
     await expect(webhookHeaders({ secret: [], msgId: 'msg_none', timestamp: nowSeconds(), body })).rejects.toThrow(/at least one secret/);
+  });
+});
+
+describe('webhookSigner', () => {
+  it('signs many deliveries with keys it imported once, each signature as webhookHeaders makes it', async () => {
+    const sign = webhookSigner();
+    const other = generateSecret();
+    // Alternating secrets: a key kept for one secret must never sign for another.
+    for (let i = 0; i < 3; i++) {
+      expect((await sign(REFERENCE))['webhook-signature']).toBe(REFERENCE.signature);
+      const input = { secret: [other, REFERENCE.secret], msgId: `msg_${i}`, timestamp: REFERENCE.timestamp, body: `{"n":${i}}` };
+      expect(await sign(input)).toEqual(await webhookHeaders(input));
+    }
   });
 });
 

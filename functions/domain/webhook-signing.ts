@@ -96,28 +96,57 @@ function unixSeconds(timestamp: Date | number): number {
   return seconds;
 }
 
-/** The Standard Webhooks signature `v1,<base64 HMAC-SHA256(key, "<msgId>.<timestamp>.<body>")>`. */
-export async function signPayload({ secret, msgId, timestamp, body }: SignInput): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', secretKey(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+/** The HMAC-SHA256 signing key of a secret. */
+const importSecret = (secret: string): Promise<CryptoKey> => crypto.subtle.importKey('raw', secretKey(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+
+/** `v1,<base64 HMAC-SHA256(key, "<msgId>.<timestamp>.<body>")>` with an imported key. */
+async function signWithKey(key: CryptoKey, { msgId, timestamp, body }: Omit<SignInput, 'secret'>): Promise<string> {
   const signed = new TextEncoder().encode(`${msgId}.${unixSeconds(timestamp)}.${body}`);
   return `v1,${toBase64(new Uint8Array(await crypto.subtle.sign('HMAC', key, signed)))}`;
 }
 
+/** The Standard Webhooks signature `v1,<base64 HMAC-SHA256(key, "<msgId>.<timestamp>.<body>")>`. */
+export async function signPayload({ secret, ...input }: SignInput): Promise<string> {
+  return signWithKey(await importSecret(secret), input);
+}
+
+/** What a delivery's headers are made from: `secret` may list several secrets while one is being rotated. */
+export type HeadersInput = Omit<SignInput, 'secret'> & { secret: string | readonly string[] };
+
+/** Makes the headers of delivery attempts; see `webhookSigner`. */
+export type WebhookSigner = (input: HeadersInput) => Promise<WebhookHeaders>;
+
 /**
- * The headers of one delivery attempt. `secret` may list several secrets
- * while one is being rotated: each signs, and the receiver accepts any match.
+ * A maker of delivery headers that imports each secret's key once, for a
+ * batch of deliveries that share secrets. Each secret listed signs, and the
+ * receiver accepts any match. Keep it no longer than the batch: it holds the
+ * keys in memory.
  */
-export async function webhookHeaders(input: Omit<SignInput, 'secret'> & { secret: string | readonly string[] }): Promise<WebhookHeaders> {
-  const secrets = typeof input.secret === 'string' ? [input.secret] : input.secret;
-  if (secrets.length === 0) throw new TypeError('webhook headers need at least one secret');
-  const signatures = await Promise.all(secrets.map((secret) => signPayload({ ...input, secret })));
-  return {
-    'content-type': 'application/json',
-    'webhook-id': input.msgId,
-    'webhook-timestamp': String(unixSeconds(input.timestamp)),
-    'webhook-signature': signatures.join(' '),
+export function webhookSigner(): WebhookSigner {
+  const keys = new Map<string, Promise<CryptoKey>>();
+  const keyOf = (secret: string): Promise<CryptoKey> => {
+    let key = keys.get(secret);
+    if (key === undefined) {
+      key = importSecret(secret);
+      keys.set(secret, key);
+    }
+    return key;
+  };
+  return async (input) => {
+    const secrets = typeof input.secret === 'string' ? [input.secret] : input.secret;
+    if (secrets.length === 0) throw new TypeError('webhook headers need at least one secret');
+    const signatures = await Promise.all(secrets.map(async (secret) => signWithKey(await keyOf(secret), input)));
+    return {
+      'content-type': 'application/json',
+      'webhook-id': input.msgId,
+      'webhook-timestamp': String(unixSeconds(input.timestamp)),
+      'webhook-signature': signatures.join(' '),
+    };
   };
 }
+
+/** The headers of one delivery attempt (see `webhookSigner`, which keeps the keys for many). */
+export const webhookHeaders = (input: HeadersInput): Promise<WebhookHeaders> => webhookSigner()(input);
 
 /** The envelope of a message of `type`, for a change that happened at `occurredAt`. */
 export function buildEnvelope<T extends WebhookEventType>(type: T, data: WebhookData[T], occurredAt: Date): WebhookEnvelope<T> {

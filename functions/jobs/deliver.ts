@@ -25,9 +25,11 @@
  * the same; the outbox, having heard nothing, sends it once more later with
  * the same webhook-id (receivers ignore the repeat).
  *
- * The target URL is checked again before every attempt, under the
- * deployment's rules of today: a URL the rules now refuse is never fetched,
- * and its message fails for good (logged `failed`, then dead-lettered).
+ * The target URL is checked again before it is sent to, under the
+ * deployment's rules of today (once per URL and batch: the rules do not
+ * change within one): a URL the rules now refuse is never fetched, and its
+ * message fails for good (logged `failed`, then dead-lettered). A batch signs
+ * with each secret's key imported once.
  *
  * `storeDeadLetters` keeps what the queue itself dead-lettered (a consumer
  * that kept crashing) in the Coordinator; messages the consumer gives up on
@@ -35,8 +37,8 @@
  */
 import { MAX_ATTEMPTS, decideRetry, judgeAttempt, type AttemptResult, type AttemptVerdict } from '../domain/delivery-policy.ts';
 import { isReference, payloadKey, type DeadLetter, type DeliveryMessage } from '../domain/delivery-messages.ts';
-import { webhookHeaders } from '../domain/webhook-signing.ts';
-import { checkWebhookTarget } from '../domain/webhook-targets.ts';
+import { webhookSigner, type WebhookSigner } from '../domain/webhook-signing.ts';
+import { checkWebhookTarget, type WebhookTargetCheck } from '../domain/webhook-targets.ts';
 import type { Env } from '../env.ts';
 import { coordinator } from '../store/coordinator-stub.ts';
 import type { DeliveryPlan, DeliveryReport } from '../store/coordinator.ts';
@@ -217,12 +219,12 @@ export async function deliverBatch(
       unrecorded: () => message.retry({ delaySeconds: PLATFORM_RETRY_SECONDS }),
     });
   }
-  const allowLoopbackHttp = env.ALLOW_LOOPBACK_WEBHOOKS === 'true';
+  const sending = batchSending(env, random, timeoutMs);
   const inFlight = new Set<Send>();
   const handedOff = new Set<Send>();
   const run = startFairly(sends, (send) => send.target.url, async (send) => {
     inFlight.add(send);
-    const outcome = await deliver(send, random, timeoutMs, allowLoopbackHttp);
+    const outcome = await deliver(send, sending);
     inFlight.delete(send);
     // A handed-off message is already acknowledged: only its outcome is still recorded.
     recorder.add(handedOff.has(send) ? { ...outcome, recorded: () => undefined, unrecorded: () => undefined, settled: true } : outcome);
@@ -251,10 +253,39 @@ export async function deliverBatch(
 /** The fields of a delivery log entry that come from the message. */
 const logBase = (delivery: DeliveryMessage, attempt: number) => ({ subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, revision: delivery.revision ?? null, attempt });
 
+/** What every attempt of a batch shares: the retry jitter, the timeout, the signer and the target check. */
+interface BatchSending {
+  random: () => number;
+  timeoutMs: number;
+  /** Signs with keys imported once per secret for the batch. */
+  sign: WebhookSigner;
+  /** The target rules of the deployment, applied once per URL for the batch (they do not change within one). */
+  checkTarget(url: string): WebhookTargetCheck;
+}
+
+/** The shared state of one batch's attempts (see BatchSending). */
+function batchSending(env: Env, random: () => number, timeoutMs: number): BatchSending {
+  const allowLoopbackHttp = env.ALLOW_LOOPBACK_WEBHOOKS === 'true';
+  const checks = new Map<string, WebhookTargetCheck>();
+  return {
+    random,
+    timeoutMs,
+    sign: webhookSigner(),
+    checkTarget(url) {
+      let check = checks.get(url);
+      if (check === undefined) {
+        check = checkWebhookTarget(url, { allowLoopbackHttp });
+        checks.set(url, check);
+      }
+      return check;
+    },
+  };
+}
+
 /** One delivery attempt of one message, sent now: its outcome to record, and how to settle the message after. */
-async function deliver({ message, delivery, target, attempt: attemptNumber }: Send, random: () => number, timeoutMs: number, allowLoopbackHttp: boolean): Promise<PendingOutcome> {
+async function deliver({ message, delivery, target, attempt: attemptNumber }: Send, { random, timeoutMs, sign, checkTarget }: BatchSending): Promise<PendingOutcome> {
   const sentAt = new Date();
-  const check = checkWebhookTarget(target.url, { allowLoopbackHttp });
+  const check = checkTarget(target.url);
   if (!check.ok) {
     const verdict: AttemptVerdict = { outcome: 'permanent', reason: `target refused: url ${check.reason}`, gone: false };
     return {
@@ -263,7 +294,7 @@ async function deliver({ message, delivery, target, attempt: attemptNumber }: Se
       unrecorded: () => message.retry({ delaySeconds: PLATFORM_RETRY_SECONDS }),
     };
   }
-  const headers = await webhookHeaders({ secret: target.secrets, msgId: delivery.msg_id, timestamp: sentAt, body: delivery.payload });
+  const headers = await sign({ secret: target.secrets, msgId: delivery.msg_id, timestamp: sentAt, body: delivery.payload });
   const { result, latencyMs } = await attempt(check.url, { ...headers, 'user-agent': 'strikewire-webhooks/1' }, delivery.payload, timeoutMs);
   const verdict = judgeAttempt(result, new Date());
   const base = { ...logBase(delivery, attemptNumber), at: sentAt.toISOString(), status: result.kind === 'response' ? result.status : null, latency_ms: latencyMs };
