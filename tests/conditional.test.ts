@@ -59,6 +59,14 @@ describe('read endpoints', () => {
     }
   });
 
+  it('answer If-None-Match: * for a record that does not exist with its 404, not a 304 (RFC 9110: * matches only a current representation)', async () => {
+    for (const path of ['/events/no-such-record', '/events/no-such-record.json']) {
+      const response = await get(path, { 'If-None-Match': '*', Accept: 'application/json' });
+      expect(response.status, path).toBe(404);
+      expect(((await response.json()) as { error: { code: string } }).error.code, path).toBe('not_found');
+    }
+  });
+
   it('answer If-Modified-Since with 304 unless the data changed after it; If-None-Match takes precedence', async () => {
     const { lastModified, etag } = await validators('/feed.rss');
     expect((await get('/feed.rss', { 'If-Modified-Since': lastModified })).status).toBe(304);

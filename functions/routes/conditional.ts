@@ -129,7 +129,8 @@ export function recordRead({ withIndex = [] }: { withIndex?: readonly string[] }
     const record: DataVersion = { revision: `record:${served ? await sha256Hex(served.text) : 'none'}`, updatedAt: stored?.record.updated_at ?? null };
     const scope: ScopeOf = withIndex.includes(mediaType) ? (dataset) => ({ revision: `${record.revision}:${dataset.revision}`, updatedAt: later(record.updatedAt, dataset.updatedAt) }) : () => record;
     const validators = await validatorsOf(await scope(indexVersion(head)), mediaType, url);
-    if (isFresh(c, validators)) return c.body(null, 304, validators);
+    // Only a record that exists can be current: `If-None-Match: *` for a missing one gets its 404 or 410.
+    if (served && isFresh(c, validators)) return c.body(null, 304, validators);
     await next();
     await sendAndKeep(c, { head, validators, scope, lifetimeSeconds: RECORD_BODY_LIFETIME_SECONDS });
   };
