@@ -13,6 +13,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { projectToRegion, REGION_MAP_SIZE } from '../functions/domain/region-map.ts';
 import { subscriptionInputSchema } from '../functions/domain/subscription.ts';
+import { placeLabel } from '../functions/pages/words.ts';
 import * as v from 'valibot';
 import { call, getJson, makeEvent, seed } from './helpers.ts';
 
@@ -221,6 +222,16 @@ describe('GET /events/:id as a page', () => {
   });
 });
 
+describe('place labels', () => {
+  it('name the country unless the place name already does, as a whole word', () => {
+    expect(placeLabel({ name: 'US Embassy, Baghdad', country: 'IQ' })).toBe('US Embassy, Baghdad, Iraq');
+    expect(placeLabel({ name: 'Kuwait', country: 'KW' })).toBe('Kuwait');
+    expect(placeLabel({ name: "Kata'ib Hezbollah sites in Syria (not named in the source)", country: 'SY' })).toBe("Kata'ib Hezbollah sites in Syria (not named in the source)");
+    expect(placeLabel({ name: "Al-Qa'im, near the Syrian border", country: 'IQ' })).toBe("Al-Qa'im, near the Syrian border, Iraq");
+    expect(placeLabel({ name: 'Syrian desert', country: 'SY' })).toBe('Syrian desert, Syria');
+  });
+});
+
 describe('the record page map', () => {
   /** The page's map: its svg's attributes, its image's, its marker's and its caption. */
   async function placeMap(id: string) {
@@ -251,7 +262,7 @@ describe('the record page map', () => {
     const expected = projectToRegion(COARSE.location.lon, COARSE.location.lat);
     expect([Number(marker.cx), Number(marker.cy)]).toEqual([expected.x, expected.y]);
     expect(marker).toMatchObject({ fill: 'none', 'stroke-dasharray': '3 2' });
-    expect(svg['aria-label']).toBe('Map of the region marking Kuwait, Kuwait (the centre of the country: the sources name no place)');
+    expect(svg['aria-label']).toBe('Map of the region marking Kuwait (the centre of the country: the sources name no place)');
     expect(caption).toContain('The marker is hollow, dashed: only the region or country is known (a centroid, not a place).');
   });
 

@@ -14,7 +14,7 @@ import { ACTOR_ROLES, type Event } from '../domain/schema.ts';
 import { sourcePath } from '../domain/sources.ts';
 import { Layout } from './layout.tsx';
 import { PlaceMap } from './place-map.tsx';
-import { codeWords, countryName, DATE_PRECISION_WORDS, LOCATION_PRECISION_WORDS, ROLE_WORDS } from './words.ts';
+import { codeWords, countryName, DATE_PRECISION_WORDS, LOCATION_PRECISION_WORDS, placeLabel, ROLE_WORDS } from './words.ts';
 
 /** Days before and after a record within which other records are listed as close in time. */
 export const NEARBY_DAYS = 7;
@@ -69,7 +69,7 @@ export function EventPage({ origin, event, linked, nearby }: EventPageProps) {
 
         <h2>Place</h2>
         <p>
-          {location.name}, {countryName(location.country)}. Coordinates {location.lat}, {location.lon}: {LOCATION_PRECISION_WORDS[location.precision]}.
+          {placeLabel(location)}. Coordinates {location.lat}, {location.lon}: {LOCATION_PRECISION_WORDS[location.precision]}.
         </p>
         <PlaceMap location={location} />
 

@@ -12,7 +12,7 @@ import { ACTOR_ROLES, EVENT_TYPES, LOCATION_PRECISIONS, WEAPONS, type Event } fr
 import { ErrorPage } from './error-page.tsx';
 import { EventLink } from './event-page.tsx';
 import { Layout } from './layout.tsx';
-import { codeWords, countryName, ROLE_WORDS } from './words.ts';
+import { codeWords, placeLabel, ROLE_WORDS } from './words.ts';
 
 /** What the list page shows. */
 export interface EventsPageProps {
@@ -159,7 +159,7 @@ function EventItem({ event }: { event: Event }) {
       <EventLink event={event} />
       <br />
       <span class="muted">
-        {codeWords(event.type)} · {event.location.name}, {countryName(event.location.country)} · {casualties || 'no casualty figures reported'}
+        {codeWords(event.type)} · {placeLabel(event.location)} · {casualties || 'no casualty figures reported'}
       </span>
     </li>
   );

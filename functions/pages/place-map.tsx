@@ -9,7 +9,7 @@
  */
 import { REGION_MAP_SIZE, regionMarker } from '../domain/region-map.ts';
 import type { Event } from '../domain/schema.ts';
-import { countryName, LOCATION_PRECISION_WORDS, MARKER_WORDS, PRECISION_MARKER, type MarkerKind } from './words.ts';
+import { LOCATION_PRECISION_WORDS, MARKER_WORDS, type MarkerKind, placeLabel, PRECISION_MARKER } from './words.ts';
 
 /** The static drawing of the region's country outlines (made by scripts/make-basemap.ts). */
 const REGION_SVG = '/explorer/region.svg';
@@ -29,7 +29,7 @@ export function PlaceMap({ location }: { location: Event['location'] }) {
   const { width, height } = REGION_MAP_SIZE;
   const kind = PRECISION_MARKER[location.precision];
   const marker = regionMarker(location.lon, location.lat);
-  const place = `${location.name}, ${countryName(location.country)}`;
+  const place = placeLabel(location);
   const outside = marker.clamped ? ' It lies outside the region this map shows: the marker is at the nearest edge, in its direction.' : '';
   return (
     <figure class="place-map">

@@ -51,3 +51,14 @@ export function countryName(code: string): string {
     return code;
   }
 }
+
+/**
+ * A place as people write it: its name and country ("US Embassy, Baghdad,
+ * Iraq"), without the country when the name already says it ("Kuwait", not
+ * "Kuwait, Kuwait"; "Kata'ib Hezbollah sites in Iraq", not "…, Iraq").
+ */
+export function placeLabel(location: { name: string; country: string }): string {
+  const country = countryName(location.country);
+  const named = new RegExp(`(^|[^\\p{L}])${country.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\p{L}])`, 'u').test(location.name);
+  return named ? location.name : `${location.name}, ${country}`;
+}
