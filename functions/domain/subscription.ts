@@ -82,3 +82,13 @@ export function subscriptionMatches(subscription: SubscriptionScope, record: Eve
   if (!subscription.event_types.includes(eventType)) return false;
   return matchesFilter('k' in record ? record : toIndexEntry(record), subscription.filters);
 }
+
+/**
+ * True when a change of `eventType` concerns the subscription, as the live
+ * fan-out and replays decide it: the version it made (for a retraction, the
+ * last version) matches, or the version it replaced does (null when there is
+ * none), so a subscriber hears of a record leaving its filter.
+ */
+export function changeConcerns(subscription: SubscriptionScope, record: Event, previous: Event | null, eventType: SubscribableEventType): boolean {
+  return subscriptionMatches(subscription, record, eventType) || (previous !== null && subscriptionMatches(subscription, previous, eventType));
+}

@@ -14,7 +14,8 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY } from '../domain/layout.ts';
-import { CHANGES_KEY_PREFIX, type DeletedData } from '../domain/change-feed.ts';
+import { deletedData } from '../domain/alert-payload.ts';
+import { CHANGES_KEY_PREFIX } from '../domain/change-feed.ts';
 import { payloadKey, type DeadLetter, type DeliveryMessage } from '../domain/delivery-messages.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import type { EventInput, Tally } from '../domain/schema.ts';
@@ -22,7 +23,6 @@ import type { SubscriptionInput } from '../domain/subscription.ts';
 import { buildEnvelope, webhookMessageId } from '../domain/webhook-signing.ts';
 import { AlertFanout, FANOUT_SCHEMA, HELD_REASON } from './alert-fanout.ts';
 import { AlertOutbox, OUTBOX_SCHEMA } from './alert-outbox.ts';
-import { withDateInterval } from '../domain/dates.ts';
 import { CHANGE_LOG_SCHEMA, ChangeLog } from './change-log.ts';
 import { DATASET_SCHEMA, DatasetTable, type Retraction, type WriteResult } from './dataset-table.ts';
 import { BUNDLE_FINGERPRINT_KEY, TALLIES_KEY, type PublishedTallies } from './events-store.ts';
@@ -497,9 +497,8 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     const retraction = this.dataset.retract(id, reason, now, this.publisher, this.changes, nowMs);
     if (retraction && !retraction.already) {
       const { tombstone, lastVersion } = retraction;
-      const data: DeletedData = { ...tombstone, last_version: withDateInterval(lastVersion) };
       // Matched against the last version; numbered with the retraction's revision, so its webhook-id is its own.
-      this.fanout.add([{ record: { ...lastVersion, revision: tombstone.revision }, previous: null, type: 'event.deleted', data, occurredAt: tombstone.retracted_at }], new Date(nowMs).toISOString());
+      this.fanout.add([{ record: { ...lastVersion, revision: tombstone.revision }, previous: null, type: 'event.deleted', data: deletedData(tombstone, lastVersion) }], new Date(nowMs).toISOString());
       // The feeds the record leaves are pushed to their WebSub subscribers.
       this.websub.add([{ record: lastVersion, previous: null }], this.dataset.manifest().revision, new Date(nowMs).toISOString());
     }
