@@ -33,7 +33,8 @@ const webhookUrl = (targets: WebhookTargetOptions) =>
     }),
   );
 
-const EventTypes = v.pipe(
+/** A non-empty list of event types a subscription can ask for, given once each in SUBSCRIBABLE_EVENT_TYPES order. */
+export const EventTypesSchema = v.pipe(
   v.array(v.picklist(SUBSCRIBABLE_EVENT_TYPES, `must be one of ${SUBSCRIBABLE_EVENT_TYPES.join(', ')}`), 'must be an array of event types'),
   v.minLength(1, 'must name at least one event type'),
   v.transform((types) => SUBSCRIBABLE_EVENT_TYPES.filter((type) => types.includes(type))),
@@ -51,7 +52,7 @@ export function subscriptionInputSchema(targets: WebhookTargetOptions = {}) {
   return v.strictObject({
     url: webhookUrl(targets),
     filters: v.optional(FilterQuerySchema, {}),
-    event_types: v.optional(EventTypes, () => [...SUBSCRIBABLE_EVENT_TYPES]),
+    event_types: v.optional(EventTypesSchema, () => [...SUBSCRIBABLE_EVENT_TYPES]),
     description: v.optional(Description),
   });
 }

@@ -249,7 +249,7 @@ export async function deliverBatch(
 
 
 /** The fields of a delivery log entry that come from the message. */
-const logBase = (delivery: DeliveryMessage, attempt: number) => ({ subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, revision: delivery.revision ?? null, attempt });
+const logBase = (delivery: DeliveryMessage, attempt: number) => ({ subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, revision: delivery.revision ?? null, replay_id: delivery.replay_id ?? null, attempt });
 
 /** One delivery attempt of one message, sent now: its outcome to record, and how to settle the message after. */
 async function deliver({ message, delivery, target, attempt: attemptNumber }: Send, random: () => number, timeoutMs: number, allowLoopbackHttp: boolean): Promise<PendingOutcome> {

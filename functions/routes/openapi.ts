@@ -22,6 +22,7 @@ import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '.
 import { GEOJSON_MEDIA_TYPE } from '../domain/geojson.ts';
 import { COMPONENT_SCHEMAS_PATH, jsonSchemaConverter, objectEntries, type AnySchema } from '../domain/json-schema.ts';
 import { EventQuerySchema, FeedQuerySchema, FilterQuerySchema, TallyQuerySchema } from '../domain/query.ts';
+import { MAX_REPLAY_WINDOW_DAYS, MAX_REPLAYS_UNDER_WAY, replayRequestSchema } from '../domain/replay.ts';
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS, RotateSecretSchema } from '../domain/subscriber-credentials.ts';
 import { SUBSCRIBABLE_EVENT_TYPES, SubscriptionInputSchema } from '../domain/subscription.ts';
 import { WEBHOOK_EVENT_TYPES } from '../domain/webhook-signing.ts';
@@ -399,6 +400,7 @@ function operations(): Record<string, Operation> {
               error: { type: ['string', 'null'] },
               msg_id: { type: 'string' },
               attempt: { type: 'integer' },
+              replay_id: { type: ['string', 'null'], description: 'the replay that sent the message again (POST /subscriptions/{id}/replay); null for its first sending' },
             },
           }),
         ),
@@ -438,6 +440,33 @@ function operations(): Record<string, Operation> {
         '200': ok('Rotated', { allOf: [ref('Subscription'), { type: 'object', properties: { secret: { type: 'string', pattern: '^whsec_' } }, required: ['secret'] }] }),
         ...BODY_RESPONSES,
         '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'POST /subscriptions/{id}/replay': {
+      tags: ['webhooks'],
+      summary: 'Replay the alerts of a window of time',
+      description: `Re-sends the alerts this subscription would have received for the changes committed in [since, until) (RFC 3339; until defaults to now, at most ${MAX_REPLAY_WINDOW_DAYS} days after since), of event_types (default: every type it takes), each with its original webhook-id and payload (a retraction's event.deleted, and earlier versions of a retracted record as they were). Queued through the outbox in slices; the answer says how many changes of those types the window holds, at most that many alerts. Each delivery of the replay names its replay_id in the delivery log. At most ${MAX_REPLAYS_UNDER_WAY} replays under way per subscription (409 beyond), none for a disabled one (409).`,
+      security: SUBSCRIBER_SECURITY,
+      parameters: subscriptionPath,
+      requestBody: { required: true, content: jsonContent({ ...schemaOf(replayRequestSchema(new Date(0))) }) },
+      responses: {
+        '202': ok('Queued', {
+          type: 'object',
+          properties: {
+            replay_id: { type: 'string', pattern: '^rpl_[0-9a-f]{24}$' },
+            subscription_id: { type: 'string' },
+            since: { type: 'string', format: 'date-time' },
+            until: { type: 'string', format: 'date-time' },
+            event_types: { type: 'array', items: { enum: [...SUBSCRIBABLE_EVENT_TYPES] } },
+            changes_in_window: { type: 'integer', description: 'changes of those types committed in the window: at most this many alerts (the filters are applied as they are queued)' },
+            status: { const: 'queued' },
+          },
+          required: ['replay_id', 'subscription_id', 'since', 'until', 'event_types', 'changes_in_window', 'status'],
+        }),
+        ...BODY_RESPONSES,
+        '404': response('NotFound'),
+        '409': errorResponse('The subscription is disabled (code subscription_disabled), or has too many replays under way (code replays_under_way); field id'),
         ...ADMIN_RESPONSES,
       },
     },
