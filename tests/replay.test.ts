@@ -188,13 +188,25 @@ describe('POST /subscriptions/:id/replay', () => {
     const changes = await changesOf(ids);
     await vi.waitFor(() => expect(of(bulk.url)).toHaveLength(ids.length), { timeout: 30_000 });
     const before = deliveries.length;
-    expect((await replay(bulk.id, { since: changes[0]!.changed_at, until: justAfter(changes.at(-1)!.changed_at), event_types: ['event.created'] })).status).toBe(202);
     const stub = coordinatorStub();
-    const queued = () => runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ queued: number; finished_at: string | null }>("SELECT queued, finished_at FROM replays WHERE subscription_id = ?", bulk.id).one());
-    // One alarm turn queues one slice, never the whole window.
-    await runDurableObjectAlarm(stub);
-    const first = await queued();
-    expect(first.queued).toBeLessThanOrEqual(REPLAY_SLICE);
+    const queued = () => runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ queued: number; finished_at: string | null }>('SELECT queued, finished_at FROM replays WHERE subscription_id = ?', bulk.id).one());
+    const highWater = REPLAY_THROTTLE.outboxHighWater;
+    REPLAY_THROTTLE.outboxHighWater = 0; // held until the test lets one alarm turn through
+    try {
+      expect((await replay(bulk.id, { since: changes[0]!.changed_at, until: justAfter(changes.at(-1)!.changed_at), event_types: ['event.created'] })).status).toBe(202);
+      await runDurableObjectAlarm(stub);
+      expect((await queued()).queued).toBe(0);
+      // One alarm turn queues one slice, never the whole window.
+      REPLAY_THROTTLE.outboxHighWater = highWater;
+      await runDurableObjectAlarm(stub);
+      REPLAY_THROTTLE.outboxHighWater = 0;
+      const first = await queued();
+      expect(first.queued).toBeGreaterThan(0);
+      expect(first.queued).toBeLessThanOrEqual(REPLAY_SLICE);
+      expect(first.finished_at).toBeNull();
+    } finally {
+      REPLAY_THROTTLE.outboxHighWater = highWater;
+    }
     await settled(30_000);
     expect(await queued()).toEqual({ queued: ids.length, finished_at: expect.any(String) });
     await vi.waitFor(() => expect(new Set(of(bulk.url, before).map((delivery) => delivery.id))).toEqual(new Set(of(bulk.url).slice(0, ids.length).map((delivery) => delivery.id))), { timeout: 30_000 });
