@@ -47,8 +47,10 @@ const server = createServer(async (request, response) => {
     console.log(`${id} again (a retry or duplicate): already handled`);
   } else {
     seen.add(id);
-    const record = envelope.type === 'ping' ? `subscription ${envelope.data.subscription_id}` : `${envelope.data.id} (revision ${envelope.data.revision}): ${envelope.data.title}`;
-    console.log(`${id} ${envelope.type} at ${envelope.timestamp}: ${record}`);
+    const { type, data } = envelope;
+    // event.deleted carries the tombstone (with the last version), not a record: drop the record on your side.
+    const what = type === 'ping' ? `subscription ${data.subscription_id}` : type === 'event.deleted' ? `${data.id} (revision ${data.revision}): retracted, ${data.reason ?? 'no reason given'}` : `${data.id} (revision ${data.revision}): ${data.title}`;
+    console.log(`${id} ${type} at ${envelope.timestamp}: ${what}`);
   }
   response.writeHead(204).end();
 });

@@ -8,7 +8,9 @@
  *   routes but not this one is refused as unknown; the enums and limits are
  *   the domain's own constants;
  * - every 4xx/5xx is documented as the Error schema, and real errors fit it;
- * - the webhooks are documented with their Standard Webhooks headers;
+ * - the webhooks are documented with their Standard Webhooks headers, the
+ *   WebSub notification with its headers and the feed bodies the topics
+ *   serve, each with its payload version;
  * - `/docs` loads scripts from this origin only.
  * The description is checked with an OpenAPI 3.1 validator in Node
  * (tests/clients/openapi.test.ts): the validators compile JSON Schema to
@@ -21,10 +23,12 @@ import { app } from '../functions/app.ts';
 import { encodeChangesCursor } from '../functions/domain/change-feed.ts';
 import { DEFAULT_LIMIT, encodeCursor, MAX_LIMIT } from '../functions/domain/query.ts';
 import { ACTOR_ROLES, EVENT_TYPES, LOCATION_PRECISIONS, WEAPONS } from '../functions/domain/schema.ts';
+import { FEED_MEDIA_TYPES } from '../functions/domain/feed.ts';
 import { WEBHOOK_EVENT_TYPES } from '../functions/domain/webhook-signing.ts';
+import { hubLinkHeader, hubSignature, WEBSUB_NOTIFICATION } from '../functions/domain/websub.ts';
 import { ErrorBodySchema } from '../functions/routes/errors.ts';
-import { SCALAR_BUNDLE_PATH } from '../functions/routes/openapi.ts';
-import { call, getJson } from './helpers.ts';
+import { PAYLOAD_VERSIONS, SCALAR_BUNDLE_PATH } from '../functions/routes/openapi.ts';
+import { call, getJson, makeEvent, seed } from './helpers.ts';
 
 const ADMIN = { authorization: 'Bearer test-admin-token' };
 
@@ -182,10 +186,38 @@ describe('GET /openapi.json', () => {
   });
 
   it('documents the webhook payloads with their Standard Webhooks headers', () => {
-    expect(Object.keys(document.webhooks).sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());
-    for (const [type, { post }] of Object.entries(document.webhooks)) {
-      expect((post.parameters as Parameter[]).map((header) => `${header.in} ${header.name}`), type).toEqual(['header webhook-id', 'header webhook-timestamp', 'header webhook-signature']);
+    expect(Object.keys(document.webhooks).sort()).toEqual([...WEBHOOK_EVENT_TYPES, WEBSUB_NOTIFICATION].sort());
+    for (const type of WEBHOOK_EVENT_TYPES) {
+      expect((document.webhooks[type]!.post.parameters as Parameter[]).map((header) => `${header.in} ${header.name}`), type).toEqual(['header webhook-id', 'header webhook-timestamp', 'header webhook-signature']);
     }
+  });
+
+  it('documents a payload version on every notification', () => {
+    for (const [type, { post }] of Object.entries(document.webhooks) as [keyof typeof PAYLOAD_VERSIONS, { post: any }][]) {
+      expect(post['x-payload-version'], type).toBe(PAYLOAD_VERSIONS[type]);
+      expect(Number.isInteger(post['x-payload-version']) && post['x-payload-version'] >= 1, type).toBe(true);
+      expect(post.description, type).toContain(`Payload version ${PAYLOAD_VERSIONS[type]}`);
+    }
+  });
+
+  it('documents the WebSub notification: its headers as the hub sends them and the feed bodies the topics serve', async () => {
+    const { post } = document.webhooks[WEBSUB_NOTIFICATION]! as { post: any };
+    const headers = post.parameters as (Parameter & { required: boolean; schema: { pattern: string } })[];
+    expect(headers.map((header) => `${header.in} ${header.name} ${header.required}`)).toEqual(['header Link true', 'header X-Hub-Signature false']);
+    const [link, signature] = headers;
+    expect(hubLinkHeader('https://strikewire.test', 'https://strikewire.test/feed.atom?country=SY')).toMatch(new RegExp(link!.schema.pattern));
+    expect(await hubSignature('a subscriber secret', '<feed/>')).toMatch(new RegExp(signature!.schema.pattern));
+    expect(Object.keys(post.requestBody.content).sort()).toEqual(Object.values(FEED_MEDIA_TYPES).sort());
+
+    // The JSON Feed schema holds for what /feed.json serves.
+    await seed([makeEvent('openapi-websub-item', '2021-05-05')], '2026-01-01T00:00:00.000Z');
+    const schema = post.requestBody.content[FEED_MEDIA_TYPES.json].schema;
+    const served = (await getJson('/feed.json')).body as Record<string, any>;
+    expect(served.version).toBe(schema.properties.version.const);
+    for (const key of schema.required) expect(served, key).toHaveProperty(key);
+    expect(served.items.length).toBeGreaterThan(0);
+    for (const item of served.items) for (const key of schema.properties.items.items.required) expect(item, key).toHaveProperty(key);
+    expect(served.hubs).toEqual([{ type: 'WebSub', url: expect.stringMatching(/\/websub$/) }]);
   });
 });
 

@@ -23,6 +23,8 @@ export interface DeliveryMessage {
   payload: string;
   /** A WebSub notification's topic URL (its feed is rendered when it is sent); absent on webhook messages. */
   topic?: string;
+  /** The replay that queued this record alert again (POST /subscriptions/:id/replay); absent on its first sending. */
+  replay_id?: string;
   /** Attempts made before this message was sent again by the outbox (a lost or unconfirmed message); absent on a first send. */
   prior_attempts?: number;
 }

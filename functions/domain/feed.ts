@@ -62,7 +62,8 @@ export const FEED_FORMAT_NAMES: Record<FeedFormat, string> = { rss: 'RSS 2.0', a
 
 const SITE_NAME = 'strikewire';
 const GEORSS_NAMESPACE = 'http://www.georss.org/georss';
-const JSON_FEED_VERSION = 'https://jsonfeed.org/version/1.1';
+/** The `version` a JSON Feed document names: the JSON Feed spec it follows. */
+export const JSON_FEED_VERSION = 'https://jsonfeed.org/version/1.1';
 /** Minutes a reader may cache an RSS channel: the dataset is republished every five. */
 const RSS_TTL_MINUTES = 5;
 

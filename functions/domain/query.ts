@@ -94,15 +94,20 @@ const Cursor = v.pipe(once, v.maxLength(512, 'is not a valid cursor'), v.transfo
 /** Orders of `/events`, the feeds and the exports: by the event's date (default), or by the time of each record's last change. */
 export const ORDERS = ['date', 'updated'] as const;
 
+/** An RFC 3339 time (`2024-01-31T12:00:00Z`, `…+03:00`, fractions of a second allowed), as `updated_since` and replay windows take it. */
+export const RFC3339_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
+/** What a value that is not an RFC 3339 time is told. */
+export const RFC3339_MESSAGE = 'must be an RFC 3339 time such as 2024-01-31T12:00:00Z';
+
 /** What `updated_since` and `order` add to the filters of `/events`, the feeds and the exports. */
 const changeEntries = {
   /** An RFC 3339 time: records whose last change was committed at or after it. Kept as ISO 8601 UTC, as changes are stamped. */
   updated_since: v.optional(
     v.pipe(
       once,
-      v.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i, 'must be an RFC 3339 time such as 2024-01-31T12:00:00Z'),
+      v.regex(RFC3339_TIME, RFC3339_MESSAGE),
       v.transform((text) => new Date(text.toUpperCase())),
-      v.check((time) => !Number.isNaN(time.getTime()), 'must be an RFC 3339 time such as 2024-01-31T12:00:00Z'),
+      v.check((time) => !Number.isNaN(time.getTime()), RFC3339_MESSAGE),
       v.transform((time) => time.toISOString()),
       v.metadata({ format: 'date-time' }),
     ),

@@ -33,7 +33,8 @@ const webhookUrl = (targets: WebhookTargetOptions) =>
     }),
   );
 
-const EventTypes = v.pipe(
+/** A non-empty list of event types a subscription can ask for, given once each in SUBSCRIBABLE_EVENT_TYPES order. */
+export const EventTypesSchema = v.pipe(
   v.array(v.picklist(SUBSCRIBABLE_EVENT_TYPES, `must be one of ${SUBSCRIBABLE_EVENT_TYPES.join(', ')}`), 'must be an array of event types'),
   v.minLength(1, 'must name at least one event type'),
   v.transform((types) => SUBSCRIBABLE_EVENT_TYPES.filter((type) => types.includes(type))),
@@ -51,7 +52,7 @@ export function subscriptionInputSchema(targets: WebhookTargetOptions = {}) {
   return v.strictObject({
     url: webhookUrl(targets),
     filters: v.optional(FilterQuerySchema, {}),
-    event_types: v.optional(EventTypes, () => [...SUBSCRIBABLE_EVENT_TYPES]),
+    event_types: v.optional(EventTypesSchema, () => [...SUBSCRIBABLE_EVENT_TYPES]),
     description: v.optional(Description),
   });
 }
@@ -81,4 +82,14 @@ export interface SubscriptionScope {
 export function subscriptionMatches(subscription: SubscriptionScope, record: Event | IndexEntry, eventType: SubscribableEventType): boolean {
   if (!subscription.event_types.includes(eventType)) return false;
   return matchesFilter('k' in record ? record : toIndexEntry(record), subscription.filters);
+}
+
+/**
+ * True when a change of `eventType` concerns the subscription, as the live
+ * fan-out and replays decide it: the version it made (for a retraction, the
+ * last version) matches, or the version it replaced does (null when there is
+ * none), so a subscriber hears of a record leaving its filter.
+ */
+export function changeConcerns(subscription: SubscriptionScope, record: Event, previous: Event | null, eventType: SubscribableEventType): boolean {
+  return subscriptionMatches(subscription, record, eventType) || (previous !== null && subscriptionMatches(subscription, previous, eventType));
 }

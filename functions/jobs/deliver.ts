@@ -251,7 +251,7 @@ export async function deliverBatch(
 
 
 /** The fields of a delivery log entry that come from the message. */
-const logBase = (delivery: DeliveryMessage, attempt: number) => ({ subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, revision: delivery.revision ?? null, attempt });
+const logBase = (delivery: DeliveryMessage, attempt: number) => ({ subscription_id: delivery.subscription_id, msg_id: delivery.msg_id, type: delivery.type, record_id: delivery.record_id, revision: delivery.revision ?? null, replay_id: delivery.replay_id ?? null, attempt });
 
 /** What every attempt of a batch shares: the retry jitter, the timeout, the signer and the target check. */
 interface BatchSending {

@@ -18,14 +18,15 @@ import * as v from 'valibot';
 import { ACTOR_ROLES, ActorSchema, EventIdSchema, EventInputSchema, EventSchema, IsoDate, TallySchema } from '../domain/schema.ts';
 import { CHANGE_KINDS, ChangesQuerySchema, MAX_REASON_LENGTH, RetractionBodySchema } from '../domain/change-feed.ts';
 import { CSV_MEDIA_TYPE } from '../domain/csv.ts';
-import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS } from '../domain/feed.ts';
+import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS, JSON_FEED_VERSION } from '../domain/feed.ts';
 import { GEOJSON_MEDIA_TYPE } from '../domain/geojson.ts';
 import { COMPONENT_SCHEMAS_PATH, jsonSchemaConverter, objectEntries, type AnySchema } from '../domain/json-schema.ts';
 import { EventQuerySchema, FeedQuerySchema, FilterQuerySchema, TallyQuerySchema } from '../domain/query.ts';
+import { MAX_REPLAY_WINDOW_DAYS, MAX_REPLAYS_UNDER_WAY, replayRequestSchema } from '../domain/replay.ts';
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS, RotateSecretSchema } from '../domain/subscriber-credentials.ts';
 import { SUBSCRIBABLE_EVENT_TYPES, SubscriptionInputSchema } from '../domain/subscription.ts';
 import { WEBHOOK_EVENT_TYPES } from '../domain/webhook-signing.ts';
-import { MAX_SECRET_BYTES, WEBSUB_LIMITS, WEBSUB_MODES } from '../domain/websub.ts';
+import { MAX_SECRET_BYTES, WEBSUB_LIMITS, WEBSUB_MODES, WEBSUB_NOTIFICATION } from '../domain/websub.ts';
 import type { Env } from '../env.ts';
 import { ErrorBodySchema } from './errors.ts';
 import { batchSchema, MAX_INGEST_BYTES, MAX_INGEST_RECORDS } from './ingest.ts';
@@ -399,6 +400,7 @@ function operations(): Record<string, Operation> {
               error: { type: ['string', 'null'] },
               msg_id: { type: 'string' },
               attempt: { type: 'integer' },
+              replay_id: { type: ['string', 'null'], description: 'the replay that sent the message again (POST /subscriptions/{id}/replay); null for its first sending' },
             },
           }),
         ),
@@ -438,6 +440,33 @@ function operations(): Record<string, Operation> {
         '200': ok('Rotated', { allOf: [ref('Subscription'), { type: 'object', properties: { secret: { type: 'string', pattern: '^whsec_' } }, required: ['secret'] }] }),
         ...BODY_RESPONSES,
         '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'POST /subscriptions/{id}/replay': {
+      tags: ['webhooks'],
+      summary: 'Replay the alerts of a window of time',
+      description: `Re-sends the alerts this subscription would have received for the changes committed in [since, until) (RFC 3339; until defaults to now, at most ${MAX_REPLAY_WINDOW_DAYS} days after since), of event_types (default: every type it takes), each with its original webhook-id and payload (a retraction's event.deleted, and earlier versions of a retracted record as they were). Queued through the outbox in slices; the answer says how many changes of those types the window holds, at most that many alerts. Each delivery of the replay names its replay_id in the delivery log. At most ${MAX_REPLAYS_UNDER_WAY} replays under way per subscription (409 beyond), none for a disabled one (409).`,
+      security: SUBSCRIBER_SECURITY,
+      parameters: subscriptionPath,
+      requestBody: { required: true, content: jsonContent({ ...schemaOf(replayRequestSchema(new Date(0))) }) },
+      responses: {
+        '202': ok('Queued', {
+          type: 'object',
+          properties: {
+            replay_id: { type: 'string', pattern: '^rpl_[0-9a-f]{24}$' },
+            subscription_id: { type: 'string' },
+            since: { type: 'string', format: 'date-time' },
+            until: { type: 'string', format: 'date-time' },
+            event_types: { type: 'array', items: { enum: [...SUBSCRIBABLE_EVENT_TYPES] } },
+            changes_in_window: { type: 'integer', description: 'changes of those types committed in the window: at most this many alerts (the filters are applied as they are queued)' },
+            status: { const: 'queued' },
+          },
+          required: ['replay_id', 'subscription_id', 'since', 'until', 'event_types', 'changes_in_window', 'status'],
+        }),
+        ...BODY_RESPONSES,
+        '404': response('NotFound'),
+        '409': errorResponse('The subscription is disabled (code subscription_disabled), or has too many replays under way (code replays_under_way); field id'),
         ...ADMIN_RESPONSES,
       },
     },
@@ -523,12 +552,29 @@ const WEBHOOK_HEADERS: Json[] = [
   },
 ];
 
+/** Everything strikewire pushes: the webhook message types and the WebSub notification. */
+export type NotificationType = (typeof WEBHOOK_EVENT_TYPES)[number] | typeof WEBSUB_NOTIFICATION;
+
+/**
+ * The version of each notification's payload, documented on it as
+ * `x-payload-version`: within a version a payload keeps its shape (fields may
+ * be added, none is removed, renamed or given another type or meaning); a
+ * change that breaks this makes a new version, documented here and in the
+ * README's event catalog.
+ */
+export const PAYLOAD_VERSIONS: Record<NotificationType, number> = { 'event.created': 1, 'event.updated': 1, 'event.deleted': 1, ping: 1, [WEBSUB_NOTIFICATION]: 1 };
+
+/** What each notification's description says of its version. */
+const versionNote = (type: NotificationType): string =>
+  `Payload version ${PAYLOAD_VERSIONS[type]} (x-payload-version): within a version the payload keeps its shape; fields may be added, none is removed, renamed or retyped.`;
+
 /** A delivery of `type`, whose `data` is `data`. */
 function webhook(type: (typeof WEBHOOK_EVENT_TYPES)[number], summary: string, data: Json): Json {
   return {
     post: {
       summary,
-      description: 'A POST with the headers of Standard Webhooks (https://www.standardwebhooks.com); verify the raw body before parsing it (README, "Verifying a delivery").',
+      description: `A POST with the headers of Standard Webhooks (https://www.standardwebhooks.com); verify the raw body before parsing it (README, "Verifying a delivery"). ${versionNote(type)}`,
+      'x-payload-version': PAYLOAD_VERSIONS[type],
       parameters: WEBHOOK_HEADERS,
       requestBody: {
         required: true,
@@ -537,6 +583,57 @@ function webhook(type: (typeof WEBHOOK_EVENT_TYPES)[number], summary: string, da
       responses: {
         '2XX': { description: 'Delivered: answer within 10 seconds' },
         '410': { description: 'Gone: the subscription is disabled at once' },
+        default: { description: 'Retried on no answer, 408, 429 and 5xx (honouring Retry-After), up to 10 attempts; other answers are not retried' },
+      },
+    },
+  };
+}
+
+/** A JSON Feed document as the feeds serve it (only what a subscriber relies on; the feed carries more). */
+const JSON_FEED: Json = {
+  type: 'object',
+  properties: {
+    version: { const: JSON_FEED_VERSION },
+    title: { type: 'string' },
+    home_page_url: { type: 'string', format: 'uri', description: 'the /events list of the same filters' },
+    feed_url: { type: 'string', format: 'uri', description: 'the topic URL' },
+    hubs: { type: 'array', items: { type: 'object', properties: { type: { const: 'WebSub' }, url: { type: 'string', format: 'uri' } }, required: ['type', 'url'] } },
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { id: { type: 'string', description: 'tag:strikewire,2026:event:<id>, the same in every feed and forever' }, url: { type: 'string', format: 'uri' }, title: { type: 'string' } },
+        required: ['id', 'url', 'title'],
+      },
+    },
+  },
+  required: ['version', 'title', 'feed_url', 'hubs', 'items'],
+};
+
+/**
+ * The WebSub content distribution: the topic's feed, as `GET <topic>` serves
+ * it then, POSTed to each verified subscription's callback.
+ */
+function webSubNotification(): Json {
+  return {
+    post: {
+      summary: 'A feed changed: its new body (WebSub content distribution)',
+      description: `Sent to the callback of each verified subscription (POST /websub) once per write that changes a record the topic's filters match, in its new or its previous version: the topic's feed as GET of the topic URL serves it then, with its Content-Type, Link rel="hub" and rel="self" (the topic URL) and, when hub.secret was given, X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw body keyed with the secret>; verify the raw bytes. Delivered, retried and logged as webhooks are (README, "WebSub: feeds pushed to subscribers"). ${versionNote(WEBSUB_NOTIFICATION)}`,
+      'x-payload-version': PAYLOAD_VERSIONS[WEBSUB_NOTIFICATION],
+      parameters: [
+        { name: 'Link', in: 'header', required: true, description: 'the hub and the topic: <origin/websub>; rel="hub", <topic URL>; rel="self"', schema: { type: 'string', pattern: '^<[^>]+>; rel="hub", <[^>]+>; rel="self"$' } },
+        { name: 'X-Hub-Signature', in: 'header', required: false, description: 'sent when the subscription gave hub.secret: sha256= and the hex HMAC-SHA256 of the raw body', schema: { type: 'string', pattern: '^sha256=[0-9a-f]{64}$' } },
+      ],
+      requestBody: {
+        required: true,
+        content: {
+          [FEED_MEDIA_TYPES.atom]: { schema: { type: 'string', description: 'an Atom 1.0 feed document, as the topic serves it' } },
+          [FEED_MEDIA_TYPES.rss]: { schema: { type: 'string', description: 'an RSS 2.0 document, as the topic serves it' } },
+          [FEED_MEDIA_TYPES.json]: { schema: JSON_FEED },
+        },
+      },
+      responses: {
+        '2XX': { description: 'Delivered: answer within 10 seconds' },
         default: { description: 'Retried on no answer, 408, 429 and 5xx (honouring Retry-After), up to 10 attempts; other answers are not retried' },
       },
     },
@@ -565,11 +662,12 @@ function buildDocument(): Json {
     const [method, path] = route.split(' ') as [string, string];
     (paths[path] ??= {})[method.toLowerCase()] = { operationId: operationId(method, path), ...operation };
   }
-  const webhooks: Record<(typeof WEBHOOK_EVENT_TYPES)[number], Json> = {
+  const webhooks: Record<NotificationType, Json> = {
     'event.created': webhook('event.created', 'A record was added', ref('Event')),
     'event.updated': webhook('event.updated', 'A record changed, or a retracted one was written again (sent to subscribers whose filters match the new or the previous version)', ref('Event')),
     'event.deleted': webhook('event.deleted', 'A record was retracted (sent to subscribers whose filters matched its last version): the tombstone and that last version', ref('DeletedData')),
     ping: webhook('ping', 'A test delivery (POST /subscriptions/{id}/test)', { type: 'object', properties: { subscription_id: { type: 'string' } }, required: ['subscription_id'], additionalProperties: false }),
+    [WEBSUB_NOTIFICATION]: webSubNotification(),
   };
   return {
     openapi: '3.1.0',

@@ -2,14 +2,16 @@
  * The webhook subscriptions API: create (the `whsec_` secret and the scoped
  * `swt_` token are shown once) and list with the admin token; read, delete,
  * ping, re-enable, rotate the secret or the token, the delivery log, dead
- * letters and their redelivery with the admin token or the subscription's
- * own scoped token. State lives in the Coordinator.
+ * letters and their redelivery, and replays of past alerts, with the admin
+ * token or the subscription's own scoped token. State lives in the
+ * Coordinator.
  */
 import { vValidator } from '@hono/valibot-validator';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import * as v from 'valibot';
 import { Limit } from '../domain/query.ts';
+import { MAX_REPLAYS_UNDER_WAY, replayRequestSchema } from '../domain/replay.ts';
 import { RotateSecretSchema } from '../domain/subscriber-credentials.ts';
 import { subscriptionInputSchema } from '../domain/subscription.ts';
 import type { Env } from '../env.ts';
@@ -95,6 +97,24 @@ export const subscriptionsRoutes = new Hono<{ Bindings: Env }>()
     if (!result.success) return invalidInput(c, result.issues, 'body');
     const rotation = await coordinator(c.env).rotateSubscriptionSecret(id, result.output.grace_seconds, new Date().toISOString());
     return rotation ? c.json({ ...rotation.subscription, secret: rotation.secret }) : missing(c, id);
+  })
+  .post('/:id/replay', vValidator('param', IdParam, validationHook()), limitBody, requireJsonBody, async (c) => {
+    const { id } = c.req.valid('param');
+    const result = v.safeParse(replayRequestSchema(new Date()), await c.req.json());
+    if (!result.success) return invalidInput(c, result.issues, 'body');
+    const started = await coordinator(c.env).replay(id, result.output, new Date().toISOString());
+    switch (started.outcome) {
+      case 'started':
+        return c.json(started.replay, 202);
+      case 'not_found':
+        return missing(c, id);
+      case 'disabled':
+        return jsonError(c, 409, 'subscription_disabled', 'The subscription is disabled: enable it first', [{ field: 'id', message: 'is a disabled subscription (POST /subscriptions/:id/enable turns it back on)' }]);
+      case 'too_many':
+        return jsonError(c, 409, 'replays_under_way', `The subscription has ${MAX_REPLAYS_UNDER_WAY} replays under way`, [{ field: 'id', message: `has ${MAX_REPLAYS_UNDER_WAY} replays under way: ask again once one has finished` }]);
+      case 'no_event_types':
+        return jsonError(c, 400, 'invalid_body', 'Invalid body: event_types names no type the subscription takes', [{ field: 'event_types', message: `names no type this subscription takes (it takes ${started.subscribed.join(', ')})` }]);
+    }
   })
   .post('/:id/rotate-token', vValidator('param', IdParam, validationHook()), async (c) => {
     const { id } = c.req.valid('param');

@@ -14,10 +14,11 @@
  * neither loses nor repeats an alert. Memory and CPU per slice do not grow
  * with the number of records or subscribers.
  */
-import { withDateInterval } from '../domain/dates.ts';
+import { recordAlertPayload } from '../domain/alert-payload.ts';
+import type { DeletedData } from '../domain/change-feed.ts';
 import type { DeliveryMessage } from '../domain/delivery-messages.ts';
 import type { Event } from '../domain/schema.ts';
-import { subscriptionMatches, type SubscribableEventType } from '../domain/subscription.ts';
+import { changeConcerns, type SubscribableEventType } from '../domain/subscription.ts';
 import { webhookMessageId, type RecordEventType } from '../domain/webhook-signing.ts';
 import type { AlertOutbox } from './alert-outbox.ts';
 import { addMissingColumns } from './meta-table.ts';
@@ -47,14 +48,13 @@ export const HELD_REASON = 'held: the subscription is disabled';
  * created/updated alert of `record`: a restored record is `event.updated`
  * with no previous version; a retraction is `event.deleted`, matched against
  * the last version (`record`, carrying the retraction's revision) and
- * carrying the tombstone, at `occurredAt`.
+ * carrying the tombstone and last version (domain/alert-payload.ts).
  */
 export interface RecordChangeToAlert {
   record: Event;
   previous: Event | null;
   type?: RecordEventType;
-  data?: unknown;
-  occurredAt?: string;
+  data?: DeletedData;
 }
 
 /** Fan-out of record changes into the outbox. */
@@ -71,13 +71,17 @@ export class AlertFanout {
   add(changes: readonly RecordChangeToAlert[], committedAt: string): void {
     for (const { record, previous, ...given } of changes) {
       const type: RecordEventType = given.type ?? (previous === null ? 'event.created' : 'event.updated');
-      const payload = JSON.stringify({ type, timestamp: new Date(given.occurredAt ?? record.updated_at).toISOString(), data: given.data ?? withDateInterval(record) });
-      this.sql.exec('INSERT OR REPLACE INTO alert_payloads (record_id, revision, payload) VALUES (?, ?, ?)', record.id, record.revision, payload);
+      this.storePayload(record.id, record.revision, recordAlertPayload(type, record, given.data));
       this.sql.exec(
         'INSERT INTO alert_fanout (record_id, revision, type, record, previous, committed_at) VALUES (?, ?, ?, ?, ?, ?)',
         record.id, record.revision, type, JSON.stringify(record), previous === null ? null : JSON.stringify(previous), committedAt,
       );
     }
+  }
+
+  /** Stores the alert payload of a record revision, once however many subscribers get it (also for replays, store/replay.ts). Call inside the caller's transaction. */
+  storePayload(recordId: string, revision: number, payload: string): void {
+    this.sql.exec('INSERT OR REPLACE INTO alert_payloads (record_id, revision, payload) VALUES (?, ?, ?)', recordId, revision, payload);
   }
 
   /** Record revisions whose alerts are still being fanned out. */
@@ -111,7 +115,7 @@ export class AlertFanout {
       const record = JSON.parse(row.record) as Event;
       const previous = row.previous === null ? null : (JSON.parse(row.previous) as Event);
       const type = row.type as RecordEventType & SubscribableEventType;
-      const concerned = eligible.filter((subscription) => subscriptionMatches(subscription, record, type) || (previous !== null && subscriptionMatches(subscription, previous, type)));
+      const concerned = eligible.filter((subscription) => changeConcerns(subscription, record, previous, type));
       const messages = await Promise.all(
         concerned.map(async (subscription): Promise<{ subscription: Subscription; message: DeliveryMessage & { record_id: string; revision: number } }> => ({
           subscription,

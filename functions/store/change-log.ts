@@ -30,7 +30,21 @@ import type { Publisher } from './publisher.ts';
 /** The table this module keeps. */
 export const CHANGE_LOG_SCHEMA = [
   'CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL, revision INTEGER NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL)',
+  // For replays (store/replay.ts): a window of commit times, and a record's change before another.
+  'CREATE INDEX IF NOT EXISTS changes_by_time ON changes (at)',
+  'CREATE INDEX IF NOT EXISTS changes_by_record ON changes (record_id, seq)',
 ];
+
+/** A change as the log stores it. */
+export interface StoredChange {
+  seq: number;
+  record_id: string;
+  revision: number;
+  kind: ChangeKind;
+  at: string;
+  /** The record version's text, or the tombstone's. */
+  body: string;
+}
 
 /** One change to log. */
 export interface LoggedChange {
@@ -95,6 +109,30 @@ export class ChangeLog {
   /** The number of the last change; 0 when there is none. */
   lastSeq(): number {
     return this.sql.exec<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM changes').one().seq ?? 0;
+  }
+
+  /**
+   * The changes committed in [`since`, `until`) (ISO 8601 UTC) as the range
+   * of their numbers, and how many of them are of `kinds`; null when there
+   * is none. Change times only go up along the log, so the window is one
+   * range of numbers.
+   */
+  window(since: string, until: string, kinds: readonly ChangeKind[]): { first: number; last: number; count: number } | null {
+    const first = this.sql.exec<{ seq: number }>('SELECT seq FROM changes WHERE at >= ? ORDER BY at, seq LIMIT 1', since).toArray()[0]?.seq;
+    const last = this.sql.exec<{ seq: number }>('SELECT seq FROM changes WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1', until).toArray()[0]?.seq;
+    if (first === undefined || last === undefined || last < first) return null;
+    const count = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM changes WHERE seq BETWEEN ? AND ? AND kind IN (${kinds.map(() => '?').join(', ')})`, first, last, ...kinds).one().n;
+    return { first, last, count };
+  }
+
+  /** Up to `limit` changes numbered after `afterSeq` and up to `lastSeq`, in commit order. */
+  range(afterSeq: number, lastSeq: number, limit: number): StoredChange[] {
+    return this.sql.exec<StoredChange & Record<string, SqlStorageValue>>('SELECT seq, record_id, revision, kind, at, body FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?', afterSeq, lastSeq, limit).toArray();
+  }
+
+  /** The change of record `recordId` logged just before change `seq`; null when there is none. */
+  before(recordId: string, seq: number): StoredChange | null {
+    return this.sql.exec<StoredChange & Record<string, SqlStorageValue>>('SELECT seq, record_id, revision, kind, at, body FROM changes WHERE record_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1', recordId, seq).toArray()[0] ?? null;
   }
 
   /** The value to publish under a change-log key (a page of this epoch, or the head); null for any other key. */

@@ -14,21 +14,23 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY } from '../domain/layout.ts';
-import { CHANGES_KEY_PREFIX, type DeletedData } from '../domain/change-feed.ts';
+import { deletedData } from '../domain/alert-payload.ts';
+import { CHANGES_KEY_PREFIX } from '../domain/change-feed.ts';
 import { payloadKey, type DeadLetter, type DeliveryMessage } from '../domain/delivery-messages.ts';
 import { sha256Hex } from '../domain/digest.ts';
+import type { ReplayRequest } from '../domain/replay.ts';
 import type { EventInput, Tally } from '../domain/schema.ts';
 import type { SubscriptionInput } from '../domain/subscription.ts';
 import { buildEnvelope, webhookMessageId } from '../domain/webhook-signing.ts';
 import { AlertFanout, FANOUT_SCHEMA, HELD_REASON } from './alert-fanout.ts';
 import { AlertOutbox, OUTBOX_SCHEMA } from './alert-outbox.ts';
-import { withDateInterval } from '../domain/dates.ts';
 import { CHANGE_LOG_SCHEMA, ChangeLog } from './change-log.ts';
 import { DATASET_SCHEMA, DatasetTable, type Retraction, type WriteResult } from './dataset-table.ts';
 import { BUNDLE_FINGERPRINT_KEY, TALLIES_KEY, type PublishedTallies } from './events-store.ts';
 import { META_SCHEMA, readMeta, writeMeta } from './meta-table.ts';
 import { PUBLISH_SCHEMA, Publisher, type PublishStatus } from './publisher.ts';
 import { RECONCILE_SCHEMA, Reconciler, type QuarantineEntry } from './reconciler.ts';
+import { REPLAY_SCHEMA, ReplayTable, type ReplayStart } from './replay.ts';
 import { SUBSCRIPTIONS_SCHEMA, SubscriptionsTable, type DeadLetterSummary, type DeliveryAttempt, type DeliveryTarget, type Subscription, type SubscriptionCredentials } from './subscriptions-table.ts';
 import type { AttemptVerdict } from '../domain/delivery-policy.ts';
 import { WEBSUB_SCHEMA, WebSubTable, type CapProblem, type VerifiedSubscription, type WebSubReport, type WebSubSubscription, type WebSubTarget } from './websub-table.ts';
@@ -91,7 +93,7 @@ export interface DeliveryReport {
 export interface CoordinatorStatus {
   dataset: { epoch: string; revision: number; records: number };
   publish: PublishStatus;
-  /** `fanout`: record revisions (and, for WebSub, writes) still being fanned out to subscribers; `pending`: messages not handed to the queue yet; `unconfirmed`: handed over, final outcome not reported yet. */
+  /** `fanout`: record revisions (and, for WebSub, writes) still being fanned out to subscribers, and replays still being queued; `pending`: messages not handed to the queue yet; `unconfirmed`: handed over, final outcome not reported yet. */
   outbox: { fanout: number; pending: number; unconfirmed: number };
   reconciliation: { pass_under_way: boolean };
   quarantine: { count: number };
@@ -115,12 +117,13 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
   private readonly subscriptions: SubscriptionsTable;
   private readonly reconciler: Reconciler;
   private readonly websub: WebSubTable;
+  private readonly replays: ReplayTable;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: CoordinatorBindings) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...CHANGE_LOG_SCHEMA, ...PUBLISH_SCHEMA, ...FANOUT_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA, ...WEBSUB_SCHEMA]) sql.exec(statement);
+    for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...CHANGE_LOG_SCHEMA, ...PUBLISH_SCHEMA, ...FANOUT_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA, ...WEBSUB_SCHEMA, ...REPLAY_SCHEMA]) sql.exec(statement);
     // Tables of the design before SQLite held the truth.
     sql.exec('DROP TABLE IF EXISTS journal');
     sql.exec('DROP TABLE IF EXISTS ledger');
@@ -133,6 +136,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     this.fanout = new AlertFanout(sql, this.outbox, this.subscriptions);
     this.reconciler = new Reconciler(sql, env.EVENTS, this.dataset, this.publisher);
     this.websub = new WebSubTable(sql, this.outbox);
+    this.replays = new ReplayTable(sql, this.changes, this.subscriptions, this.fanout, this.outbox);
   }
 
   /** Creates or updates records; answers once the write is committed (published to KV by the alarm right after). */
@@ -203,6 +207,8 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
       await this.publisher.run(Date.now());
       if (this.fanout.pending() > 0) await this.fanout.expand(this.ctx.storage, new Date().toISOString());
       if (this.websub.pending() > 0) await this.websub.expand(this.ctx.storage, new Date().toISOString());
+      const replayAt = this.replays.nextRunAt(Date.now());
+      if (replayAt !== null && replayAt <= Date.now()) await this.replays.expand(this.ctx.storage, new Date().toISOString());
       const expiryAt = this.websub.nextExpiryAt();
       if (expiryAt !== null && expiryAt <= Date.now()) this.websub.expire(new Date().toISOString());
       const outboxAt = this.outbox.nextSendAt(Date.now());
@@ -227,7 +233,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     return {
       dataset: { epoch: manifest.epoch, revision: manifest.revision, records: this.dataset.count() },
       publish: this.publisher.status(manifest.revision),
-      outbox: { fanout: this.fanout.pending() + this.websub.pending(), pending: this.outbox.size(), unconfirmed: this.outbox.unconfirmed() },
+      outbox: { fanout: this.fanout.pending() + this.websub.pending() + this.replays.pending(), pending: this.outbox.size(), unconfirmed: this.outbox.unconfirmed() },
       reconciliation: { pass_under_way: this.reconciler.passUnderWay() },
       quarantine: { count: this.reconciler.quarantineCount() },
     };
@@ -283,6 +289,16 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     const subscription = this.subscriptions.enable(id, now);
     if (!subscription) return null;
     return { subscription, replayed: replay ? await this.requeueDeadLetters(id, now, HELD_REASON) : null };
+  }
+
+  /**
+   * Starts replaying to a subscription the alerts of the changes committed
+   * in a window (store/replay.ts); the alarm queues them in slices.
+   */
+  async replay(id: string, request: ReplayRequest, now: string): Promise<ReplayStart> {
+    const started = await this.exclusive(() => this.replays.start(id, request, now));
+    await this.rearm();
+    return started;
   }
 
   /** Queues a signed `ping` to a subscription; its message id, or null when there is no such subscription. */
@@ -497,9 +513,8 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     const retraction = this.dataset.retract(id, reason, now, this.publisher, this.changes, nowMs);
     if (retraction && !retraction.already) {
       const { tombstone, lastVersion } = retraction;
-      const data: DeletedData = { ...tombstone, last_version: withDateInterval(lastVersion) };
       // Matched against the last version; numbered with the retraction's revision, so its webhook-id is its own.
-      this.fanout.add([{ record: { ...lastVersion, revision: tombstone.revision }, previous: null, type: 'event.deleted', data, occurredAt: tombstone.retracted_at }], new Date(nowMs).toISOString());
+      this.fanout.add([{ record: { ...lastVersion, revision: tombstone.revision }, previous: null, type: 'event.deleted', data: deletedData(tombstone, lastVersion) }], new Date(nowMs).toISOString());
       // The feeds the record leaves are pushed to their WebSub subscribers.
       this.websub.add([{ record: lastVersion, previous: null }], this.dataset.manifest().revision, new Date(nowMs).toISOString());
     }
@@ -541,7 +556,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
   /** Sets the alarm to the earliest moment publishing, the outbox or reconciliation has work. */
   private async rearm(): Promise<void> {
     const nowMs = Date.now();
-    const times = [this.publisher.nextRunAt(nowMs), this.fanout.pending() > 0 || this.websub.pending() > 0 ? nowMs : null, this.websub.nextExpiryAt(), this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs)].filter((time): time is number => time !== null);
+    const times = [this.publisher.nextRunAt(nowMs), this.fanout.pending() > 0 || this.websub.pending() > 0 ? nowMs : null, this.websub.nextExpiryAt(), this.replays.nextRunAt(nowMs), this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs)].filter((time): time is number => time !== null);
     if (times.length === 0) return;
     const wanted = Math.min(...times);
     const current = await this.ctx.storage.getAlarm();

@@ -85,6 +85,8 @@ export interface DeliveryAttempt {
   error: string | null;
   /** The record revision of a record alert; absent for pings. */
   revision?: number | null;
+  /** The replay that sent the message again (`rpl_…`); null or absent for an alert's first sending. */
+  replay_id?: string | null;
 }
 
 /** A dead letter as the API lists it. */
@@ -129,7 +131,7 @@ const toSubscription = (row: SubscriptionRow, now = new Date()): Subscription =>
 /** Subscriptions, their delivery log and their dead letters. */
 export class SubscriptionsTable {
   constructor(private readonly sql: SqlStorage) {
-    addMissingColumns(sql, 'deliveries', { revision: 'INTEGER' });
+    addMissingColumns(sql, 'deliveries', { revision: 'INTEGER', replay_id: 'TEXT' });
     addMissingColumns(sql, 'subscriptions', SUBSCRIPTION_ADDED_COLUMNS);
   }
 
@@ -226,8 +228,8 @@ export class SubscriptionsTable {
     const row = this.sql.exec<Pick<SubscriptionRow, 'health' | 'status'> & { logged: number }>('UPDATE subscriptions SET logged = logged + 1 WHERE id = ? RETURNING health, status, logged', entry.subscription_id).toArray()[0];
     if (!row) return { disabled: true };
     this.sql.exec(
-      'INSERT INTO deliveries (subscription_id, msg_id, type, record_id, revision, attempt, at, status, latency_ms, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      entry.subscription_id, entry.msg_id, entry.type, entry.record_id, entry.revision ?? null, entry.attempt, entry.at, entry.status, entry.latency_ms, entry.outcome, entry.error,
+      'INSERT INTO deliveries (subscription_id, msg_id, type, record_id, revision, replay_id, attempt, at, status, latency_ms, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      entry.subscription_id, entry.msg_id, entry.type, entry.record_id, entry.revision ?? null, entry.replay_id ?? null, entry.attempt, entry.at, entry.status, entry.latency_ms, entry.outcome, entry.error,
     );
     if (row.logged % LOG_PRUNE_EVERY === 0) {
       this.sql.exec(
@@ -247,7 +249,7 @@ export class SubscriptionsTable {
   deliveries(id: string, limit: number): DeliveryAttempt[] | null {
     if (!this.get(id)) return null;
     return this.sql.exec<DeliveryAttempt & Record<string, SqlStorageValue>>(
-      'SELECT subscription_id, msg_id, type, record_id, revision, attempt, at, status, latency_ms, outcome, error FROM deliveries WHERE subscription_id = ? ORDER BY seq DESC LIMIT ?',
+      'SELECT subscription_id, msg_id, type, record_id, revision, replay_id, attempt, at, status, latency_ms, outcome, error FROM deliveries WHERE subscription_id = ? ORDER BY seq DESC LIMIT ?',
       id, limit,
     ).toArray();
   }
@@ -257,7 +259,7 @@ export class SubscriptionsTable {
     const { reason, attempts, prior_attempts: _prior, ...message } = letter;
     if (!this.get(message.subscription_id)) return;
     this.sql.exec('INSERT OR REPLACE INTO dead_letters (msg_id, subscription_id, body, reason, attempts, at) VALUES (?, ?, ?, ?, ?, ?)', message.msg_id, message.subscription_id, JSON.stringify(message), reason, attempts, now);
-    this.recordDelivery({ subscription_id: message.subscription_id, msg_id: message.msg_id, type: message.type, record_id: message.record_id, revision: message.revision ?? null, attempt: attempts, at: now, status: null, latency_ms: null, outcome: 'dead_lettered', error: reason }, null);
+    this.recordDelivery({ subscription_id: message.subscription_id, msg_id: message.msg_id, type: message.type, record_id: message.record_id, revision: message.revision ?? null, replay_id: message.replay_id ?? null, attempt: attempts, at: now, status: null, latency_ms: null, outcome: 'dead_lettered', error: reason }, null);
   }
 
   /**
@@ -268,7 +270,7 @@ export class SubscriptionsTable {
   hold(message: DeliveryMessage, reason: string, now: string): void {
     const { prior_attempts: _prior, ...kept } = message;
     this.sql.exec('INSERT OR IGNORE INTO dead_letters (msg_id, subscription_id, body, reason, attempts, at) VALUES (?, ?, ?, ?, 0, ?)', kept.msg_id, kept.subscription_id, JSON.stringify(kept), reason, now);
-    this.recordDelivery({ subscription_id: kept.subscription_id, msg_id: kept.msg_id, type: kept.type, record_id: kept.record_id, revision: kept.revision ?? null, attempt: 0, at: now, status: null, latency_ms: null, outcome: 'skipped', error: reason }, null);
+    this.recordDelivery({ subscription_id: kept.subscription_id, msg_id: kept.msg_id, type: kept.type, record_id: kept.record_id, revision: kept.revision ?? null, replay_id: kept.replay_id ?? null, attempt: 0, at: now, status: null, latency_ms: null, outcome: 'skipped', error: reason }, null);
   }
 
   /** The dead letters of a subscription, oldest first; null when there is no such subscription. */

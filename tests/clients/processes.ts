@@ -45,21 +45,45 @@ export interface Receiver extends Started {
 export interface Accepted {
   msgId: string;
   type: string;
-  /** `subscription <id>` for a ping, `<record id> (revision <n>): <title>` for a record. */
+  /** `subscription <id>` for a ping, `<record id> (revision <n>): <title>` for a record, `<record id> (revision <n>): retracted, <reason>` for a retraction. */
   detail: string;
 }
 
-/** `count` distinct ports on 127.0.0.1 that were free a moment ago (all are held open until all are chosen). */
+/**
+ * The ports to pick from, as `STRIKEWIRE_TEST_PORTS=9100-9999` gives them
+ * (on a machine shared by several test runs); null when unset: any port the
+ * system hands out.
+ */
+function portRange(): { low: number; high: number } | null {
+  const match = /^(\d+)-(\d+)$/.exec(process.env.STRIKEWIRE_TEST_PORTS ?? '');
+  return match ? { low: Number(match[1]), high: Number(match[2]) } : null;
+}
+
+/** Listens on 127.0.0.1:`port` (0: any free port); the port, or null when it is taken. */
+async function holdPort(server: ReturnType<typeof createServer>, port: number): Promise<number | null> {
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  } catch {
+    return null;
+  }
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address for a listener');
+  return address.port;
+}
+
+/** `count` distinct ports on 127.0.0.1 that were free a moment ago (all are held open until all are chosen), within `STRIKEWIRE_TEST_PORTS` when set. */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
-  const ports = await Promise.all(
-    servers.map(async (server) => {
-      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-      const address = server.address();
-      if (address === null || typeof address === 'string') throw new Error('no TCP address for a port-0 listener');
-      return address.port;
-    }),
-  );
+  const range = portRange();
+  const servers: ReturnType<typeof createServer>[] = [];
+  const ports: number[] = [];
+  for (let tries = 0; ports.length < count; tries++) {
+    if (range && tries > 10 * (range.high - range.low + 1)) throw new Error(`no ${count} free ports in STRIKEWIRE_TEST_PORTS=${process.env.STRIKEWIRE_TEST_PORTS}`);
+    const server = createServer();
+    const port = await holdPort(server, range ? range.low + Math.floor(Math.random() * (range.high - range.low + 1)) : 0);
+    if (port === null) continue;
+    servers.push(server);
+    ports.push(port);
+  }
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   return ports;
 }
@@ -225,7 +249,7 @@ export async function startReceiver(webhookSecret: string, port: number): Promis
 /** The deliveries a receiver accepted, in arrival order (repeats of a webhook-id are logged apart and not listed). */
 export function accepted(receiver: Receiver): Accepted[] {
   return receiver.lines.flatMap((line) => {
-    const match = /^(msg_[0-9a-f]{32}) (ping|event\.created|event\.updated) at \S+: (.*)$/.exec(line);
+    const match = /^(msg_[0-9a-f]{32}) (ping|event\.created|event\.updated|event\.deleted) at \S+: (.*)$/.exec(line);
     return match ? [{ msgId: match[1]!, type: match[2]!, detail: match[3]! }] : [];
   });
 }

@@ -15,13 +15,28 @@
  * which the delivery policy treats as permanent: the attempt is logged
  * `failed` and the message dead-lettered, never retried.
  *
+ * Then what follows changes: `DELETE /events/:id` reaches the receiver as a
+ * verified `event.deleted`; after `rotate-secret`, a delivery caught by a
+ * capturing server in this process verifies with both the old and the new
+ * secret (`standardwebhooks`), and the example receiver, still holding the
+ * old secret, goes on accepting; a replay of the whole change log re-sends
+ * every record alert the receiver had accepted, with the same webhook-ids
+ * (the receiver logs each as a repeat), named by the replay in the delivery
+ * log; and a WebSub subscriber in this process is asked to verify its intent
+ * with `hub.challenge`, then gets the topic's new feed pushed after a
+ * `POST /events`, with `X-Hub-Signature` checked here with node:crypto.
+ *
  * `wrangler dev` rather than wrangler's test harness: the harness keeps its
  * storage to itself, and the bulk put must reach the same local KV.
  */
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChangeEntry } from '../../functions/domain/change-feed.ts';
 import { eventKey } from '../../functions/domain/layout.ts';
 import type { Event } from '../../functions/domain/schema.ts';
 import type { DeliveryAttempt } from '../../functions/store/subscriptions-table.ts';
@@ -29,6 +44,44 @@ import { makeEventInput } from '../fixtures/records.ts';
 import { accepted, bulkPutKv, freePorts, lastLines, startReceiver, startWranglerDev, stop, waitFor, type DevServer, type Receiver } from './processes.ts';
 
 const TOKEN = 'e2e-admin-token';
+
+/** A request a capturing server received: method, URL, headers and raw body. */
+interface Captured {
+  method: string;
+  url: URL;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * A plain HTTP server on `port` in this process that keeps every request and
+ * answers 204, or, for a GET carrying `hub.challenge`, echoes the challenge
+ * (a WebSub subscriber confirming its intent).
+ */
+async function startCapture(port: number): Promise<{ server: Server; requests: Captured[] }> {
+  const requests: Captured[] = [];
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const url = new URL(request.url ?? '/', `http://127.0.0.1:${port}`);
+    requests.push({ method: request.method ?? '', url, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+    const challenge = url.searchParams.get('hub.challenge');
+    if (request.method === 'GET' && challenge !== null) response.writeHead(200, { 'content-type': 'text/plain' }).end(challenge);
+    else response.writeHead(204).end();
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { server, requests };
+}
+
+/** Whether `secret` verifies a captured delivery with the `standardwebhooks` package. */
+function verifies(secret: string, delivery: Captured): boolean {
+  try {
+    new Webhook(secret).verify(delivery.body, delivery.headers as Record<string, string>);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('webhook alerts to the example receiver, from wrangler dev', { timeout: 60_000 }, () => {
   let tmp = '';
@@ -38,6 +91,7 @@ describe('webhook alerts to the example receiver, from wrangler dev', { timeout:
   let wrongSecretReceiver: Receiver | undefined;
   let subscriptionId = '';
   let secret = '';
+  const captures: Server[] = [];
 
   const workerLog = () => `wrangler dev output:\n${lastLines(worker)}`;
   const receiverLog = (which: Receiver | undefined) => () => `receiver output:\n${which?.lines.join('\n')}\n${workerLog()}`;
@@ -88,7 +142,7 @@ describe('webhook alerts to the example receiver, from wrangler dev', { timeout:
   });
 
   afterAll(async () => {
-    await Promise.all([stop(receiver), stop(wrongSecretReceiver), stop(worker)]);
+    await Promise.all([stop(receiver), stop(wrongSecretReceiver), stop(worker), ...captures.map((server) => new Promise((resolve) => server.close(resolve)))]);
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -183,5 +237,97 @@ describe('webhook alerts to the example receiver, from wrangler dev', { timeout:
     expect(letters.body.data).toMatchObject([{ msg_id: ping.body.msg_id, type: 'ping', reason: 'HTTP 400', attempts: 1 }]);
     const state = await api('GET', `/subscriptions/${subscription.id}`);
     expect(state.body).toMatchObject({ status: 'active', health: { consecutive_failures: 1, last_failure: 'HTTP 400' } });
+  });
+  it('alerts a retraction as event.deleted, verified by the receiver', async () => {
+    const retracted = await api('DELETE', '/events/e2e-posted', { reason: 'Duplicate report' });
+    expect(retracted.status).toBe(200);
+    expect(retracted.body).toMatchObject({ id: 'e2e-posted', revision: 3, reason: 'Duplicate report' });
+    const delivery = await waitFor('event.deleted for e2e-posted', () => accepted(receiver!).find((entry) => entry.type === 'event.deleted'), receiverLog(receiver));
+    expect(delivery.detail).toBe('e2e-posted (revision 3): retracted, Duplicate report');
+    expect((await fetch(`${worker!.base}/events/e2e-posted`, { headers: { accept: 'application/json' } })).status).toBe(410);
+    expect(receiver!.lines.filter((line) => line.startsWith('rejected: '))).toEqual([]);
+  });
+
+  it('signs with both secrets after rotate-secret: each verifies alone, and a receiver holding the old one goes on accepting', async () => {
+    const subscription = await subscribe();
+    const capture = await startCapture(subscription.port);
+    captures.push(capture.server);
+    const rotation = await api('POST', `/subscriptions/${subscription.id}/rotate-secret`, { grace_seconds: 3_600 });
+    expect(rotation.status).toBe(200);
+    const newSecret: string = rotation.body.secret;
+    expect(newSecret).not.toBe(subscription.secret);
+
+    const record = makeEventInput('e2e-rotated', '2024-04-04');
+    expect((await api('POST', '/events', record)).status).toBe(201);
+    const delivery = await waitFor('event.created for e2e-rotated at the capturing server', () => capture.requests.find((request) => request.body.includes('"e2e-rotated"')), workerLog);
+    expect(String(delivery.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(verifies(subscription.secret, delivery)).toBe(true);
+    expect(verifies(newSecret, delivery)).toBe(true);
+    expect(verifies(secret, delivery)).toBe(false); // another subscription's secret
+
+    // The example receiver's subscription, rotated too: the receiver still holds the old secret and accepts.
+    const mainRotation = await api('POST', `/subscriptions/${subscriptionId}/rotate-secret`);
+    expect(mainRotation.status).toBe(200);
+    const received = await waitFor('event.created for e2e-rotated at the example receiver', () => accepted(receiver!).find((entry) => entry.detail.startsWith('e2e-rotated ')), receiverLog(receiver));
+    expect(received.type).toBe('event.created');
+    const ping = await pingAndWait();
+    expect(ping).toMatch(/^msg_/);
+  });
+
+  it('replays the change log with the original webhook-ids, which the receiver recognises as repeats', async () => {
+    const changes: ChangeEntry[] = [];
+    for (let since = ''; ; ) {
+      const page = (await (await fetch(`${worker!.base}/changes${since ? `?since=${since}` : ''}`)).json()) as { data: ChangeEntry[]; next: string };
+      if (page.data.length === 0) break;
+      changes.push(...page.data);
+      since = page.next;
+    }
+    expect(changes.map((change) => `${change.kind} ${change.id}`)).toEqual(['created e2e-posted', 'updated e2e-posted', 'created e2e-bulk-put', 'retracted e2e-posted', 'created e2e-rotated']);
+    const originals = accepted(receiver!).filter((delivery) => delivery.type !== 'ping');
+    expect(originals).toHaveLength(5);
+
+    const until = new Date(Date.parse(changes.at(-1)!.changed_at) + 1).toISOString();
+    const started = await api('POST', `/subscriptions/${subscriptionId}/replay`, { since: changes[0]!.changed_at, until });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    expect(started.body).toMatchObject({ replay_id: expect.stringMatching(/^rpl_/), changes_in_window: 5, status: 'queued' });
+    const repeats = () => receiver!.lines.flatMap((line) => /^(msg_[0-9a-f]{32}) again \(a retry or duplicate\)/.exec(line)?.[1] ?? []);
+    await waitFor('five repeats at the receiver', () => (repeats().length >= 5 ? true : undefined), receiverLog(receiver));
+    expect(new Set(repeats())).toEqual(new Set(originals.map((delivery) => delivery.msgId)));
+    expect(receiver!.lines.filter((line) => line.startsWith('rejected: '))).toEqual([]);
+    const log = await deliveries(subscriptionId);
+    expect(new Set(log.filter((entry) => entry.replay_id === started.body.replay_id && entry.outcome === 'delivered').map((entry) => entry.msg_id))).toEqual(new Set(originals.map((delivery) => delivery.msgId)));
+  });
+
+  it('verifies a WebSub subscriber\'s intent with hub.challenge, then pushes the topic\'s new feed with X-Hub-Signature', async () => {
+    const [port] = await freePorts(1);
+    const subscriber = await startCapture(port!);
+    captures.push(subscriber.server);
+    const callback = `http://127.0.0.1:${port}/websub-callback`;
+    const topic = `${worker!.base}/feed.atom?country=SY`;
+    const hubSecret = 'e2e websub secret';
+    const subscribed = await fetch(`${worker!.base}/websub`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ 'hub.mode': 'subscribe', 'hub.topic': topic, 'hub.callback': callback, 'hub.secret': hubSecret }).toString(),
+    });
+    expect(subscribed.status, await subscribed.clone().text()).toBe(202);
+    const verification = await waitFor('the hub to verify intent', () => subscriber.requests.find((request) => request.method === 'GET'), workerLog);
+    expect(verification.url.pathname).toBe('/websub-callback');
+    expect(verification.url.searchParams.get('hub.mode')).toBe('subscribe');
+    expect(verification.url.searchParams.get('hub.topic')).toBe(topic);
+    expect(verification.url.searchParams.get('hub.challenge')).toMatch(/^[0-9a-f]{64}$/);
+    // The hub activates the subscription once the callback has answered: give it a moment before writing.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+
+    const record = makeEventInput('e2e-websub-syria', '2024-05-05', { location: { name: 'Deir ez-Zor', country: 'SY', lat: 35.33, lon: 40.14, precision: 'city' } });
+    expect((await api('POST', '/events', record)).status).toBe(201);
+    const push = await waitFor('the pushed feed', () => subscriber.requests.find((request) => request.method === 'POST'), workerLog);
+    expect(push.url.pathname).toBe('/websub-callback');
+    expect(push.headers['content-type']).toMatch(/^application\/atom\+xml/);
+    expect(push.headers.link).toBe(`<${worker!.base}/websub>; rel="hub", <${topic}>; rel="self"`);
+    expect(push.headers['x-hub-signature']).toBe(`sha256=${createHmac('sha256', hubSecret).update(push.body).digest('hex')}`);
+    expect(push.body).toContain('<feed');
+    expect(push.body).toContain('tag:strikewire,2026:event:e2e-websub-syria');
+    expect(push.body).not.toContain('e2e-rotated'); // an Iraqi record: not in this topic
   });
 });
