@@ -98,7 +98,8 @@ function refusedValues(schema: Parameter['schema']): string[] {
 }
 
 /** A path with its `{id}` filled: a well-formed id that names nothing. */
-const concretePath = (path: string) => path.replace('{id}', path.startsWith('/subscriptions') ? `sub_${'0'.repeat(32)}` : 'no-such-record');
+/** A path of the description with a well-formed id of its kind (a subscription's, a WebSub subscription's or a record's) that names nothing. */
+const concretePath = (path: string) => path.replace('{id}', path.startsWith('/subscriptions') ? `sub_${'0'.repeat(32)}` : path.startsWith('/admin/websub') ? `ws_${'0'.repeat(24)}` : 'no-such-record');
 
 const queryParameters = (operation: Operation): Parameter[] => (operation.parameters ?? []).filter((parameter): parameter is Parameter => 'in' in parameter && parameter.in === 'query');
 

@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Event } from '../functions/domain/schema.ts';
 import { WEBSUB_LIMITS } from '../functions/domain/websub.ts';
 import worker from '../functions/index.ts';
-import { call, coordinatorStub, makeEvent, settled } from './helpers.ts';
+import { call, coordinatorStub, getJson, makeEvent, settled } from './helpers.ts';
 
 const ORIGIN = 'http://strikewire.test';
 const ADMIN = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
@@ -235,10 +235,16 @@ describe('POST /websub', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(subscriber.for(callback).length).toBe(1);
 
-    // The delivery log the webhooks use holds the distribution.
-    const [id] = (await coordinatorStub().listWebSub()).filter((subscription) => subscription.callback === callback).map((subscription) => subscription.id);
-    const log = await coordinatorStub().webSubDeliveries(id!);
-    expect(log.map((entry) => entry.outcome)).toEqual(['delivered']);
+    // The delivery log the webhooks use holds the distribution; the operator reads it over HTTP.
+    const listed = await getJson<{ data: { id: string; callback: string; topic: string; signed: boolean; secret?: string }[] }>('/admin/websub', { headers: ADMIN });
+    expect(listed.status).toBe(200);
+    const mine = listed.body.data.filter((subscription) => subscription.callback === callback);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ topic, signed: true });
+    expect(JSON.stringify(listed.body)).not.toContain('secret');
+    const log = await getJson<{ data: { outcome: string; type: string }[] }>(`/admin/websub/${mine[0]!.id}/deliveries`, { headers: ADMIN });
+    expect(log.status).toBe(200);
+    expect(log.body.data.map((entry) => [entry.type, entry.outcome])).toEqual([['websub.notification', 'delivered']]);
     // Every POST went to a callback holding a verified subscription to a topic the write matched (storage is shared by this file's tests).
     const subscribed = new Set((await coordinatorStub().listWebSub()).filter((subscription) => subscription.topic === topic).map((subscription) => subscription.callback));
     const posted = subscriber.outbound.filter((request) => request.method === 'POST').map((request) => request.url.href);
@@ -326,5 +332,18 @@ describe('POST /websub', () => {
     expect(statuses.at(-1)).toBe(429);
     expect((await hub({ 'hub.mode': 'unsubscribe', 'hub.topic': `${ORIGIN}/feed.rss`, 'hub.callback': 'https://nobody.example.com/cb' }, '203.0.113.78')).status).toBe(202);
     await new Promise((resolve) => setTimeout(resolve, 300));
+  });
+});
+
+describe('the WebSub admin routes', () => {
+  it('need the admin token, name a bad id or limit, and 404 an unknown subscription', async () => {
+    expect((await call('/admin/websub')).status).toBe(401);
+    expect((await call('/admin/websub/ws_000000000000000000000000/deliveries')).status).toBe(401);
+    const badId = await getJson<{ error: { fields: { field: string }[] } }>('/admin/websub/sub_1/deliveries', { headers: ADMIN });
+    expect([badId.status, badId.body.error.fields.map((problem) => problem.field)]).toEqual([400, ['id']]);
+    const badLimit = await getJson<{ error: { fields: { field: string }[] } }>('/admin/websub/ws_000000000000000000000000/deliveries?limit=0', { headers: ADMIN });
+    expect([badLimit.status, badLimit.body.error.fields.map((problem) => problem.field)]).toEqual([400, ['limit']]);
+    const unknown = await getJson<{ error: { code: string; fields: { field: string }[] } }>('/admin/websub/ws_000000000000000000000000/deliveries', { headers: ADMIN });
+    expect([unknown.status, unknown.body.error.code, unknown.body.error.fields.map((problem) => problem.field)]).toEqual([404, 'not_found', ['id']]);
   });
 });

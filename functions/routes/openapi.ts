@@ -32,6 +32,7 @@ import { ErrorBodySchema } from './errors.ts';
 import { batchSchema, MAX_INGEST_BYTES, MAX_INGEST_RECORDS } from './ingest.ts';
 import { CHANGE_FILTERS, FILTERS, PAGING, SERVICE } from './meta.ts';
 import { EnableQuery, IdParam, LogQuery } from './subscriptions.ts';
+import { WebSubIdParam } from './admin.ts';
 
 /** Where the reference page loads Scalar's standalone bundle from: a file of public/ (Workers Static Assets). */
 export const SCALAR_BUNDLE_PATH = '/vendor/scalar-api-reference.js';
@@ -532,6 +533,31 @@ function operations(): Record<string, Operation> {
       description: 'Each with key, id, digest, problem and first_seen; they are never served.',
       security: [{ adminToken: [] }],
       responses: { '200': ok('Quarantined values', listOf({ type: 'object' })), ...ADMIN_RESPONSES },
+    },
+    'GET /admin/websub': {
+      tags: ['admin'],
+      summary: 'The WebSub hub\'s verified subscriptions, oldest first',
+      description: 'Each with id (ws_…), callback, topic, filters, signed (whether a hub.secret was given; the secret is never shown), lease_seconds, expires_at, created_at and verified_at.',
+      security: [{ adminToken: [] }],
+      responses: {
+        '200': ok(
+          'Subscriptions',
+          listOf({
+            type: 'object',
+            properties: { id: { type: 'string', pattern: '^ws_[0-9a-f]{24}$' }, callback: { type: 'string' }, topic: { type: 'string' }, filters: { type: 'object' }, signed: { type: 'boolean' }, lease_seconds: { type: 'integer' }, expires_at: { type: 'string', format: 'date-time' }, created_at: { type: 'string', format: 'date-time' }, verified_at: { type: 'string', format: 'date-time' } },
+            required: ['id', 'callback', 'topic', 'filters', 'signed', 'lease_seconds', 'expires_at', 'created_at', 'verified_at'],
+          }),
+        ),
+        ...ADMIN_RESPONSES,
+      },
+    },
+    'GET /admin/websub/{id}/deliveries': {
+      tags: ['admin'],
+      summary: 'A WebSub subscription\'s delivery log, newest first',
+      description: 'The same log and entry shape as a webhook subscription\'s (type websub.notification, revision: the dataset revision pushed).',
+      security: [{ adminToken: [] }],
+      parameters: [...parametersOf(WebSubIdParam, 'path', { id: 'a WebSub subscription id (ws_ and 24 hex digits), as GET /admin/websub lists it' }), ...parametersOf(LogQuery, 'query', { limit: 'attempts to list, newest first' })],
+      responses: { '200': ok('Attempts', listOf({ type: 'object' })), '400': response('InvalidParameter'), '404': response('NotFound'), ...ADMIN_RESPONSES },
     },
   };
 }

@@ -451,9 +451,9 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     return this.websub.list();
   }
 
-  /** A WebSub subscription's delivery log, newest first. */
-  webSubDeliveries(id: string, limit = 100): DeliveryAttempt[] {
-    return this.websub.deliveries(id, limit);
+  /** A WebSub subscription's delivery log, newest first; null when there is no such verified subscription. */
+  webSubDeliveries(id: string, limit = 100): DeliveryAttempt[] | null {
+    return this.websub.exists(id) ? this.websub.deliveries(id, limit) : null;
   }
 
   /** What the consumer needs for a batch of WebSub notifications: the target of each subscription whose lease runs, and the attempts recorded for each message the outbox still holds. */

@@ -147,6 +147,11 @@ export class WebSubTable {
     return at === null ? null : Date.parse(at);
   }
 
+  /** Whether `id` is a verified subscription. */
+  exists(id: string): boolean {
+    return this.sql.exec('SELECT 1 FROM websub_subscriptions WHERE id = ?', id).toArray().length > 0;
+  }
+
   /** Every verified subscription, oldest first. */
   list(): WebSubSubscription[] {
     return this.sql.exec<SubscriptionRow>('SELECT * FROM websub_subscriptions ORDER BY created_at, id').toArray().map(toSubscription);

@@ -316,8 +316,12 @@ describe('webhook alerts to the example receiver, from wrangler dev', { timeout:
     expect(verification.url.searchParams.get('hub.mode')).toBe('subscribe');
     expect(verification.url.searchParams.get('hub.topic')).toBe(topic);
     expect(verification.url.searchParams.get('hub.challenge')).toMatch(/^[0-9a-f]{64}$/);
-    // The hub activates the subscription once the callback has answered: give it a moment before writing.
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // The hub activates the subscription once the callback has answered: the operator's list shows it then.
+    const active = await waitFor('the WebSub subscription to become active', async () => {
+      const listed = await api('GET', '/admin/websub');
+      return (listed.body.data as { id: string; callback: string; topic: string; signed: boolean }[]).find((subscription) => subscription.callback === callback);
+    }, workerLog);
+    expect(active).toMatchObject({ topic, signed: true });
 
     const record = makeEventInput('e2e-websub-syria', '2024-05-05', { location: { name: 'Deir ez-Zor', country: 'SY', lat: 35.33, lon: 40.14, precision: 'city' } });
     expect((await api('POST', '/events', record)).status).toBe(201);
@@ -329,5 +333,10 @@ describe('webhook alerts to the example receiver, from wrangler dev', { timeout:
     expect(push.body).toContain('<feed');
     expect(push.body).toContain('tag:strikewire,2026:event:e2e-websub-syria');
     expect(push.body).not.toContain('e2e-rotated'); // an Iraqi record: not in this topic
+    const log = await waitFor('the push in the WebSub delivery log', async () => {
+      const entries = (await api('GET', `/admin/websub/${active.id}/deliveries`)).body.data as { outcome: string }[];
+      return entries.length > 0 ? entries : undefined;
+    }, workerLog);
+    expect(log.map((entry) => entry.outcome)).toEqual(['delivered']);
   });
 });
