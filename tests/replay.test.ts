@@ -137,6 +137,11 @@ describe('POST /subscriptions/:id/replay', () => {
     const delivered = log.filter((entry) => entry.outcome === 'delivered');
     expect(delivered.filter((entry) => entry.replay_id === started.replay_id).map((entry) => entry.msg_id).sort()).toEqual(live.map((delivery) => delivery.id).sort());
     expect(delivered.filter((entry) => entry.replay_id === null).map((entry) => entry.msg_id).sort()).toEqual(live.map((delivery) => delivery.id).sort());
+
+    // The replay's own record: finished, with the alerts it queued.
+    const listed = await getJson<{ data: Record<string, unknown>[] }>(`/subscriptions/${sy.id}/replays`, { headers: ADMIN });
+    expect(listed.status).toBe(200);
+    expect(listed.body.data).toEqual([{ ...started, status: 'finished', alerts_queued: 6, created_at: expect.any(String), finished_at: expect.any(String) }]);
   });
 
   it('keeps to the window [since, until) and the event types asked for', { timeout: 30_000 }, async () => {
@@ -218,6 +223,10 @@ describe('POST /subscriptions/:id/replay', () => {
     const theirs = await subscribe('https://hooks.example.com/replay-token-theirs');
     const window = { since: '2026-01-01T00:00:00Z', until: '2026-01-02T00:00:00Z' };
     expect((await replay(mine.id, window, bearer(mine.token))).status).toBe(202);
+    expect((await call(`/subscriptions/${mine.id}/replays`, { headers: bearer(mine.token) })).status).toBe(200);
+    expect((await call(`/subscriptions/${theirs.id}/replays`, { headers: bearer(mine.token) })).status).toBe(401);
+    const unknown = await getJson<{ error: { fields: { field: string }[] } }>(`/subscriptions/sub_${'0'.repeat(32)}/replays`, { headers: ADMIN });
+    expect([unknown.status, unknown.body.error.fields[0]!.field]).toEqual([404, 'id']);
     for (const [id, headers] of [[theirs.id, bearer(mine.token)], [mine.id, { 'content-type': 'application/json' }], [mine.id, bearer('swt_' + 'A'.repeat(43))]] as const) {
       const response = await replay(id, window, headers);
       expect(response.status).toBe(401);

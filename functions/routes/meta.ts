@@ -85,6 +85,7 @@ export const SERVICE = {
     },
     'GET /actors/{id}': { description: 'One actor of the dictionary, with its counts per role' },
     'POST /subscriptions/{id}/replay': { description: 'Re-sends to a webhook subscription (admin token or its scoped swt_ token) the alerts it would have received for the changes committed in a window: a JSON body { since, until, event_types }, answered 202 { replay_id, since, until, event_types, changes_in_window }; each alert keeps its original webhook-id' },
+    'GET /subscriptions/{id}/replays': { description: 'The replays of a webhook subscription, newest first, with their window, status (queued, then finished) and the alerts queued so far' },
     'POST /websub': { description: 'The W3C WebSub hub every feed names (rel="hub"): a form with hub.mode=subscribe|unsubscribe, hub.topic (a feed URL with its filters), hub.callback, hub.lease_seconds and hub.secret; answered 202, verified with the callback, then each change to the topic is pushed to it' },
     'GET /healthz': { description: 'Liveness and dataset revision' },
     'GET /openapi.json': { description: 'This API as an OpenAPI 3.1 description, with the webhook payloads' },

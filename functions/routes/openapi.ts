@@ -471,6 +471,37 @@ function operations(): Record<string, Operation> {
         ...ADMIN_RESPONSES,
       },
     },
+    'GET /subscriptions/{id}/replays': {
+      tags: ['webhooks'],
+      summary: 'The replays of a subscription, newest first',
+      description: 'Each replay with its window, event types, status (queued while its window is still being gone through, then finished), alerts_queued (alerts put in the outbox so far: those of the window the filters match) and when it was made and finished. Its deliveries name its replay_id in the delivery log.',
+      security: SUBSCRIBER_SECURITY,
+      parameters: [...subscriptionPath, ...parametersOf(LogQuery, 'query', { limit: 'replays to list, newest first' })],
+      responses: {
+        '200': ok(
+          'Replays',
+          listOf({
+            type: 'object',
+            properties: {
+              replay_id: { type: 'string', pattern: '^rpl_[0-9a-f]{24}$' },
+              subscription_id: { type: 'string' },
+              since: { type: 'string', format: 'date-time' },
+              until: { type: 'string', format: 'date-time' },
+              event_types: { type: 'array', items: { enum: [...SUBSCRIBABLE_EVENT_TYPES] } },
+              changes_in_window: { type: 'integer' },
+              status: { enum: ['queued', 'finished'] },
+              alerts_queued: { type: 'integer' },
+              created_at: { type: 'string', format: 'date-time' },
+              finished_at: { type: ['string', 'null'], format: 'date-time' },
+            },
+            required: ['replay_id', 'subscription_id', 'since', 'until', 'event_types', 'changes_in_window', 'status', 'alerts_queued', 'created_at', 'finished_at'],
+          }),
+        ),
+        '400': response('InvalidParameter'),
+        '404': response('NotFound'),
+        ...ADMIN_RESPONSES,
+      },
+    },
     'POST /subscriptions/{id}/rotate-token': {
       tags: ['webhooks'],
       summary: 'Replace the scoped token',

@@ -25,7 +25,7 @@ const MAX_SUBSCRIPTION_BYTES = 16 * 1024;
 /** The `:id` of a subscription route. */
 export const IdParam = v.object({ id: v.pipe(v.string(), v.regex(/^sub_[0-9a-f]{32}$/, 'must be a subscription id (sub_ and 32 hex digits)')) });
 
-/** `GET /subscriptions/:id/deliveries?limit=`: how many attempts, newest first (default 100). */
+/** `GET /subscriptions/:id/deliveries?limit=` (and `/replays`): how many entries, newest first (default 100). */
 export const LogQuery = v.strictObject({ limit: v.optional(Limit, '100') });
 
 /** `?replay=true` also sends the alerts held while the subscription was disabled. */
@@ -115,6 +115,11 @@ export const subscriptionsRoutes = new Hono<{ Bindings: Env }>()
       case 'no_event_types':
         return jsonError(c, 400, 'invalid_body', 'Invalid body: event_types names no type the subscription takes', [{ field: 'event_types', message: `names no type this subscription takes (it takes ${started.subscribed.join(', ')})` }]);
     }
+  })
+  .get('/:id/replays', vValidator('param', IdParam, validationHook()), vValidator('query', LogQuery, validationHook()), async (c) => {
+    const { id } = c.req.valid('param');
+    const replays = await coordinator(c.env).listReplays(id, c.req.valid('query').limit);
+    return replays ? c.json({ data: replays }) : missing(c, id);
   })
   .post('/:id/rotate-token', vValidator('param', IdParam, validationHook()), async (c) => {
     const { id } = c.req.valid('param');

@@ -30,7 +30,7 @@ import { BUNDLE_FINGERPRINT_KEY, TALLIES_KEY, type PublishedTallies } from './ev
 import { META_SCHEMA, readMeta, writeMeta } from './meta-table.ts';
 import { PUBLISH_SCHEMA, Publisher, type PublishStatus } from './publisher.ts';
 import { RECONCILE_SCHEMA, Reconciler, type QuarantineEntry } from './reconciler.ts';
-import { REPLAY_SCHEMA, ReplayTable, type ReplayStart } from './replay.ts';
+import { REPLAY_SCHEMA, ReplayTable, type ReplayStart, type ReplayStatus } from './replay.ts';
 import { SUBSCRIPTIONS_SCHEMA, SubscriptionsTable, type DeadLetterSummary, type DeliveryAttempt, type DeliveryTarget, type Subscription, type SubscriptionCredentials } from './subscriptions-table.ts';
 import type { AttemptVerdict } from '../domain/delivery-policy.ts';
 import { WEBSUB_SCHEMA, WebSubTable, type CapProblem, type VerifiedSubscription, type WebSubReport, type WebSubSubscription, type WebSubTarget } from './websub-table.ts';
@@ -299,6 +299,11 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     const started = await this.exclusive(() => this.replays.start(id, request, now));
     await this.rearm();
     return started;
+  }
+
+  /** A subscription's replays, newest first; null when there is no such subscription. */
+  listReplays(id: string, limit: number): ReplayStatus[] | null {
+    return this.subscriptions.get(id) ? this.replays.list(id, limit) : null;
   }
 
   /** Queues a signed `ping` to a subscription; its message id, or null when there is no such subscription. */

@@ -34,6 +34,7 @@ export const REPLAY_SCHEMA = [
      after_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, changes_in_window INTEGER NOT NULL, queued INTEGER NOT NULL DEFAULT 0,
      created_at TEXT NOT NULL, finished_at TEXT)`,
   'CREATE INDEX IF NOT EXISTS replays_under_way ON replays (finished_at, created_at)',
+  'CREATE INDEX IF NOT EXISTS replays_by_subscription ON replays (subscription_id, created_at)',
 ];
 
 /** Changes one slice goes through. */
@@ -53,6 +54,15 @@ export interface ReplaySummary {
   /** Changes of those types committed in the window: at most this many alerts (the subscription's filters are applied as they are queued). */
   changes_in_window: number;
   status: 'queued';
+}
+
+/** A replay as `GET /subscriptions/:id/replays` lists it: `queued` while its window is still being gone through, then `finished`. */
+export interface ReplayStatus extends Omit<ReplaySummary, 'status'> {
+  status: 'queued' | 'finished';
+  /** Alerts put in the outbox so far (those of the window's changes the subscription's filters match). */
+  alerts_queued: number;
+  created_at: string;
+  finished_at: string | null;
 }
 
 /** What a replay request came to. */
@@ -100,6 +110,26 @@ export class ReplayTable {
       id, subscriptionId, request.since, request.until, JSON.stringify(eventTypes), window ? window.first - 1 : 0, window?.last ?? 0, window?.count ?? 0, now, window ? null : now,
     );
     return { outcome: 'started', replay: { replay_id: id, subscription_id: subscriptionId, since: request.since, until: request.until, event_types: eventTypes, changes_in_window: window?.count ?? 0, status: 'queued' } };
+  }
+
+  /** A subscription's replays, newest first (at most `limit`). */
+  list(subscriptionId: string, limit: number): ReplayStatus[] {
+    type Row = { id: string; since: string; until: string; event_types: string; changes_in_window: number; queued: number; created_at: string; finished_at: string | null };
+    return this.sql
+      .exec<Row>('SELECT id, since, until, event_types, changes_in_window, queued, created_at, finished_at FROM replays WHERE subscription_id = ? ORDER BY created_at DESC, id DESC LIMIT ?', subscriptionId, limit)
+      .toArray()
+      .map((row) => ({
+        replay_id: row.id,
+        subscription_id: subscriptionId,
+        since: row.since,
+        until: row.until,
+        event_types: JSON.parse(row.event_types) as SubscribableEventType[],
+        changes_in_window: row.changes_in_window,
+        status: row.finished_at === null ? 'queued' : 'finished',
+        alerts_queued: row.queued,
+        created_at: row.created_at,
+        finished_at: row.finished_at,
+      }));
   }
 
   /** Replays not finished yet. */
