@@ -37,6 +37,8 @@ const REFUSALS: Refusal[] = [
   { path: '/feed.atom?type=massacre', status: 400, field: 'type' },
   { path: '/events.csv?bbox=1,2', status: 400, field: 'bbox' },
   { path: '/events.geojson?since=2023-02-30', status: 400, field: 'since' },
+  { path: '/events?updated_since=2026-02-30T00:00:00Z', status: 400, field: 'updated_since' },
+  { path: '/feed.rss?updated_since=2026-13-01T00:00:00Z', status: 400, field: 'updated_since' },
   { path: '/stats?limit=5', status: 400, field: 'limit' },
   // admin authentication
   { method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body: '{}', status: 401, field: 'authorization' },

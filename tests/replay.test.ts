@@ -244,6 +244,8 @@ describe('POST /subscriptions/:id/replay', () => {
     expect(await fieldsOf(await replay(sub.id, {}), 400)).toEqual(['since']);
     expect(await fieldsOf(await replay(sub.id, { since: 'yesterday' }), 400)).toEqual(['since']);
     expect(await fieldsOf(await replay(sub.id, { since: '2026-01-01 00:00:00' }), 400)).toEqual(['since']);
+    expect(await fieldsOf(await replay(sub.id, { since: '2026-02-30T00:00:00Z' }), 400)).toEqual(['since']);
+    expect(await fieldsOf(await replay(sub.id, { since, until: '2026-01-32T00:00:00Z' }), 400)).toEqual(['until']);
     expect(await fieldsOf(await replay(sub.id, { since, until: since }), 400)).toEqual(['until']);
     expect(await fieldsOf(await replay(sub.id, { since, until: '2025-12-31T23:59:59+01:00' }), 400)).toEqual(['until']);
     expect(await fieldsOf(await replay(sub.id, { since, until: '2026-02-02T00:00:01Z' }), 400)).toEqual(['until']);

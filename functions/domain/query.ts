@@ -99,19 +99,29 @@ export const RFC3339_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|
 /** What a value that is not an RFC 3339 time is told. */
 export const RFC3339_MESSAGE = 'must be an RFC 3339 time such as 2024-01-31T12:00:00Z';
 
+/** Whether the calendar date an RFC 3339 time starts with exists (`Date` would roll 2026-02-30 over to 2 March); other texts are the pattern's to refuse. */
+function calendarDateExists(text: string): boolean {
+  if (!RFC3339_TIME.test(text)) return true;
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+/** An RFC 3339 time (`updated_since`, replay windows), checked to name a real date and time, given as ISO 8601 UTC (as change times are stamped). */
+export const Rfc3339TimeSchema = v.pipe(
+  v.string(RFC3339_MESSAGE),
+  v.regex(RFC3339_TIME, RFC3339_MESSAGE),
+  v.check(calendarDateExists, `${RFC3339_MESSAGE}, on a date that exists`),
+  v.transform((text) => new Date(text.toUpperCase())),
+  v.check((time) => !Number.isNaN(time.getTime()), RFC3339_MESSAGE),
+  v.transform((time) => time.toISOString()),
+  v.metadata({ format: 'date-time' }),
+);
+
 /** What `updated_since` and `order` add to the filters of `/events`, the feeds and the exports. */
 const changeEntries = {
   /** An RFC 3339 time: records whose last change was committed at or after it. Kept as ISO 8601 UTC, as changes are stamped. */
-  updated_since: v.optional(
-    v.pipe(
-      once,
-      v.regex(RFC3339_TIME, RFC3339_MESSAGE),
-      v.transform((text) => new Date(text.toUpperCase())),
-      v.check((time) => !Number.isNaN(time.getTime()), RFC3339_MESSAGE),
-      v.transform((time) => time.toISOString()),
-      v.metadata({ format: 'date-time' }),
-    ),
-  ),
+  updated_since: v.optional(v.pipe(once, Rfc3339TimeSchema)),
   order: v.optional(v.pipe(once, v.picklist(ORDERS, `must be ${ORDERS.join(' or ')}`))),
 };
 

@@ -8,7 +8,7 @@
 import * as v from 'valibot';
 import { recordAlertPayload, deletedData } from './alert-payload.ts';
 import type { ChangeKind, Tombstone } from './change-feed.ts';
-import { RFC3339_MESSAGE, RFC3339_TIME } from './query.ts';
+import { Rfc3339TimeSchema } from './query.ts';
 import type { Event } from './schema.ts';
 import { EventTypesSchema, type SubscribableEventType } from './subscription.ts';
 
@@ -19,15 +19,6 @@ export const MAX_REPLAYS_UNDER_WAY = 3;
 
 const DAY_MS = 86_400_000;
 
-/** A time of a replay body: RFC 3339, given as ISO 8601 UTC (as change times are stamped). */
-const Time = v.pipe(
-  v.string(RFC3339_MESSAGE),
-  v.regex(RFC3339_TIME, RFC3339_MESSAGE),
-  v.transform((text) => new Date(text.toUpperCase())),
-  v.check((time) => !Number.isNaN(time.getTime()), RFC3339_MESSAGE),
-  v.transform((time) => time.toISOString()),
-  v.metadata({ format: 'date-time' }),
-);
 
 /**
  * The body of `POST /subscriptions/:id/replay` for a request made at `now`:
@@ -39,8 +30,8 @@ const Time = v.pipe(
 export function replayRequestSchema(now: Date) {
   return v.pipe(
     v.strictObject({
-      since: Time,
-      until: v.optional(Time, () => now.toISOString()),
+      since: Rfc3339TimeSchema,
+      until: v.optional(Rfc3339TimeSchema, () => now.toISOString()),
       event_types: v.optional(EventTypesSchema),
     }),
     v.forward(
