@@ -39,6 +39,6 @@ export default {
       retryAll: (options) => webhooks.forEach((message) => message.retry(options)),
     };
     if (webhooks.length > 0) await deliverBatch(webhookBatch, env, {}, ctx);
-    await deliverWebSub(websub, env, async (topicUrl) => app.fetch(new Request(topicUrl), env, ctx));
+    await deliverWebSub(websub, env, async (topicUrl) => app.fetch(new Request(topicUrl), env, ctx), {}, ctx);
   },
 } satisfies ExportedHandler<Env>;

@@ -27,8 +27,8 @@ interface Outbound {
   body: string;
 }
 
-/** How the subscriber answers a verification request for a callback. */
-type Answer = 'echo' | 'wrong' | 'not_found';
+/** How the subscriber answers a verification request for a callback (`silent`: echoes it, then never answers a distribution). */
+type Answer = 'echo' | 'wrong' | 'not_found' | 'silent';
 
 /**
  * A WebSub subscriber (spec §5.3, §7, §8): answers a verification GET with
@@ -71,7 +71,11 @@ class Subscriber {
       }
       if (answer === 'not_found') return new Response('no', { status: 404 });
       const challenge = url.searchParams.get('hub.challenge') ?? '';
-      return new Response(answer === 'echo' ? challenge : `${challenge}x`, { status: 200 });
+      return new Response(answer === 'echo' || answer === 'silent' ? challenge : `${challenge}x`, { status: 200 });
+    }
+    if (answer === 'silent') {
+      // Holds the connection until the hub gives up on it.
+      return new Promise<Response>((_resolve, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason)));
     }
     const secret = this.secrets.get(callback);
     const signatureValid = secret ? await signatureMatches(secret, body, request.headers.get('x-hub-signature')) : null;
@@ -123,7 +127,7 @@ async function subscribe(callback: string, topic: string, answer: Answer = 'echo
   expect(response.status, await response.clone().text()).toBe(202);
   const { id } = (await response.json()) as { id: string };
   await vi.waitFor(() => expect(subscriber.verifications(callback).length).toBeGreaterThan(before), { timeout: 5_000 });
-  if (answer === 'echo') await vi.waitFor(async () => expect((await activeIds()).includes(id)).toBe(true), { timeout: 5_000 });
+  if (answer === 'echo' || answer === 'silent') await vi.waitFor(async () => expect((await activeIds()).includes(id)).toBe(true), { timeout: 5_000 });
   else await new Promise((resolve) => setTimeout(resolve, 200));
   return id;
 }
@@ -250,6 +254,26 @@ describe('POST /websub', () => {
     const posted = subscriber.outbound.filter((request) => request.method === 'POST').map((request) => request.url.href);
     expect(posted.filter((url) => url === callback)).toEqual([callback]);
     expect(posted.every((url) => subscribed.has(url))).toBe(true);
+  });
+
+  it('hands a silent callback off: later pushes to others are not held up by its 10 s timeout, and its attempt is still logged', { timeout: 30_000 }, async () => {
+    const topic = `${ORIGIN}/feed.json?country=SY`;
+    const silent = 'https://silent.example.org/websub';
+    const listener = 'https://listener.example.org/websub';
+    const silentId = await subscribe(silent, topic, 'silent');
+    await subscribe(listener, topic);
+    await ingest([syria('websub-handoff-1', '2025-05-01')]);
+    await vi.waitFor(() => expect(subscriber.for(listener)).toHaveLength(1), { timeout: 5_000 });
+    const secondWrite = Date.now();
+    await ingest([syria('websub-handoff-2', '2025-05-02')]);
+    // Without the hand-off the batch holding the silent request waits out its 10 s timeout before the next batch runs.
+    await vi.waitFor(() => expect(subscriber.for(listener)).toHaveLength(2), { timeout: 5_000 });
+    expect(Date.now() - secondWrite).toBeLessThan(5_000);
+    // The handed-off request timed out in the background and was recorded, to be retried by the outbox.
+    await vi.waitFor(async () => {
+      const log = await getJson<{ data: { outcome: string; error: string | null }[] }>(`/admin/websub/${silentId}/deliveries`, { headers: ADMIN });
+      expect(log.body.data.map((entry) => entry.outcome)).toContain('retrying');
+    }, { timeout: 20_000, interval: 500 });
   });
 
   it('pushes the feed a retracted record leaves, without it', async () => {

@@ -15,7 +15,12 @@
  * feed's Content-Type, the hub and self `Link`s and, when a secret was
  * given, `X-Hub-Signature: sha256=<hex HMAC>`, under the webhooks' rules: the
  * callback re-checked by the target rules before every attempt, redirects
- * not followed, the same timeout, retry schedule and delivery log.
+ * not followed, the same timeout, retry schedule and delivery log, and the
+ * same hand-off: after HANDOFF_AFTER_MS the batch stops waiting for slow
+ * callbacks (their messages are acknowledged, their requests finish and are
+ * recorded in `ctx.waitUntil`, retries come from the outbox) and those not
+ * started yet go back to the queue, so a silent callback never holds up the
+ * batch, or the next one, for its 10 s timeout.
  */
 import { decideRetry, judgeAttempt } from '../domain/delivery-policy.ts';
 import type { WebSubMessage } from '../domain/delivery-messages.ts';
@@ -24,8 +29,8 @@ import { WEBSUB_LIMITS, hubLinkHeader, hubSignature, newChallenge, verificationU
 import type { Env } from '../env.ts';
 import { coordinator } from '../store/coordinator-stub.ts';
 import { readHead } from '../store/events-store.ts';
-import type { WebSubReport } from '../store/websub-table.ts';
-import { DELIVERY_TIMEOUT_MS, PLATFORM_RETRY_SECONDS, attempt } from './deliver.ts';
+import type { WebSubReport, WebSubTarget } from '../store/websub-table.ts';
+import { DELIVERY_TIMEOUT_MS, HANDOFF_AFTER_MS, PLATFORM_RETRY_SECONDS, attempt } from './deliver.ts';
 import { startFairly } from './fair-slots.ts';
 
 /** Seconds a notification waits for its revision to be published before it is tried again (no attempt counted). */
@@ -77,11 +82,34 @@ export async function verifyIntent(request: WebSubRequest, id: string, env: Env)
   return 'denied';
 }
 
+/** Knobs of `deliverWebSub`; tests shorten the timeout and the hand-off and fix the jitter. */
+export interface WebSubDeliveryOptions {
+  /** Retry jitter source, values in [0, 1) (default `Math.random`). */
+  random?: () => number;
+  /** How long one request may take (default DELIVERY_TIMEOUT_MS). */
+  timeoutMs?: number;
+  /** How long the batch waits before handing slow requests off (default HANDOFF_AFTER_MS); only with an execution context. */
+  handoffAfterMs?: number;
+}
+
+/** A finished attempt: its outcome to record, and how to settle its message once recorded. */
+interface WebSubOutcome {
+  report: WebSubReport;
+  settle(): void;
+}
+
 /**
  * Sends a batch's WebSub notifications (see the module comment); every
- * message is acknowledged or retried when it returns, never throws.
+ * message is acknowledged or retried by the time it returns (handed-off
+ * ones are acknowledged, their outcomes recorded in `ctx.waitUntil`); never throws.
  */
-export async function deliverWebSub(messages: readonly Message<WebSubMessage>[], env: Env, render: RenderTopic, random: () => number = Math.random): Promise<void> {
+export async function deliverWebSub(
+  messages: readonly Message<WebSubMessage>[],
+  env: Env,
+  render: RenderTopic,
+  { random = Math.random, timeoutMs = DELIVERY_TIMEOUT_MS, handoffAfterMs = HANDOFF_AFTER_MS }: WebSubDeliveryOptions = {},
+  ctx?: ExecutionContext,
+): Promise<void> {
   if (messages.length === 0) return;
   const stub = coordinator(env);
   let plan: Awaited<ReturnType<typeof stub.webSubTargets>>;
@@ -94,8 +122,6 @@ export async function deliverWebSub(messages: readonly Message<WebSubMessage>[],
     for (const message of messages) message.retry({ delaySeconds: PLATFORM_RETRY_SECONDS });
     return;
   }
-  const reports: WebSubReport[] = [];
-  const settle: (() => void)[] = [];
   const sends = messages.filter((message) => {
     const target = plan.targets[message.body.subscription_id];
     const recorded = plan.recorded_attempts[message.body.msg_id];
@@ -110,50 +136,81 @@ export async function deliverWebSub(messages: readonly Message<WebSubMessage>[],
     return true;
   });
   const allowLoopbackHttp = env.ALLOW_LOOPBACK_WEBHOOKS === 'true';
+  let finished: WebSubOutcome[] = [];
+  const inFlight = new Set<Message<WebSubMessage>>();
+  const handedOff = new Set<Message<WebSubMessage>>();
   const run = startFairly(sends, (message) => plan.targets[message.body.subscription_id]!.callback, async (message) => {
-    const target = plan.targets[message.body.subscription_id]!;
-    const attemptNumber = plan.recorded_attempts[message.body.msg_id]! + 1;
-    const sentAt = new Date();
-    const base = { subscription_id: message.body.subscription_id, msg_id: message.body.msg_id, type: message.body.type, record_id: null, revision: message.body.revision, attempt: attemptNumber, at: sentAt.toISOString() };
-    const check = checkWebhookTarget(target.callback, { allowLoopbackHttp });
-    const feed = check.ok ? await render(target.topic) : null;
-    if (!check.ok || !feed || feed.status !== 200) {
-      const error = !check.ok ? `target refused: url ${check.reason}` : `the topic's feed answered ${feed?.status}`;
-      await feed?.body?.cancel();
-      reports.push({ entry: { ...base, status: null, latency_ms: null, outcome: 'failed', error }, next_attempt_at: null });
-      settle.push(() => message.ack());
-      return;
-    }
-    const body = await feed.text();
-    const headers: Record<string, string> = {
-      'content-type': feed.headers.get('content-type') ?? 'application/octet-stream',
-      link: hubLinkHeader(new URL(target.topic).origin, target.topic),
-      'user-agent': 'strikewire-websub/1',
-    };
-    if (target.secret !== null) headers['x-hub-signature'] = await hubSignature(target.secret, body);
-    const { result, latencyMs } = await attempt(check.url, headers, body, DELIVERY_TIMEOUT_MS);
-    const verdict = judgeAttempt(result, new Date());
-    const logged = { ...base, status: result.kind === 'response' ? result.status : null, latency_ms: latencyMs };
-    if (verdict.outcome === 'delivered') {
-      reports.push({ entry: { ...logged, outcome: 'delivered', error: null }, next_attempt_at: null });
-      settle.push(() => message.ack());
-      return;
-    }
-    const decision = decideRetry(verdict, attemptNumber, random);
-    if (decision.action === 'give_up') {
-      reports.push({ entry: { ...logged, outcome: 'failed', error: `${verdict.reason}; ${decision.reason}` }, next_attempt_at: null });
-      settle.push(() => message.ack());
-      return;
-    }
-    reports.push({ entry: { ...logged, outcome: 'retrying', error: verdict.reason }, next_attempt_at: new Date(sentAt.getTime() + decision.delaySeconds * 1_000).toISOString() });
-    settle.push(() => message.retry({ delaySeconds: decision.delaySeconds }));
+    inFlight.add(message);
+    const outcome = await distribute(message, plan.targets[message.body.subscription_id]!, plan.recorded_attempts[message.body.msg_id]! + 1, { render, random, timeoutMs, allowLoopbackHttp });
+    inFlight.delete(message);
+    // A handed-off message is already acknowledged: only its outcome is still recorded.
+    finished.push(handedOff.has(message) ? { ...outcome, settle: () => undefined } : outcome);
   });
-  await run.settled;
-  try {
-    if (reports.length > 0) await stub.recordWebSubDeliveries(reports);
-  } catch (error) {
-    // Unrecorded: the outbox, without news, sends each message again later with its id.
-    console.error('could not record WebSub outcomes:', error instanceof Error ? error.message : String(error));
+  /** Records the outcomes finished so far, then settles their messages. */
+  const recordFinished = async (): Promise<void> => {
+    const outcomes = finished;
+    finished = [];
+    if (outcomes.length === 0) return;
+    try {
+      await stub.recordWebSubDeliveries(outcomes.map((outcome) => outcome.report));
+    } catch (error) {
+      // Unrecorded: the outbox, without news, sends each message again later with its id.
+      console.error('could not record WebSub outcomes:', error instanceof Error ? error.message : String(error));
+    }
+    for (const outcome of outcomes) outcome.settle();
+  };
+  let handoffTimer: ReturnType<typeof setTimeout> | undefined;
+  const handoff = new Promise<boolean>((resolve) => {
+    if (ctx) handoffTimer = setTimeout(() => resolve(false), handoffAfterMs);
+  });
+  const done = await Promise.race([run.settled.then(() => true), handoff]);
+  clearTimeout(handoffTimer);
+  if (!done && ctx) {
+    // Not attempted yet: back to the queue, no attempt counted.
+    for (const waiting of run.stop()) waiting.retry({ delaySeconds: 1 });
+    for (const message of inFlight) {
+      handedOff.add(message);
+      message.ack();
+    }
+    ctx.waitUntil(run.settled.then(recordFinished));
   }
-  for (const done of settle) done();
+  await recordFinished();
+}
+
+/** What one distribution needs besides its message and target. */
+interface DistributionContext {
+  render: RenderTopic;
+  random: () => number;
+  timeoutMs: number;
+  allowLoopbackHttp: boolean;
+}
+
+/** One attempt to POST a topic's feed to a subscription's callback, sent now: its outcome, and how to settle its message. */
+async function distribute(message: Message<WebSubMessage>, target: WebSubTarget, attemptNumber: number, { render, random, timeoutMs, allowLoopbackHttp }: DistributionContext): Promise<WebSubOutcome> {
+  const sentAt = new Date();
+  const base = { subscription_id: message.body.subscription_id, msg_id: message.body.msg_id, type: message.body.type, record_id: null, revision: message.body.revision, attempt: attemptNumber, at: sentAt.toISOString() };
+  const check = checkWebhookTarget(target.callback, { allowLoopbackHttp });
+  const feed = check.ok ? await render(target.topic) : null;
+  if (!check.ok || !feed || feed.status !== 200) {
+    const error = !check.ok ? `target refused: url ${check.reason}` : `the topic's feed answered ${feed?.status}`;
+    await feed?.body?.cancel();
+    return { report: { entry: { ...base, status: null, latency_ms: null, outcome: 'failed', error }, next_attempt_at: null }, settle: () => message.ack() };
+  }
+  const body = await feed.text();
+  const headers: Record<string, string> = {
+    'content-type': feed.headers.get('content-type') ?? 'application/octet-stream',
+    link: hubLinkHeader(new URL(target.topic).origin, target.topic),
+    'user-agent': 'strikewire-websub/1',
+  };
+  if (target.secret !== null) headers['x-hub-signature'] = await hubSignature(target.secret, body);
+  const { result, latencyMs } = await attempt(check.url, headers, body, timeoutMs);
+  const verdict = judgeAttempt(result, new Date());
+  const logged = { ...base, status: result.kind === 'response' ? result.status : null, latency_ms: latencyMs };
+  if (verdict.outcome === 'delivered') return { report: { entry: { ...logged, outcome: 'delivered', error: null }, next_attempt_at: null }, settle: () => message.ack() };
+  const decision = decideRetry(verdict, attemptNumber, random);
+  if (decision.action === 'give_up') return { report: { entry: { ...logged, outcome: 'failed', error: `${verdict.reason}; ${decision.reason}` }, next_attempt_at: null }, settle: () => message.ack() };
+  return {
+    report: { entry: { ...logged, outcome: 'retrying', error: verdict.reason }, next_attempt_at: new Date(sentAt.getTime() + decision.delaySeconds * 1_000).toISOString() },
+    settle: () => message.retry({ delaySeconds: decision.delaySeconds }),
+  };
 }
