@@ -6,7 +6,8 @@
  * a temporary folder, seeding off) on a free port, running the Worker with
  * a static baseline route added (scripts/bench/worker.ts), and grows one
  * store of synthetic records through `POST /events` in 500-record batches.
- * At each read size it times unfiltered, filtered and deep-cursor pages; at
+ * At each read size it times unfiltered, filtered and deep-cursor pages and
+ * counts the KV operations and bytes of a cold request of each endpoint; at
  * each hot size it compares the requests/s of repeated requests and of a 304
  * with the static route of the same body size (scripts/bench/hot.ts); at each
  * ingest size it measures records/s of single-record POSTs (several at once)
@@ -23,7 +24,10 @@
  * - for both ingest modes, records/s committed and published at the largest
  *   ingest size are within 1.5x of the smallest (rate there / rate here ≤ 1.5);
  * - at every hot size, each repeated request serves at least 0.67 times the
- *   requests/s of the static route of its body size (costs at most 1.5x).
+ *   requests/s of the static route of its body size (costs at most 1.5x);
+ * - at the largest read size, a cold request of each read endpoint makes at
+ *   most 1.3x the KV operations and reads at most 1.3x the KV bytes it does
+ *   at the smallest (scripts/bench/kv-cost.ts).
  *
  * Usage: npm run bench [-- --sizes 1000,20000,100000 --requests 200
  *   --hot-sizes 1000,100000 --hot-connections 16 --hot-seconds 1 --hot-pairs 10
@@ -36,7 +40,8 @@ import { countRecords, detectPublishProbe, measureIngest, postRecords, waitUntil
 import { positiveFlag as positive, progressLogger, secondsSince as seconds } from './bench/cli.ts';
 import { measureHot, type HotResult } from './bench/hot.ts';
 import { describeMachine } from './bench/machine.ts';
-import { measureReads, TARGET_QUERY, type ReadResult } from './bench/reads.ts';
+import { measureKvCost, type KvCost } from './bench/kv-cost.ts';
+import { cursorAt, measureReads, TARGET_QUERY, type ReadResult } from './bench/reads.ts';
 import { syntheticRecord, syntheticRecords } from './bench/records.ts';
 import { startDevServer } from './bench/server.ts';
 import { count, fixed, summarize, table, withSpread, type Summary } from './bench/stats.ts';
@@ -49,6 +54,8 @@ const LOAD_STEP = 10_000;
 const READ_TARGET = 2;
 /** Ingest target: records/s at the smallest ingest size over records/s at the largest. */
 const INGEST_TARGET = 1.5;
+/** Flat-in-size target: KV operations and bytes read by a cold request at the largest read size over the smallest. */
+const KV_TARGET = 1.3;
 /** Hot-path target: requests/s of a repeated request over requests/s of the static route of its body size. */
 const HOT_TARGET = 1 / 1.5;
 /** The Worker entry the benchmark runs: the real Worker plus the static baseline route. */
@@ -109,6 +116,11 @@ interface ReadBlock {
   load: number;
   results: ReadResult[];
 }
+/** The KV cost of cold requests at one size. */
+interface KvBlock {
+  stored: number;
+  results: KvCost[];
+}
 /** The hot-path measurements at one size. */
 interface HotBlock {
   stored: number;
@@ -130,6 +142,7 @@ const progress = progressLogger(runStarted);
 
 const loads: Load[] = [];
 const readBlocks: ReadBlock[] = [];
+const kvBlocks: KvBlock[] = [];
 const hotBlocks: HotBlock[] = [];
 const ingestBlocks: IngestBlock[] = [];
 /** Times wrangler dev exited during a step and was restarted on the same state. */
@@ -198,6 +211,18 @@ try {
       const results = await resilient(`reads at ${count(stored)} records`, () => measureReads(server.base, Math.floor(nextIndex / 2), requests, repeats));
       readBlocks.push({ stored, load, results });
       progress(`reads timed at ${count(stored)} records`);
+      const middle = Math.floor(nextIndex / 2);
+      const costs = await resilient(`KV cost at ${count(stored)} records`, async () =>
+        measureKvCost(server, await cursorAt(server.base, middle), syntheticRecord(middle).id, repeats, async () => {
+          // A new revision, so nothing is cached; dated before every record, so the pages measured stay the same.
+          const [record] = takeRecords(1);
+          await postRecords(server, [{ ...record!, date: '1985-01-01' }], 1, 1);
+          stored += 1;
+          await waitUntilPublished(server, probe, record!.id, stored, publishTimeout);
+        }),
+      );
+      kvBlocks.push({ stored, results: costs });
+      progress(`KV cost counted at ${count(stored)} records`);
     }
     if (hotSizes.includes(size)) {
       const load = loadavg()[0]!;
@@ -254,6 +279,26 @@ if (readBlocks.length > 0) {
     const p95 = (block: ReadBlock) => block.results.find((result) => result.query === TARGET_QUERY)!.p95.median;
     const value = p95(readBlocks.at(-1)!) / p95(baseline);
     targets.push({ line: targetLine(`p95 of a ${TARGET_QUERY} at ${count(readBlocks.at(-1)!.stored)} records over ${count(baseline.stored)}`, value, READ_TARGET), met: value <= READ_TARGET });
+  }
+}
+
+if (kvBlocks.length > 0) {
+  const baseline = kvBlocks[0]!;
+  console.log(`\nKV per cold request (counted by the benchmark's Worker entry; a bulk read of up to 100 keys is one operation): median of ${repeats} repeats, each after a write so that no rendered body is cached; ratio = here / at ${count(baseline.stored)} records (the target is ≤ ${KV_TARGET}x at the largest size)`);
+  const rows = kvBlocks.flatMap((block) =>
+    block.results.map((result) => {
+      const base = baseline.results.find((candidate) => candidate.label === result.label)!;
+      return [count(block.stored), result.label, withSpread(result.ops, 0), ratio(result.ops.median, base.ops.median), withSpread(result.bytes, 0), ratio(result.bytes.median, base.bytes.median)];
+    }),
+  );
+  console.log(table(['records', 'request', 'KV operations', 'ratio', 'KV bytes read', 'ratio'], rows));
+  if (kvBlocks.length > 1) {
+    const last = kvBlocks.at(-1)!;
+    for (const result of last.results) {
+      const base = baseline.results.find((candidate) => candidate.label === result.label)!;
+      const worst = Math.max(result.ops.median / base.ops.median, result.bytes.median / Math.max(base.bytes.median, 1));
+      targets.push({ line: targetLine(`KV operations and bytes of a cold ${result.label} at ${count(last.stored)} records over ${count(baseline.stored)} (the larger ratio)`, worst, KV_TARGET), met: worst <= KV_TARGET });
+    }
   }
 }
 

@@ -29,6 +29,13 @@ async function timeRequests(base: string, path: string, requests: number): Promi
   return { p50: percentile(samples, 0.5), p95: percentile(samples, 0.95) };
 }
 
+/** A cursor that continues a page after synthetic record `middle` (its date), for deep-cursor requests. */
+export async function cursorAt(base: string, middle: number): Promise<string> {
+  const cursorPage = await fetch(`${base}/events?limit=1&until=${syntheticRecord(middle).date}`);
+  if (!cursorPage.ok) throw new Error(`GET /events?limit=1&until=…: ${cursorPage.status}`);
+  return ((await cursorPage.json()) as { next_cursor: string }).next_cursor;
+}
+
 /**
  * Times every query: `requests` GETs of each, split into `repeats` rounds
  * interleaved across the queries. The deep cursor starts at the date of
@@ -36,9 +43,7 @@ async function timeRequests(base: string, path: string, requests: number): Promi
  */
 export async function measureReads(base: string, middle: number, requests: number, repeats: number): Promise<ReadResult[]> {
   const perRound = Math.ceil(requests / repeats);
-  const cursorPage = await fetch(`${base}/events?limit=1&until=${syntheticRecord(middle).date}`);
-  if (!cursorPage.ok) throw new Error(`GET /events?limit=1&until=…: ${cursorPage.status}`);
-  const { next_cursor: cursor } = (await cursorPage.json()) as { next_cursor: string };
+  const cursor = await cursorAt(base, middle);
   const queries: Record<string, string> = {
     [TARGET_QUERY]: '/events?limit=50',
     'page of 500': '/events?limit=500',
