@@ -10,6 +10,8 @@
  * counts the KV operations and bytes of a cold request of each endpoint; at
  * each hot size it compares the requests/s of repeated requests and of a 304
  * with the static route of the same body size (scripts/bench/hot.ts); at each
+ * peer size it compares the page of 50 with json-server's on the same records
+ * (scripts/bench/peer.ts, reported without a target); at each
  * ingest size it measures records/s of single-record POSTs (several at once)
  * and of 500-record batches, until committed and until published, and KV
  * puts per record. Every measurement is repeated (median and range shown);
@@ -31,6 +33,7 @@
  *
  * Usage: npm run bench [-- --sizes 1000,20000,100000 --requests 200
  *   --hot-sizes 1000,100000 --hot-connections 16 --hot-seconds 1 --hot-pairs 10
+ *   --peer-sizes 1000,100000
  *   --ingest-sizes 1000,100000 --repeats 3 --singles 200 --concurrency 8
  *   --batches 4 --load-concurrency 2 --publish-timeout 600 --port 8797]
  */
@@ -41,6 +44,7 @@ import { positiveFlag as positive, progressLogger, secondsSince as seconds } fro
 import { measureHot, type HotResult } from './bench/hot.ts';
 import { describeMachine } from './bench/machine.ts';
 import { measureKvCost, type KvCost } from './bench/kv-cost.ts';
+import { measurePeer, type PeerResult } from './bench/peer.ts';
 import { cursorAt, measureReads, TARGET_QUERY, type ReadResult } from './bench/reads.ts';
 import { syntheticRecord, syntheticRecords } from './bench/records.ts';
 import { startDevServer } from './bench/server.ts';
@@ -71,6 +75,7 @@ const { values } = parseArgs({
     'hot-connections': { type: 'string', default: '16' },
     'hot-seconds': { type: 'string', default: '1' },
     'hot-pairs': { type: 'string', default: '10' },
+    'peer-sizes': { type: 'string', default: '1000,100000' },
     'ingest-sizes': { type: 'string', default: '1000,100000' },
     repeats: { type: 'string', default: '3' },
     singles: { type: 'string', default: '200' },
@@ -87,6 +92,7 @@ const sizeList = (name: string, text: string): number[] => [...new Set(text.spli
 const readSizes = sizeList('sizes', values.sizes);
 const ingestSizes = sizeList('ingest-sizes', values['ingest-sizes']);
 const hotSizes = sizeList('hot-sizes', values['hot-sizes']);
+const peerSizes = sizeList('peer-sizes', values['peer-sizes']);
 const hotConnections = positive('hot-connections', values['hot-connections']);
 const hotSeconds = positive('hot-seconds', values['hot-seconds']);
 const hotPairs = positive('hot-pairs', values['hot-pairs']);
@@ -144,6 +150,7 @@ const loads: Load[] = [];
 const readBlocks: ReadBlock[] = [];
 const kvBlocks: KvBlock[] = [];
 const hotBlocks: HotBlock[] = [];
+const peerResults: { load: number; result: PeerResult }[] = [];
 const ingestBlocks: IngestBlock[] = [];
 /** Times wrangler dev exited during a step and was restarted on the same state. */
 const restarts: string[] = [];
@@ -190,7 +197,7 @@ async function resilient<T>(what: string, step: () => Promise<T>): Promise<T> {
 try {
   probe = await detectPublishProbe(server);
   progress(`wrangler dev at ${server.base}; published = ${probe === 'admin-status' ? 'GET /admin/status up to date' : 'GET /events/<last id> answers 200 (no /admin/status)'}`);
-  for (const size of [...new Set([...readSizes, ...hotSizes, ...ingestSizes])].sort((a, b) => a - b)) {
+  for (const size of [...new Set([...readSizes, ...hotSizes, ...peerSizes, ...ingestSizes])].sort((a, b) => a - b)) {
     if (stored < size) {
       const loadStarted = performance.now();
       const from = stored;
@@ -229,6 +236,12 @@ try {
       const results = await resilient(`hot requests at ${count(stored)} records`, () => measureHot(server.base, syntheticRecord(Math.floor(nextIndex / 2)).id, hotConnections, hotSeconds, hotPairs));
       hotBlocks.push({ stored, load, results });
       progress(`hot requests measured at ${count(stored)} records`);
+    }
+    if (peerSizes.includes(size)) {
+      const load = loadavg()[0]!;
+      const result = await resilient(`json-server peer at ${count(stored)} records`, () => measurePeer(server.base, size, hotConnections, hotSeconds, hotPairs));
+      peerResults.push({ load, result });
+      progress(`json-server peer measured at ${count(size)} records`);
     }
     if (ingestSizes.includes(size)) {
       const block: IngestBlock = { load: loadavg()[0]!, from: stored, to: stored, samples: new Map(modes.map((mode) => [mode.label, []])) };
@@ -316,6 +329,13 @@ if (hotBlocks.length > 0) {
       targets.push({ line: `target: ${result.label} at ${count(block.stored)} records, requests/s over the static route's: ${value.toFixed(2)} (≥ ${HOT_TARGET.toFixed(2)}) ${value >= HOT_TARGET ? 'MET' : 'MISSED'}`, met: value >= HOT_TARGET });
     }
   }
+}
+
+if (peerResults.length > 0) {
+  console.log(
+    `\npeer: json-server 0.17 (npm) on the same synthetic records, read-only, against strikewire's page of 50 (json-server: /events?_sort=date&_order=desc&_limit=50, sorted in memory per request, nothing cached; strikewire: /events?limit=50, repeated, so from its rendered-body cache), requests/s with ${hotConnections} keep-alive connections in ${hotPairs} pairs of ${hotSeconds} s slices; ratio = strikewire / json-server of each pair (> 1: strikewire serves more); reported, no target`,
+  );
+  console.log(table(['records', 'load', 'strikewire req/s', 'json-server req/s', 'ratio'], peerResults.map(({ load, result }) => [count(result.records), fixed(load, 2), withSpread(result.strikewire), withSpread(result.peer), withSpread(result.ratio, 2)])));
 }
 
 if (ingestBlocks.length > 0) {

@@ -38,7 +38,7 @@ interface HotRequest {
 }
 
 /** Requests/s of `path` over `seconds` with `connections` keep-alive connections, each sending the next request when the last one's body has arrived. */
-async function requestsPerSecond(base: string, path: string, headers: Record<string, string>, status: number, connections: number, seconds: number): Promise<number> {
+export async function requestsPerSecond(base: string, path: string, headers: Record<string, string>, status: number, connections: number, seconds: number): Promise<number> {
   const url = new URL(path, base);
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const one = () =>

@@ -31,7 +31,7 @@ export interface DevServer {
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -43,7 +43,7 @@ async function freePort(): Promise<number> {
 const hasExited = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null;
 
 /** Ends `child` and its process group (wrangler and workerd): SIGTERM, then SIGKILL after 5 s. */
-async function endGroup(child: ChildProcess): Promise<void> {
+export async function endGroup(child: ChildProcess): Promise<void> {
   if (child.pid === undefined || hasExited(child)) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   process.kill(-child.pid, 'SIGTERM');
