@@ -9,43 +9,22 @@
  * subscription only; bad bodies are 400s naming the field.
  */
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
-import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChangeEntry } from '../functions/domain/change-feed.ts';
 import { REPLAY_SLICE, REPLAY_THROTTLE } from '../functions/store/replay.ts';
 import { makeEventInput } from './fixtures/records.ts';
+import { installVerifyingReceivers, type VerifiedDelivery, type VerifyingReceivers } from './fixtures/verifying-receiver.ts';
 import { call, coordinatorStub, getJson, settled } from './helpers.ts';
 
 const ADMIN = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
 const bearer = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
 
 /** A delivery that verified with its subscription's secret: webhook-id, raw body and parsed payload. */
-interface Delivery {
-  url: string;
-  id: string;
-  body: string;
-  type: string;
-  data: { id: string; revision: number };
-}
-const deliveries: Delivery[] = [];
-const rejected: string[] = [];
-const secrets = new Map<string, string>();
-
+type Delivery = VerifiedDelivery<{ id: string; revision: number }>;
+const receivers: VerifyingReceivers<Delivery['data']> = { deliveries: [], rejected: [], secrets: new Map() };
+const { deliveries, rejected, secrets } = receivers;
 beforeEach(() => {
-  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
-    const request = new Request(input, init);
-    const body = await request.text();
-    const secret = secrets.get(request.url);
-    if (!secret) return new Response('unknown endpoint', { status: 404 });
-    try {
-      const payload = new Webhook(secret).verify(body, Object.fromEntries(request.headers)) as { type: string; data: Delivery['data'] };
-      deliveries.push({ url: request.url, id: request.headers.get('webhook-id')!, body, type: payload.type, data: payload.data });
-      return new Response(null, { status: 204 });
-    } catch (error) {
-      rejected.push(String(error));
-      return new Response('bad signature', { status: 400 });
-    }
-  });
+  installVerifyingReceivers(receivers);
 });
 
 afterEach(() => vi.restoreAllMocks());

@@ -14,38 +14,23 @@
  */
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChangeEntry } from '../functions/domain/change-feed.ts';
 import { eventKey } from '../functions/domain/layout.ts';
 import { readHead } from '../functions/store/events-store.ts';
 import { MISSING_CONFIRM_MS } from '../functions/store/reconciler.ts';
 import { simulation } from './platform/simulated-kv.ts';
+import { installVerifyingReceivers, type VerifyingReceivers } from './fixtures/verifying-receiver.ts';
 import { call, coordinatorStub, getJson, makeEvent, seed, settled, untilCached } from './helpers.ts';
 
 const NOW = '2026-12-02T12:00:00.000Z';
 const ADMIN = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
 
 /** Deliveries verified with each subscription's secret; anything that fails verification is kept apart. */
-const deliveries: { url: string; id: string; type: string; data: any }[] = [];
-const rejected: string[] = [];
-const secrets = new Map<string, string>();
-
+const receivers: VerifyingReceivers<any> = { deliveries: [], rejected: [], secrets: new Map() };
+const { deliveries, rejected, secrets } = receivers;
 beforeEach(() => {
-  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
-    const request = new Request(input, init);
-    const body = await request.text();
-    const secret = secrets.get(request.url);
-    if (!secret) return new Response('unknown endpoint', { status: 404 });
-    try {
-      const payload = new Webhook(secret).verify(body, Object.fromEntries(request.headers)) as { type: string; data: unknown };
-      deliveries.push({ url: request.url, id: request.headers.get('webhook-id')!, type: payload.type, data: payload.data });
-      return new Response(null, { status: 204 });
-    } catch (error) {
-      rejected.push(String(error));
-      return new Response('bad signature', { status: 400 });
-    }
-  });
+  installVerifyingReceivers(receivers);
 });
 
 afterEach(() => {

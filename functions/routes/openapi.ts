@@ -454,15 +454,7 @@ function operations(): Record<string, Operation> {
       responses: {
         '202': ok('Queued', {
           type: 'object',
-          properties: {
-            replay_id: { type: 'string', pattern: '^rpl_[0-9a-f]{24}$' },
-            subscription_id: { type: 'string' },
-            since: { type: 'string', format: 'date-time' },
-            until: { type: 'string', format: 'date-time' },
-            event_types: { type: 'array', items: { enum: [...SUBSCRIBABLE_EVENT_TYPES] } },
-            changes_in_window: { type: 'integer', description: 'changes of those types committed in the window: at most this many alerts (the filters are applied as they are queued)' },
-            status: { const: 'queued' },
-          },
+          properties: { ...REPLAY_PROPERTIES, status: { const: 'queued' } },
           required: ['replay_id', 'subscription_id', 'since', 'until', 'event_types', 'changes_in_window', 'status'],
         }),
         ...BODY_RESPONSES,
@@ -483,12 +475,7 @@ function operations(): Record<string, Operation> {
           listOf({
             type: 'object',
             properties: {
-              replay_id: { type: 'string', pattern: '^rpl_[0-9a-f]{24}$' },
-              subscription_id: { type: 'string' },
-              since: { type: 'string', format: 'date-time' },
-              until: { type: 'string', format: 'date-time' },
-              event_types: { type: 'array', items: { enum: [...SUBSCRIBABLE_EVENT_TYPES] } },
-              changes_in_window: { type: 'integer' },
+              ...REPLAY_PROPERTIES,
               status: { enum: ['queued', 'finished'] },
               alerts_queued: { type: 'integer' },
               created_at: { type: 'string', format: 'date-time' },
@@ -592,6 +579,16 @@ function operations(): Record<string, Operation> {
     },
   };
 }
+
+/** What a replay is described by, as `POST /subscriptions/{id}/replay` answers and `GET …/replays` lists it (beside its status). */
+const REPLAY_PROPERTIES: Json = {
+  replay_id: { type: 'string', pattern: '^rpl_[0-9a-f]{24}$' },
+  subscription_id: { type: 'string' },
+  since: { type: 'string', format: 'date-time' },
+  until: { type: 'string', format: 'date-time' },
+  event_types: { type: 'array', items: { enum: [...SUBSCRIBABLE_EVENT_TYPES] } },
+  changes_in_window: { type: 'integer', description: 'changes of those types committed in the window: at most this many alerts (the filters are applied as they are queued)' },
+};
 
 /** An error response of the shared shape. */
 const errorResponse = (description: string, headers?: Json): Json => ({ description, content: jsonContent(ref('Error')), ...(headers ? { headers } : {}) });
