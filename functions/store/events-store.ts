@@ -1,6 +1,7 @@
 /**
  * Reading the published copy in KV: the index head, the manifest, index
- * chunks, record versions, the latest record under `event:<id>`,
+ * segments and chunks (walked from the manifest down, reading only the
+ * segments whose range and days meet the query, in order), record versions, the latest record under `event:<id>`,
  * tombstones, the change log's pages and the tallies. The
  * namespace is passed in; the layout is described in domain/layout.ts. Only
  * the Coordinator writes these keys (store/publisher.ts).
@@ -12,8 +13,8 @@
  * cache time, and the app answers 503 with Retry-After if that does not help.
  */
 import { CHANGES_HEAD_KEY, CHANGES_PAGE_SIZE, changesPageKey, pageOfSeq, tombstoneKey, type ChangeEntry, type ChangesCursor, type ChangesHead, type PublishedChange, type Tombstone } from '../domain/change-feed.ts';
-import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, toIndexEntry, type IndexEntry, type IndexHead, type Manifest } from '../domain/layout.ts';
-import { MAX_CHUNKS_PER_PAGE, chunksInRange, encodeCursor, keyRange, matchesFilter, selectEntries, updatedCursor, type EventFilter } from '../domain/query.ts';
+import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, rootOf, toIndexEntry, type ChunkRef, type IndexEntry, type IndexHead, type IndexRef, type Manifest } from '../domain/layout.ts';
+import { MAX_CHUNKS_PER_PAGE, encodeCursor, keyRange, matchesFilter, refsInRange, selectEntries, updatedCursor, type EventFilter, type KeyRange } from '../domain/query.ts';
 import type { Event, Tally } from '../domain/schema.ts';
 import { parseStoredRecord } from '../domain/stored-record.ts';
 import { settleLimited } from './limited.ts';
@@ -78,10 +79,45 @@ export async function withFreshManifest<T>(kv: KVNamespace, manifest: Manifest, 
   }
 }
 
-async function readChunk(kv: KVNamespace, key: string): Promise<IndexEntry[]> {
-  const entries = await kv.get<IndexEntry[]>(key, { type: 'json', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
-  if (!entries) throw new StaleIndexError(key);
-  return entries;
+/** Reads an immutable index node (a chunk's entries, a segment's children) the manifest names. */
+async function readNode<T>(kv: KVNamespace, key: string): Promise<T[]> {
+  const node = await kv.get<T[]>(key, { type: 'json', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
+  if (!node) throw new StaleIndexError(key);
+  return node;
+}
+
+/**
+ * The chunks, newest first, that can hold entries in `range`, found lazily:
+ * a segment is read only when the walk reaches it, so a page that stops
+ * early reads only the segments on its way.
+ */
+async function* chunksInRange(kv: KVNamespace, manifest: Manifest, range: KeyRange): AsyncGenerator<ChunkRef> {
+  async function* walk(refs: readonly IndexRef[], level: number): AsyncGenerator<ChunkRef> {
+    for (const ref of refsInRange(refs, range)) {
+      if (level === 0) yield ref;
+      else yield* walk(await readNode<IndexRef>(kv, ref.key), level - 1);
+    }
+  }
+  const { refs, level } = rootOf(manifest);
+  yield* walk(refs, level);
+}
+
+/**
+ * Every chunk, newest first, that can hold entries in `range`: the segments
+ * in range read level by level, at most six at once. For reads of a whole
+ * range (`/stats`, `/actors`), whose cost grows with the range anyway.
+ */
+export async function chunkRefsInRange(kv: KVNamespace, manifest: Manifest, range: KeyRange): Promise<ChunkRef[]> {
+  const root = rootOf(manifest);
+  let refs = refsInRange(root.refs, range);
+  for (let level = root.level; level > 0; level--) {
+    const outcomes = await settleLimited(refs, (ref) => readNode<IndexRef>(kv, ref.key));
+    refs = outcomes.flatMap((outcome) => {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      return refsInRange(outcome.value, range);
+    });
+  }
+  return refs;
 }
 
 /** A record as stored under `event:<id>` with the exact text served. */
@@ -130,38 +166,46 @@ export interface EventPage {
 
 /**
  * Reads one page, newest first, of the records matching `filter` after the
- * sort key `after`, from `manifest`: at most MAX_CHUNKS_PER_PAGE chunks and
- * the page's record versions; when the chunk budget runs out first, the page
- * is short and `nextCursor` goes on from the last chunk scanned.
+ * sort key `after`, from `manifest`: the segments on the way and at most
+ * MAX_CHUNKS_PER_PAGE chunks, then the page's record versions; when the
+ * chunk budget runs out first, the page is short and `nextCursor` goes on
+ * from the last chunk scanned.
  */
 export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: number, after: string | null, manifest: Manifest): Promise<EventPage> {
   const range = keyRange(after, filter);
-  const candidates = chunksInRange(manifest, range);
+  const candidates = chunksInRange(kv, manifest, range);
   const picked: IndexEntry[] = [];
+  let lastScanned: ChunkRef | null = null;
   let scanned = 0;
-  for (const ref of candidates) {
-    if (scanned === MAX_CHUNKS_PER_PAGE || picked.length > limit) break;
-    picked.push(...selectEntries(await readChunk(kv, ref.key), range, filter));
+  let exhausted = false;
+  while (scanned < MAX_CHUNKS_PER_PAGE && picked.length <= limit) {
+    const next = await candidates.next();
+    if (next.done) {
+      exhausted = true;
+      break;
+    }
+    picked.push(...selectEntries(await readNode<IndexEntry>(kv, next.value.key), range, filter));
+    lastScanned = next.value;
     scanned++;
   }
   let nextCursor: string | null = null;
   if (picked.length > limit) {
     picked.length = limit;
     nextCursor = encodeCursor(picked[limit - 1]!.k);
-  } else if (scanned < candidates.length) {
-    nextCursor = encodeCursor(candidates[scanned - 1]!.last);
+  } else if (!exhausted && lastScanned && !(await candidates.next()).done) {
+    nextCursor = encodeCursor(lastScanned.last);
   }
   return { events: await readVersions(kv, picked), nextCursor, manifest };
 }
 
 /**
  * Every index entry matching `filter`, newest first, for aggregates over a
- * whole result set such as `/stats`: each chunk in the filter's date range
- * (at most six reads at once), but no record.
+ * whole result set such as `/stats`: the segments and chunks in the filter's
+ * date range (at most six reads at once), but no record.
  */
 export async function scanEntries(kv: KVNamespace, filter: EventFilter, manifest: Manifest): Promise<IndexEntry[]> {
   const range = keyRange(null, filter);
-  const outcomes = await settleLimited(chunksInRange(manifest, range), (ref) => readChunk(kv, ref.key));
+  const outcomes = await settleLimited(await chunkRefsInRange(kv, manifest, range), (ref) => readNode<IndexEntry>(kv, ref.key));
   return outcomes.flatMap((outcome) => {
     if (outcome.status === 'rejected') throw outcome.reason;
     return selectEntries(outcome.value, range, filter);
