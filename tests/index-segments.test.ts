@@ -4,7 +4,8 @@
  * chunk, and a write rewrites only the chunk it touches and the segments
  * above it. The Coordinator is given a tiny shape (`index_shape` in its meta
  * table) so that a few thousand records make hundreds of chunks and several
- * levels of segments, as millions would with the default shape. Also the
+ * levels of segments, as millions would with the default shape; a date
+ * filter that meets many segments reads a bounded number per page. Also the
  * tree's maintenance alone, against a plain sorted list.
  */
 import { runInDurableObject } from 'cloudflare:test';
@@ -12,8 +13,8 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyIndexChange, type IndexShape } from '../functions/domain/index-tree.ts';
 import { HEAD_KEY, MANIFEST_KEY, emptyManifest, headOf, toIndexEntry, type IndexEntry, type IndexRef, type SegmentedManifest } from '../functions/domain/layout.ts';
-import { keyRange } from '../functions/domain/query.ts';
-import { chunkRefsInRange, readManifest } from '../functions/store/events-store.ts';
+import { MAX_CHUNKS_PER_PAGE, MAX_SEGMENTS_PER_PAGE, keyRange } from '../functions/domain/query.ts';
+import { chunkRefsInRange, queryEvents, readManifest } from '../functions/store/events-store.ts';
 import { simulation } from './platform/simulated-kv.ts';
 import { call, coordinatorStub, dayFrom2000, makeEvent, seed } from './helpers.ts';
 
@@ -142,6 +143,36 @@ describe('a growing dataset with a tiny index shape', () => {
       expect(puts.manifest).toBe(1);
       expect(puts.head).toBe(1);
     }
+  });
+
+  it('bounds the segments a date filter reads where long intervals widen many segments, and pages on to every match', async () => {
+    // Twenty records of approximate date, each in its own part of the index, whose windows all reach into 2011.
+    const long = Array.from({ length: 20 }, (_, i) => {
+      const date = dayFrom2000(10 + i * 180);
+      return makeEvent(`long-${String(i).padStart(2, '0')}`, date, { date_precision: 'approximate', date_note: 'A long window.', date_window: { start: date, end: '2011-12-31' } });
+    });
+    await seed(long, NOW);
+    const manifest = await readManifest(env.EVENTS);
+    const get = vi.spyOn(env.EVENTS, 'get');
+    const page = await queryEvents(env.EVENTS, { since: '2011-01-01', until: '2011-01-31' }, 50, null, manifest);
+    const reads = get.mock.calls.map(([key]) => (Array.isArray(key) ? 'records' : String(key).replace(/:[0-9a-f]+-\d.*$/, '')));
+    get.mockRestore();
+    expect(reads.filter((kind) => kind === 'index:segment').length).toBeLessThanOrEqual((manifest.format === 3 ? manifest.height : 0) + MAX_SEGMENTS_PER_PAGE);
+    expect(reads.filter((kind) => kind === 'index:chunk').length).toBeLessThanOrEqual(MAX_CHUNKS_PER_PAGE);
+    expect(page.events.length).toBeLessThan(long.length);
+    expect(page.nextCursor).not.toBeNull();
+
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const response = await call(`/events?since=2011-01-01&until=2011-01-31&limit=50${cursor ? `&cursor=${cursor}` : ''}`);
+      const body = (await response.json()) as { data: { id: string }[]; next_cursor: string | null };
+      ids.push(...body.data.map((event) => event.id));
+      cursor = body.next_cursor;
+      pages++;
+    } while (cursor && pages < 100);
+    expect(ids).toEqual(long.map((record) => record.id).reverse());
   });
 
   it('still pages through every record in order', async () => {

@@ -16,6 +16,8 @@ export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;
 /** Most chunks one request scans; a sparse filter returns a short page with a cursor to go on. */
 export const MAX_CHUNKS_PER_PAGE = 8;
+/** Most index segments one request reads beyond one per level: a date filter may meet segments that hold no chunk it meets. */
+export const MAX_SEGMENTS_PER_PAGE = 8;
 
 /** A query parameter as the router hands it over: its text, or every value when it is repeated. */
 export const QueryValue = v.union([v.string(), v.array(v.string())]);

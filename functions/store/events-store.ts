@@ -14,7 +14,7 @@
  */
 import { CHANGES_HEAD_KEY, CHANGES_PAGE_SIZE, changesPageKey, pageOfSeq, tombstoneKey, type ChangeEntry, type ChangesCursor, type ChangesHead, type PublishedChange, type Tombstone } from '../domain/change-feed.ts';
 import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, rootOf, toIndexEntry, type ChunkRef, type IndexEntry, type IndexHead, type IndexRef, type Manifest } from '../domain/layout.ts';
-import { MAX_CHUNKS_PER_PAGE, encodeCursor, keyRange, matchesFilter, refsInRange, selectEntries, updatedCursor, type EventFilter, type KeyRange } from '../domain/query.ts';
+import { MAX_CHUNKS_PER_PAGE, MAX_SEGMENTS_PER_PAGE, encodeCursor, keyRange, matchesFilter, refsInRange, selectEntries, updatedCursor, type EventFilter, type KeyRange } from '../domain/query.ts';
 import type { Event, Tally } from '../domain/schema.ts';
 import { parseStoredRecord } from '../domain/stored-record.ts';
 import { settleLimited } from './limited.ts';
@@ -87,19 +87,49 @@ async function readNode<T>(kv: KVNamespace, key: string): Promise<T[]> {
 }
 
 /**
- * The chunks, newest first, that can hold entries in `range`, found lazily:
- * a segment is read only when the walk reaches it, so a page that stops
- * early reads only the segments on its way.
+ * A walk down the index to the chunks that can hold entries in a range,
+ * newest first. A segment is read only when the walk reaches it, so a page
+ * that stops early reads only the segments on its way, and at most
+ * `segmentBudget` of them: segments whose days meet a date filter may hold
+ * no chunk that does (records with long intervals widen a segment's span).
  */
-async function* chunksInRange(kv: KVNamespace, manifest: Manifest, range: KeyRange): AsyncGenerator<ChunkRef> {
-  async function* walk(refs: readonly IndexRef[], level: number): AsyncGenerator<ChunkRef> {
-    for (const ref of refsInRange(refs, range)) {
-      if (level === 0) yield ref;
-      else yield* walk(await readNode<IndexRef>(kv, ref.key), level - 1);
+class ChunkWalk {
+  private readonly stack: { refs: IndexRef[]; next: number; level: number; segment: IndexRef | null }[];
+  private segmentReads = 0;
+  /** The lowest sort key down to which every segment met has been walked through; null before the first. */
+  passed: string | null = null;
+
+  constructor(
+    private readonly kv: KVNamespace,
+    manifest: Manifest,
+    private readonly range: KeyRange,
+    private readonly segmentBudget: number,
+  ) {
+    const { refs, level } = rootOf(manifest);
+    this.stack = [{ refs: refsInRange(refs, range), next: 0, level, segment: null }];
+  }
+
+  /** The next chunk; null when there is none left; 'budget' when reaching it would read more segments than the budget. */
+  async next(): Promise<ChunkRef | null | 'budget'> {
+    for (;;) {
+      const frame = this.stack.at(-1);
+      if (!frame) return null;
+      if (frame.next === frame.refs.length) {
+        this.stack.pop();
+        if (frame.segment) this.passed = frame.segment.last;
+        continue;
+      }
+      const ref = frame.refs[frame.next]!;
+      if (frame.level === 0) {
+        frame.next++;
+        return ref;
+      }
+      if (this.segmentReads === this.segmentBudget) return 'budget';
+      this.segmentReads++;
+      frame.next++;
+      this.stack.push({ refs: refsInRange(await readNode<IndexRef>(this.kv, ref.key), this.range), next: 0, level: frame.level - 1, segment: ref });
     }
   }
-  const { refs, level } = rootOf(manifest);
-  yield* walk(refs, level);
 }
 
 /**
@@ -166,34 +196,40 @@ export interface EventPage {
 
 /**
  * Reads one page, newest first, of the records matching `filter` after the
- * sort key `after`, from `manifest`: the segments on the way and at most
- * MAX_CHUNKS_PER_PAGE chunks, then the page's record versions; when the
- * chunk budget runs out first, the page is short and `nextCursor` goes on
- * from the last chunk scanned.
+ * sort key `after`, from `manifest`: the segments on the way (one per level,
+ * and at most MAX_SEGMENTS_PER_PAGE more) and at most MAX_CHUNKS_PER_PAGE
+ * chunks, then the page's record versions; when a budget runs out first, the
+ * page is short and `nextCursor` goes on from where the scan stopped.
  */
 export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: number, after: string | null, manifest: Manifest): Promise<EventPage> {
   const range = keyRange(after, filter);
-  const candidates = chunksInRange(kv, manifest, range);
+  const walk = new ChunkWalk(kv, manifest, range, rootOf(manifest).level + MAX_SEGMENTS_PER_PAGE);
   const picked: IndexEntry[] = [];
-  let lastScanned: ChunkRef | null = null;
+  let lastScanned: string | null = null;
   let scanned = 0;
-  let exhausted = false;
-  while (scanned < MAX_CHUNKS_PER_PAGE && picked.length <= limit) {
-    const next = await candidates.next();
-    if (next.done) {
-      exhausted = true;
+  let more: boolean;
+  for (;;) {
+    if (picked.length > limit) {
+      more = true;
       break;
     }
-    picked.push(...selectEntries(await readNode<IndexEntry>(kv, next.value.key), range, filter));
-    lastScanned = next.value;
+    const next = await walk.next();
+    if (next === null || next === 'budget' || scanned === MAX_CHUNKS_PER_PAGE) {
+      more = next !== null;
+      break;
+    }
+    picked.push(...selectEntries(await readNode<IndexEntry>(kv, next.key), range, filter));
+    lastScanned = next.last;
     scanned++;
   }
   let nextCursor: string | null = null;
   if (picked.length > limit) {
     picked.length = limit;
     nextCursor = encodeCursor(picked[limit - 1]!.k);
-  } else if (!exhausted && lastScanned && !(await candidates.next()).done) {
-    nextCursor = encodeCursor(lastScanned.last);
+  } else if (more) {
+    // The further of the two points the scan covered everything down to.
+    const stoppedAt = [lastScanned, walk.passed].filter((key): key is string => key !== null).sort()[0];
+    if (stoppedAt !== undefined) nextCursor = encodeCursor(stoppedAt);
   }
   return { events: await readVersions(kv, picked), nextCursor, manifest };
 }
