@@ -122,12 +122,14 @@ class RevisionWriter {
   readonly chunks = new Map<string, IndexEntry[]>();
   readonly segments = new Map<string, IndexRef[]>();
   private serial = 0;
+  private readonly prefix: string;
+  private readonly shape: IndexShape;
 
-  constructor(
-    private readonly epoch: string,
-    private readonly revision: number,
-    readonly shape: IndexShape,
-  ) {}
+  /** Names nodes `<epoch>-<revision>-<n>`. */
+  constructor(epoch: string, revision: number, shape: IndexShape) {
+    this.prefix = `${epoch}-${revision}-`;
+    this.shape = shape;
+  }
 
   /** Stores `entries` as chunks (split when too many); their refs. */
   chunksOf(entries: readonly IndexEntry[]): ChunkRef[] {
@@ -149,7 +151,7 @@ class RevisionWriter {
   }
 
   private nextName(): string {
-    return `${this.epoch}-${this.revision}-${this.serial++}`;
+    return `${this.prefix}${this.serial++}`;
   }
 }
 
