@@ -3,7 +3,7 @@
  *
  * A write only queues keys (`publish_queue`, in the same SQLite transaction
  * as the write); the Coordinator's alarm then runs bounded slices that put
- * them: record versions, latest records, index chunks and segments and small values first, then
+ * them: record versions, latest records, chunks and small values first, then
  * the manifest once nothing it names is still waiting, then the index head
  * (its small summary, what validators read) once the manifest it sums up is
  * out. The rules
@@ -169,8 +169,8 @@ export class Publisher {
   status(publishedRevisionWanted: number): PublishStatus {
     const count = (where: string, ...args: string[]) => this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM publish_queue WHERE ${where}`, ...args).one().n;
     const pendingRecords = count("key LIKE 'event:%' OR key LIKE 'event-version:%'");
-    const pendingChunks = count("key LIKE 'index:chunk:%' OR key LIKE 'index:segment:%'");
-    const pendingOther = count("key NOT LIKE 'event:%' AND key NOT LIKE 'event-version:%' AND key NOT LIKE 'index:chunk:%' AND key NOT LIKE 'index:segment:%'");
+    const pendingChunks = count("key LIKE 'index:chunk:%'");
+    const pendingOther = count("key NOT LIKE 'event:%' AND key NOT LIKE 'event-version:%' AND key NOT LIKE 'index:chunk:%'");
     const publishedRevision = readCounter(this.sql, 'published_revision');
     const retryAt = readCounter(this.sql, 'publish_retry_at');
     const next = this.nextRunAt(Date.now());
