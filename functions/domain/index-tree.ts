@@ -73,7 +73,7 @@ export interface IndexWrite {
  * whose oldest key is not newer than `k`, else the oldest; -1 when there are
  * no children.
  */
-export function locateChild(refs: readonly IndexRef[], k: string): number {
+function locateChild(refs: readonly IndexRef[], k: string): number {
   if (refs.length === 0) return -1;
   let low = 0;
   let high = refs.length - 1;
