@@ -1,14 +1,14 @@
 /**
- * Date intervals across many index chunks: chunks are pruned by the days
- * their entries span, not by their sort keys, so a record dated by month (keyed
+ * Date intervals across many index chunks: chunks, and the segments that
+ * list them, are pruned by the days their entries span, not by their sort keys, so a record dated by month (keyed
  * by the 1st) or with a long approximate window is found by `since`/`until`
  * ranges that start after its key, page after page, and `/stats` agrees.
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { emptyManifest, type ChunkRef } from '../functions/domain/layout.ts';
-import { chunksInRange, keyRange } from '../functions/domain/query.ts';
-import { readManifest } from '../functions/store/events-store.ts';
+import type { ChunkRef, SegmentRef } from '../functions/domain/layout.ts';
+import { keyRange, refsInRange } from '../functions/domain/query.ts';
+import { chunkRefsInRange, readManifest } from '../functions/store/events-store.ts';
 import { dayFrom2000, getJson, makeEvent, seed } from './helpers.ts';
 
 const NOW = '2026-11-28T12:00:00.000Z';
@@ -53,12 +53,15 @@ describe('since/until over many chunks', () => {
   it('holds the records in many chunks, the long window in a chunk whose keys all precede the ranges it overlaps', async () => {
     const manifest = await readManifest(env.EVENTS);
     expect(manifest.count).toBe(records.length);
-    expect(manifest.chunks.length).toBeGreaterThan(6);
+    const chunks = await chunkRefsInRange(env.EVENTS, manifest, keyRange(null, {}));
+    expect(chunks.length).toBeGreaterThan(6);
     const key = `2000-02-01|${LONG_WINDOW}`;
-    const holding = manifest.chunks.find((ref) => ref.last <= key && ref.first >= key)!;
+    const holding = chunks.find((ref) => ref.last <= key && ref.first >= key)!;
     // Pruning by sort key would skip this chunk for since=2003-01-15: its newest key is years older.
     expect(holding.first < '2001-01-01|').toBe(true);
     expect(holding.end).toBe('2003-03-31');
+    // The segment listing it spans those days too.
+    expect(manifest.format === 3 && manifest.segments.find((ref) => ref.last <= key && ref.first >= key)!.end! >= '2003-03-31').toBe(true);
   });
 
   it.each(MONTHS)('finds the %s month record from the middle of its month, on one page or many', async (month) => {
@@ -79,11 +82,17 @@ describe('since/until over many chunks', () => {
 
   it('prunes chunks written before intervals by their sort keys', () => {
     const old: ChunkRef = { key: 'old', first: '2001-01-31|b', last: '2001-01-01|a', count: 2 };
-    const manifest = { ...emptyManifest('e'), chunks: [old] };
-    expect(chunksInRange(manifest, keyRange(null, { since: '2001-02-01' }))).toEqual([]);
-    expect(chunksInRange(manifest, keyRange(null, { since: '2001-01-31' }))).toEqual([old]);
+    expect(refsInRange([old], keyRange(null, { since: '2001-02-01' }))).toEqual([]);
+    expect(refsInRange([old], keyRange(null, { since: '2001-01-31' }))).toEqual([old]);
     const widened: ChunkRef = { ...old, start: '2001-01-01', end: '2001-02-28' };
-    expect(chunksInRange({ ...manifest, chunks: [widened] }, keyRange(null, { since: '2001-02-15', until: '2001-02-20' }))).toEqual([widened]);
-    expect(chunksInRange({ ...manifest, chunks: [widened] }, keyRange('2001-01-01|a', { since: '2001-02-15' }))).toEqual([]);
+    expect(refsInRange([widened], keyRange(null, { since: '2001-02-15', until: '2001-02-20' }))).toEqual([widened]);
+    expect(refsInRange([widened], keyRange('2001-01-01|a', { since: '2001-02-15' }))).toEqual([]);
+  });
+
+  it('prunes segments by the days their chunks span, as chunks', () => {
+    const segment: SegmentRef = { key: 'segment', first: '2001-01-31|b', last: '2000-12-01|a', count: 300, chunks: 2, start: '2000-12-01', end: '2001-03-31' };
+    expect(refsInRange([segment], keyRange(null, { since: '2001-03-15' }))).toEqual([segment]);
+    expect(refsInRange([segment], keyRange(null, { since: '2001-04-01' }))).toEqual([]);
+    expect(refsInRange([segment], keyRange(null, { until: '2000-11-30' }))).toEqual([]);
   });
 });

@@ -8,13 +8,16 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { CHUNK_MAX, MANIFEST_KEY } from '../functions/domain/layout.ts';
-import { MAX_CHUNKS_PER_PAGE, decodeCursor } from '../functions/domain/query.ts';
-import { queryEvents, readManifest } from '../functions/store/events-store.ts';
+import { MAX_CHUNKS_PER_PAGE, decodeCursor, keyRange } from '../functions/domain/query.ts';
+import { chunkRefsInRange, queryEvents, readManifest } from '../functions/store/events-store.ts';
 import { RETIRED_GRACE_MS } from '../functions/store/publisher.ts';
 import { coordinatorStub, dayFrom2000, getJson, makeEvent, seed, settled } from './helpers.ts';
 
 const NOW = '2026-11-28T12:00:00.000Z';
 const TOTAL = 1500;
+
+/** Every chunk the published manifest names, through its segments. */
+const allChunks = async () => chunkRefsInRange(env.EVENTS, await readManifest(env.EVENTS), keyRange(null, {}));
 
 /** Wraps a KV namespace, counting the read operations made through it. */
 function countingKv(kv: KVNamespace): { kv: KVNamespace; reads: () => number } {
@@ -61,16 +64,19 @@ describe('a large dataset', () => {
     // Each publish waits for KV's one-write-per-second rule on the manifest.
   }, 60_000);
 
-  it('keeps every chunk within CHUNK_MAX, and every stored chunk is live or waiting for deletion', async () => {
+  it('keeps every chunk within CHUNK_MAX, and every stored chunk and segment is live or waiting for deletion', async () => {
     const manifest = await readManifest(env.EVENTS);
     expect(manifest.count).toBe(TOTAL);
-    expect(manifest.chunks.length).toBeGreaterThan(5);
-    for (const ref of manifest.chunks) expect(ref.count).toBeLessThanOrEqual(CHUNK_MAX);
-    const stored = await env.EVENTS.list({ prefix: 'index:chunk:' });
+    expect(manifest.format === 3 && manifest.segments.map((ref) => ref.key)).toHaveLength(1);
+    const chunks = await allChunks();
+    expect(chunks.length).toBeGreaterThan(5);
+    for (const ref of chunks) expect(ref.count).toBeLessThanOrEqual(CHUNK_MAX);
+    const stored = await env.EVENTS.list({ prefix: 'index:' });
     const retired = await runInDurableObject(coordinatorStub(), (_instance, state) =>
       state.storage.sql.exec<{ key: string }>('SELECT key FROM retired_keys').toArray().map((row) => row.key),
     );
-    const known = new Set([...manifest.chunks.map((ref) => ref.key), ...retired]);
+    const live = manifest.format === 3 ? manifest.segments.map((ref) => ref.key) : [];
+    const known = new Set([MANIFEST_KEY, 'index:head', ...live, ...chunks.map((ref) => ref.key), ...retired]);
     expect(stored.keys.map((key) => key.name).filter((name) => !known.has(name))).toEqual([]);
   });
 
@@ -92,28 +98,29 @@ describe('a large dataset', () => {
     const counter = countingKv(env.EVENTS);
     const first = await queryEvents(counter.kv, {}, 50, null, await readManifest(counter.kv));
     expect(first.events).toHaveLength(50);
-    // manifest + one chunk + one bulk read of the 50 records
-    expect(counter.reads()).toBe(3);
+    // manifest + its one segment + one chunk + one bulk read of the 50 records
+    expect(counter.reads()).toBe(4);
     const deep = countingKv(env.EVENTS);
     await queryEvents(deep.kv, {}, 50, decodeCursor(first.nextCursor!)!.replace(/^\d{4}-\d{2}-\d{2}/, '2000-06-01'), await readManifest(deep.kv));
-    expect(deep.reads()).toBeLessThanOrEqual(4);
+    expect(deep.reads()).toBeLessThanOrEqual(5);
   });
 
-  it('reads the small head for the validators, then the manifest once, a chunk and the page', async () => {
+  it('reads the small head for the validators, then the manifest once, a segment, a chunk and the page', async () => {
     const get = vi.spyOn(env.EVENTS, 'get');
     // A query no other test asks, so its body is not cached yet.
     const response = await getJson('/events?limit=48');
     expect(response.status).toBe(200);
     expect(response.body.data).toHaveLength(48);
-    // head + manifest + one chunk + one bulk read of the 48 record versions
-    expect(get.mock.calls.map(([key]) => (Array.isArray(key) ? 'records' : String(key).replace(/:[0-9a-f]+-\d.*$/, '')))).toEqual(['index:head', 'index:manifest', 'index:chunk', 'records']);
+    // head + manifest + its segment + one chunk + one bulk read of the 48 record versions
+    expect(get.mock.calls.map(([key]) => (Array.isArray(key) ? 'records' : String(key).replace(/:[0-9a-f]+-\d.*$/, '')))).toEqual(['index:head', 'index:manifest', 'index:segment', 'index:chunk', 'records']);
     get.mockRestore();
   });
 
   it('bounds the scan of a sparse filter and lets the cursor go on', async () => {
     const counter = countingKv(env.EVENTS);
     const page = await queryEvents(counter.kv, { country: ['SY'], type: ['strike'] }, 50, null, await readManifest(counter.kv));
-    expect(counter.reads()).toBeLessThanOrEqual(1 + MAX_CHUNKS_PER_PAGE + 1);
+    // manifest + the segment + the chunk budget + the records
+    expect(counter.reads()).toBeLessThanOrEqual(1 + 1 + MAX_CHUNKS_PER_PAGE + 1);
     const { ids } = await pageThrough('country=SY&type=strike&limit=50');
     expect(ids).toEqual(Array.from({ length: TOTAL / 100 }, (_, i) => `synthetic-${String(TOTAL - 100 - i * 100).padStart(5, '0')}`));
     expect(page.events.every((event) => event.location.country === 'SY')).toBe(true);
@@ -123,7 +130,7 @@ describe('a large dataset', () => {
     const counter = countingKv(env.EVENTS);
     const page = await queryEvents(counter.kv, { since: dayFrom2000(10), until: dayFrom2000(19) }, 50, null, await readManifest(counter.kv));
     expect(page.events.map((event) => event.date)).toEqual(Array.from({ length: 10 }, (_, i) => dayFrom2000(19 - i)));
-    expect(counter.reads()).toBeLessThanOrEqual(4);
+    expect(counter.reads()).toBeLessThanOrEqual(5);
   });
 
   it('does not repeat records already seen when records are added between pages', async () => {
@@ -165,9 +172,14 @@ describe('index maintenance', () => {
 
   it('keeps replaced chunks readable for readers of an older manifest, and deletes them after the grace period', async () => {
     const older = await readManifest(env.EVENTS);
+    const olderChunks = await allChunks();
     await seed([makeEvent('replacing-a-chunk', dayFrom2000(7))], NOW);
     const newer = await readManifest(env.EVENTS);
-    const replaced = older.chunks.map((ref) => ref.key).filter((key) => !newer.chunks.some((ref) => ref.key === key));
+    const newerChunks = await allChunks();
+    const replaced = olderChunks.map((ref) => ref.key).filter((key) => !newerChunks.some((ref) => ref.key === key));
+    // The segment above the replaced chunk is replaced too.
+    if (older.format === 3 && newer.format === 3) replaced.push(...older.segments.map((ref) => ref.key).filter((key) => !newer.segments.some((ref) => ref.key === key)));
+    expect(replaced.some((key) => key.startsWith('index:segment:'))).toBe(true);
     expect(replaced.length).toBeGreaterThan(0);
     // A reader elsewhere still holding the older manifest is served in full.
     const stale = await queryEvents(env.EVENTS, { since: dayFrom2000(0), until: dayFrom2000(9) }, 50, null, older);

@@ -12,7 +12,7 @@ import { env } from 'cloudflare:workers';
 import { Hono } from 'hono';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { app } from '../functions/app.ts';
-import { HEAD_KEY, MANIFEST_KEY } from '../functions/domain/layout.ts';
+import { HEAD_KEY, MANIFEST_KEY, type SegmentedManifest } from '../functions/domain/layout.ts';
 import { queryEvents, readHead, readManifest } from '../functions/store/events-store.ts';
 import { indexRead, readIndex } from '../functions/routes/conditional.ts';
 import type { ReadEnv } from '../functions/routes/read-env.ts';
@@ -33,10 +33,10 @@ afterEach(() => simulation.reset());
 describe('the index head', () => {
   it('is published with the manifest, naming the same revision, count and times', async () => {
     const head = await readHead(env.EVENTS);
-    const { chunks: _chunks, ...manifestHead } = await readManifest(env.EVENTS);
+    const { format: _format, height: _height, segments: _segments, ...manifestHead } = (await readManifest(env.EVENTS)) as SegmentedManifest;
     expect(head).toEqual(manifestHead);
     expect(head.count).toBe(2);
-    expect(await env.EVENTS.get(HEAD_KEY, 'text')).not.toContain('chunks');
+    expect(await env.EVENTS.get(HEAD_KEY, 'text')).not.toContain('segments');
   });
 
   it('answers /healthz alone', async () => {

@@ -4,18 +4,22 @@
  * This is the layout of the published copy: the Coordinator's SQLite holds the
  * truth and writes these keys. The latest version of each record lives under
  * `event:<id>`, and every version also under its own immutable key
- * `event-version:<id>:<revision>`. A small manifest (`index:manifest`) lists
- * index chunks, newest first; each chunk (`index:chunk:<epoch>-<revision>-<n>`)
- * holds up to CHUNK_MAX compact entries sorted newest first by `<date>|<id>`,
- * each naming the record revision it indexes. A page of results reads the
- * manifest, the few chunks that cover it and then only the page's record
- * versions, so its cost does not grow with the dataset, and everything a page
- * is built from is immutable once the manifest names it: one manifest
- * revision always gives the same body. Chunks are copy-on-write: a write
- * stores changed chunks under new keys and the manifest names them. The head
+ * `event-version:<id>:<revision>`. The index is a tree of immutable keys,
+ * newest first: chunks (`index:chunk:<epoch>-<revision>-<n>`) hold up to
+ * CHUNK_MAX compact entries sorted by `<date>|<id>`, each naming the record
+ * revision it indexes; segments (`index:segment:<epoch>-<revision>-<n>`) list
+ * up to SEGMENT_MAX chunks, or segments of the level below; and the small
+ * manifest (`index:manifest`) lists at most SEGMENT_MAX segments of the top
+ * level. Every node names its children with the sort-key range and the span
+ * of days they hold, so a page reads the manifest, the segments and chunks
+ * that cover it and then only the page's record versions: its cost does not
+ * grow with the dataset (one more segment read per SEGMENT_MAX-fold growth),
+ * and everything a page is built from is immutable once the manifest names
+ * it: one manifest revision always gives the same body. Chunks and segments
+ * are copy-on-write: a write stores the changed chunks and the segments above
+ * them under new keys (the tree's maintenance is in index-tree.ts). The head
  * (`index:head`) repeats the manifest's epoch, revision, count and times
- * without the chunk list: validators and `/healthz` read it alone, whatever
- * the size of the dataset.
+ * without its segments: validators and `/healthz` read it alone.
  */
 import { actorById, actorNames, recordActors } from './actors.ts';
 import { dateInterval } from './dates.ts';
@@ -33,6 +37,14 @@ export const EVENT_KEY_PREFIX = 'event:';
 export const CHUNK_TARGET = 128;
 /** A chunk that grows past this is split in two. */
 export const CHUNK_MAX = 256;
+/** Children per segment when segments are (re)built. */
+export const SEGMENT_TARGET = 32;
+/** A segment (or the manifest's list of segments) that grows past this is split in two (the root: a level is added). */
+export const SEGMENT_MAX = 64;
+/** KV key prefix of index chunks. */
+export const CHUNK_KEY_PREFIX = 'index:chunk:';
+/** KV key prefix of index segments. */
+export const SEGMENT_KEY_PREFIX = 'index:segment:';
 
 /** KV key prefix of immutable record versions. */
 export const EVENT_VERSION_KEY_PREFIX = 'event-version:';
@@ -95,7 +107,7 @@ export function entryActors(entry: Pick<IndexEntry, 'actors'>): Array<{ id: stri
   return entry.actors.map((actor) => (typeof actor === 'string' ? { id: '', role: null, as_written: actor } : actor));
 }
 
-/** A chunk as named by the manifest: its key and the sort-key range it holds. */
+/** A chunk as its segment (or a flat manifest) names it: its key and the sort-key range it holds. */
 export interface ChunkRef {
   key: string;
   /** Highest (newest) sort key in the chunk. */
@@ -113,13 +125,17 @@ export interface ChunkRef {
   end?: string;
 }
 
-/**
- * The index root. `revision` increases with every write that changes anything
- * and is never reused within an `epoch` (a random id of the Coordinator's
- * storage), so `<epoch>-<revision>` names one content for ever.
- */
-export interface Manifest {
-  format: 2;
+/** A segment as its parent names it: a ChunkRef summing up the nodes it lists, and how many chunks lie under it. */
+export interface SegmentRef extends ChunkRef {
+  /** Chunks under the segment (at every level below it). */
+  chunks: number;
+}
+
+/** A child of the index root or of a segment: a chunk (level 0) or a segment. */
+export type IndexRef = ChunkRef | SegmentRef;
+
+/** What the two manifest shapes share: the dataset's version, size and times. */
+interface ManifestFields {
   epoch: string;
   revision: number;
   count: number;
@@ -127,8 +143,31 @@ export interface Manifest {
   updated_at: string | null;
   /** When the index last changed (the write's time): the Last-Modified of everything read from it; null while empty. */
   changed_at: string | null;
+}
+
+/**
+ * The index root. `revision` increases with every write that changes anything
+ * and is never reused within an `epoch` (a random id of the Coordinator's
+ * storage), so `<epoch>-<revision>` names one content for ever. It lists at
+ * most SEGMENT_MAX segments, newest first; a segment lists nodes of the level
+ * below it (segments, or chunks at the last level), so the root and every
+ * segment stay small whatever the size of the dataset.
+ */
+export interface SegmentedManifest extends ManifestFields {
+  format: 3;
+  /** Levels of segments between the root and the chunks: 1 when the root's segments list chunks. */
+  height: number;
+  segments: SegmentRef[];
+}
+
+/** The manifest of the design before segments: every chunk listed in the root. Readers still read it where a location holds one. */
+export interface FlatManifest extends ManifestFields {
+  format: 2;
   chunks: ChunkRef[];
 }
+
+/** A manifest as KV may hold it: segmented, or flat where the store was published before segments. */
+export type Manifest = SegmentedManifest | FlatManifest;
 
 /**
  * What validators and `/healthz` need of a manifest, in a value of fixed
@@ -136,13 +175,17 @@ export interface Manifest {
  * revision (so a location may briefly see a head older or newer than its
  * manifest).
  */
-export type IndexHead = Omit<Manifest, 'chunks'>;
+export type IndexHead = ManifestFields;
 
 /** The head of `manifest`. */
-export const headOf = ({ chunks: _chunks, ...head }: Manifest): IndexHead => head;
+export const headOf = ({ epoch, revision, count, updated_at, changed_at }: Manifest): IndexHead => ({ epoch, revision, count, updated_at, changed_at });
+
+/** The root's children and the level they are at (0: chunks), for a manifest of either shape. */
+export const rootOf = (manifest: Manifest): { refs: readonly IndexRef[]; level: number } =>
+  manifest.format === 2 ? { refs: manifest.chunks, level: 0 } : { refs: manifest.segments, level: manifest.height };
 
 /** The manifest of an empty index of storage `epoch`. */
-export const emptyManifest = (epoch: string): Manifest => ({ format: 2, epoch, revision: 0, count: 0, updated_at: null, changed_at: null, chunks: [] });
+export const emptyManifest = (epoch: string): SegmentedManifest => ({ format: 3, epoch, revision: 0, count: 0, updated_at: null, changed_at: null, height: 1, segments: [] });
 
 /** Sort key of a record: newest first means descending order of this string. */
 export const sortKey = (event: Pick<Event, 'date' | 'id'>): string => `${event.date}|${event.id}`;
@@ -233,100 +276,3 @@ export function toIndexEntry(event: Event): IndexEntry {
 
 /** Descending comparison of sort keys (newest first). */
 export const newestFirst = (a: { k: string }, b: { k: string }): number => (a.k < b.k ? 1 : a.k > b.k ? -1 : 0);
-
-/**
- * Index of the chunk a sort key belongs in: the first chunk (newest first)
- * whose oldest key is not newer than `k`, else the oldest chunk; -1 when there
- * are no chunks.
- */
-export function locateChunk(chunks: readonly ChunkRef[], k: string): number {
-  if (chunks.length === 0) return -1;
-  let low = 0;
-  let high = chunks.length - 1;
-  while (low < high) {
-    const mid = (low + high) >> 1;
-    if (chunks[mid]!.last <= k) high = mid;
-    else low = mid + 1;
-  }
-  return chunks[low]!.last <= k ? low : chunks.length - 1;
-}
-
-/** The changes to apply to the index in one write. */
-export interface IndexChange {
-  /** Sort keys of entries to drop (records removed or moved to another date). */
-  remove: string[];
-  /** Entries to add or replace. */
-  upsert: IndexEntry[];
-}
-
-/** Chunk keys whose entries a change touches; the caller loads them before `applyIndexChange`. */
-export function chunksTouched(manifest: Manifest, change: IndexChange): string[] {
-  const keys = new Set<string>();
-  for (const k of [...change.remove, ...change.upsert.map((entry) => entry.k)]) {
-    const index = locateChunk(manifest.chunks, k);
-    if (index >= 0) keys.add(manifest.chunks[index]!.key);
-  }
-  return [...keys];
-}
-
-/** The outcome of `applyIndexChange`: the new manifest, the chunks to store under new keys and the keys of the chunks they replace. */
-export interface IndexWrite {
-  manifest: Manifest;
-  chunks: Map<string, IndexEntry[]>;
-  replaced: string[];
-}
-
-/**
- * Applies a change to the index. `loaded` holds the entries of every chunk in
- * `chunksTouched`. Touched chunks are rewritten under keys of the new revision
- * (split when over CHUNK_MAX, dropped when empty); the others are kept as they are.
- */
-export function applyIndexChange(manifest: Manifest, loaded: ReadonlyMap<string, IndexEntry[]>, change: IndexChange, updatedAt: string, changedAt: string): IndexWrite {
-  const revision = manifest.revision + 1;
-  const buckets = new Map<number, Map<string, IndexEntry>>();
-  const bucketFor = (k: string): Map<string, IndexEntry> => {
-    const index = Math.max(locateChunk(manifest.chunks, k), 0);
-    let bucket = buckets.get(index);
-    if (!bucket) {
-      const ref = manifest.chunks[index];
-      const entries = ref ? loaded.get(ref.key) : [];
-      if (!entries) throw new Error(`chunk ${ref?.key} was not loaded`);
-      bucket = new Map(entries.map((entry) => [entry.k, entry]));
-      buckets.set(index, bucket);
-    }
-    return bucket;
-  };
-  for (const k of change.remove) bucketFor(k).delete(k);
-  for (const entry of change.upsert) bucketFor(entry.k).set(entry.k, entry);
-
-  const written = new Map<string, IndexEntry[]>();
-  const chunks: ChunkRef[] = [];
-  const replaced: string[] = [];
-  let serial = 0;
-  const store = (entries: IndexEntry[]): void => {
-    const key = `index:chunk:${manifest.epoch}-${revision}-${serial++}`;
-    written.set(key, entries);
-    const intervals = entries.map(entryInterval);
-    const start = intervals.reduce((earliest, { start }) => (start < earliest ? start : earliest), intervals[0]!.start);
-    const end = intervals.reduce((latest, { end }) => (end > latest ? end : latest), intervals[0]!.end);
-    chunks.push({ key, first: entries[0]!.k, last: entries[entries.length - 1]!.k, count: entries.length, start, end });
-  };
-  const slots = Math.max(manifest.chunks.length, 1);
-  for (let index = 0; index < slots; index++) {
-    const bucket = buckets.get(index);
-    const ref = manifest.chunks[index];
-    if (!bucket) {
-      if (ref) chunks.push(ref);
-      continue;
-    }
-    if (ref) replaced.push(ref.key);
-    const entries = [...bucket.values()].sort(newestFirst);
-    const pieces = entries.length > CHUNK_MAX ? Math.ceil(entries.length / CHUNK_TARGET) : 1;
-    const size = Math.ceil(entries.length / pieces);
-    for (let start = 0; start < entries.length; start += size) store(entries.slice(start, start + size));
-  }
-  const count = chunks.reduce((sum, ref) => sum + ref.count, 0);
-  const newest = manifest.updated_at && manifest.updated_at > updatedAt ? manifest.updated_at : updatedAt;
-  const changed = manifest.changed_at && manifest.changed_at > changedAt ? manifest.changed_at : changedAt;
-  return { manifest: { format: 2, epoch: manifest.epoch, revision, count, updated_at: count ? newest : manifest.updated_at, changed_at: changed, chunks }, chunks: written, replaced };
-}

@@ -7,7 +7,7 @@ import * as v from 'valibot';
 import { actorSelected, selectActors, type ActorSelection } from './actors.ts';
 import { intervalMatches } from './dates.ts';
 import { ACTOR_ROLES, EVENT_TYPES, IsoDate, LOCATION_PRECISIONS, POINT_PRECISIONS, WEAPONS, type Tally } from './schema.ts';
-import { chunkInterval, entryActors, entryChangedAt, entryCasualtyStatus, entryInterval, entryPrecision, type CasualtyStatus, type ChunkRef, type IndexEntry, type Manifest } from './layout.ts';
+import { chunkInterval, entryActors, entryChangedAt, entryCasualtyStatus, entryInterval, entryPrecision, type CasualtyStatus, type ChunkRef, type IndexEntry } from './layout.ts';
 import { matchesSearch, parseSearch, type SearchTerm } from './text.ts';
 
 /** Page size when `limit` is not given. */
@@ -16,6 +16,8 @@ export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;
 /** Most chunks one request scans; a sparse filter returns a short page with a cursor to go on. */
 export const MAX_CHUNKS_PER_PAGE = 8;
+/** Most index segments one request reads beyond one per level: a date filter may meet segments that hold no chunk it meets. */
+export const MAX_SEGMENTS_PER_PAGE = 8;
 
 /** A query parameter as the router hands it over: its text, or every value when it is repeated. */
 export const QueryValue = v.union([v.string(), v.array(v.string())]);
@@ -260,13 +262,14 @@ export function keyRange(after: string | null, filter: Pick<EventFilter, 'since'
 }
 
 /**
- * The chunks, newest first, that can hold entries in `range`: before the
- * cursor, and whose span of days (earliest start to latest end of their
- * entries) meets `since`/`until`. Any record overlapping or within the range
- * lies in such a chunk, however long its interval.
+ * The nodes among `refs` (chunks or segments, newest first) that can hold
+ * entries in `range`: before the cursor, and whose span of days (earliest
+ * start to latest end of the entries under them) meets `since`/`until`. Any
+ * record overlapping or within the range lies under such a node, however
+ * long its interval, at every level of the index.
  */
-export function chunksInRange(manifest: Manifest, range: KeyRange): ChunkRef[] {
-  return manifest.chunks.filter((ref) => {
+export function refsInRange<T extends ChunkRef>(refs: readonly T[], range: KeyRange): T[] {
+  return refs.filter((ref) => {
     if (range.upper !== null && ref.last >= range.upper) return false;
     const { start, end } = chunkInterval(ref);
     return (range.since === null || end >= range.since) && (range.until === null || start <= range.until);

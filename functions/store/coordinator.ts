@@ -13,7 +13,7 @@
  * was committed is published and alerted by the next alarm.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY } from '../domain/layout.ts';
+import { CHUNK_KEY_PREFIX, EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, SEGMENT_KEY_PREFIX } from '../domain/layout.ts';
 import { deletedData } from '../domain/alert-payload.ts';
 import { CHANGES_KEY_PREFIX } from '../domain/change-feed.ts';
 import { payloadKey, type DeadLetter, type DeliveryMessage } from '../domain/delivery-messages.ts';
@@ -131,6 +131,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     this.changes = new ChangeLog(sql, () => this.dataset.epoch());
     this.publisher = new Publisher(sql, env.EVENTS, (key) => this.publishedValue(key));
     ctx.storage.transactionSync(() => this.changes.backfill(this.publisher));
+    ctx.storage.transactionSync(() => this.dataset.segmentFlatIndex(this.publisher));
     this.subscriptions = new SubscriptionsTable(sql);
     this.outbox = new AlertOutbox(sql, env.DELIVERIES, (message, reason, attempts) => this.subscriptions.storeDeadLetter({ ...message, reason, attempts }, new Date().toISOString()));
     this.fanout = new AlertFanout(sql, this.outbox, this.subscriptions);
@@ -544,12 +545,12 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     };
   }
 
-  /** The value to publish under a key the queue holds without one: records, chunks, the manifest and its head come from the truth. */
+  /** The value to publish under a key the queue holds without one: records, index chunks and segments, the manifest and its head come from the truth. */
   private publishedValue(key: string): string | null {
     if (key === MANIFEST_KEY) return this.dataset.manifestText();
     if (key === HEAD_KEY) return this.dataset.headText();
     if (key.startsWith(CHANGES_KEY_PREFIX)) return this.changes.publishedValue(key);
-    if (key.startsWith('index:chunk:')) return this.dataset.chunkText(key);
+    if (key.startsWith(CHUNK_KEY_PREFIX) || key.startsWith(SEGMENT_KEY_PREFIX)) return this.dataset.indexNodeText(key);
     if (key.startsWith(EVENT_VERSION_KEY_PREFIX)) {
       const [id, revision] = key.slice(EVENT_VERSION_KEY_PREFIX.length).split(':');
       return this.dataset.currentText(id!, Number(revision));

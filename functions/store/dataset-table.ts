@@ -2,13 +2,18 @@
  * The dataset's truth, in the Coordinator's SQLite: every record's current
  * version with the digest of its published text, the digests of every
  * version ever published (so reconciliation can tell a stale copy of our own
- * from an edit made elsewhere), the live index chunks and the manifest (and
- * its head, derived from it).
+ * from an edit made elsewhere), the live index chunks and segments and the
+ * manifest (and its head, derived from it).
  *
  * A write is planned from these tables alone (previous versions, change
  * kinds, next revisions, the new index revision) and applied in the caller's
  * storage transaction, which also queues what changed for publishing and
  * logs each change (change-log.ts).
+ *
+ * The index is the tree of domain/index-tree.ts: a write loads only the
+ * chunks and segments on the paths it changes. A store whose manifest is
+ * still flat (every chunk in it, the design before segments) is segmented
+ * once, when the Coordinator starts (`segmentFlatIndex`).
  *
  * A retraction takes the record out of `records` and the index and leaves
  * a tombstone (its id, the retraction's revision, time and reason, and the
@@ -18,22 +23,8 @@
 import { tombstoneKey, type Tombstone } from '../domain/change-feed.ts';
 import { mergeRecord, type RecordChange } from '../domain/changes.ts';
 import { sha256Hex } from '../domain/digest.ts';
-import {
-  HEAD_KEY,
-  MANIFEST_KEY,
-  applyIndexChange,
-  chunksTouched,
-  emptyManifest,
-  eventKey,
-  headOf,
-  eventVersionKey,
-  sortKey,
-  toIndexEntry,
-  type IndexChange,
-  type IndexEntry,
-  type IndexWrite,
-  type Manifest,
-} from '../domain/layout.ts';
+import { DEFAULT_INDEX_SHAPE, applyIndexChange, segmentFlatIndex, type IndexChange, type IndexNodes, type IndexShape, type IndexWrite } from '../domain/index-tree.ts';
+import { CHUNK_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, headOf, eventVersionKey, sortKey, toIndexEntry, type IndexEntry, type IndexRef, type Manifest, type SegmentedManifest } from '../domain/layout.ts';
 import type { Event, EventInput } from '../domain/schema.ts';
 import { readMeta, writeMeta } from './meta-table.ts';
 import type { ChangeLog } from './change-log.ts';
@@ -44,6 +35,7 @@ export const DATASET_SCHEMA = [
   'CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, body TEXT NOT NULL, digest TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS record_digests (id TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (id, digest))',
   'CREATE TABLE IF NOT EXISTS chunks (key TEXT PRIMARY KEY, entries TEXT NOT NULL)',
+  'CREATE TABLE IF NOT EXISTS segments (key TEXT PRIMARY KEY, children TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, retracted_at TEXT NOT NULL, reason TEXT, last_version TEXT NOT NULL)',
 ];
 
@@ -84,10 +76,44 @@ export class DatasetTable {
     return epoch;
   }
 
-  /** The current manifest (the truth; KV may hold an older one). */
-  manifest(): Manifest {
+  /** The current manifest (the truth; KV may hold an older one). Segmented once `segmentFlatIndex` has run. */
+  manifest(): SegmentedManifest {
     const text = readMeta(this.sql, 'manifest');
-    return text ? (JSON.parse(text) as Manifest) : emptyManifest(this.epoch());
+    return text ? (JSON.parse(text) as SegmentedManifest) : emptyManifest(this.epoch());
+  }
+
+  /**
+   * Makes a flat manifest (the design before segments) segmented, once: its
+   * chunks stay as they are, new segments list them, and the manifest of the
+   * same revision names the segments (the same index, so bodies and ETags
+   * built from either are the same). Queued for publishing like any write;
+   * the head does not change. Call inside a storage transaction.
+   */
+  segmentFlatIndex(publisher: Publisher): void {
+    const text = readMeta(this.sql, 'manifest');
+    const stored = text ? (JSON.parse(text) as Manifest) : null;
+    if (stored?.format !== 2) return;
+    const index = segmentFlatIndex(stored, this.shape());
+    this.storeIndex(index, publisher);
+    publisher.enqueue(MANIFEST_KEY);
+  }
+
+  /** The shape the index is kept in: the default, or what a test stored in `meta` under `index_shape` to see many levels with few records. */
+  private shape(): IndexShape {
+    const text = readMeta(this.sql, 'index_shape');
+    return text ? { ...DEFAULT_INDEX_SHAPE, ...(JSON.parse(text) as Partial<IndexShape>) } : DEFAULT_INDEX_SHAPE;
+  }
+
+  /** The live index nodes, read from SQLite. */
+  private readonly nodes: IndexNodes = {
+    entries: (key) => JSON.parse(this.requiredNodeText(key)) as IndexEntry[],
+    children: (key) => JSON.parse(this.requiredNodeText(key)) as IndexRef[],
+  };
+
+  private requiredNodeText(key: string): string {
+    const text = this.indexNodeText(key);
+    if (text === null) throw new Error(`index node ${key} is not live`);
+    return text;
   }
 
   /** The current manifest's text, for publishing. */
@@ -116,9 +142,10 @@ export class DatasetTable {
     return row && (revision === undefined || row.revision === revision) ? row.body : null;
   }
 
-  /** The entries of a live chunk, as stored text; null when the chunk is not live. */
-  chunkText(key: string): string | null {
-    return this.sql.exec<{ entries: string }>('SELECT entries FROM chunks WHERE key = ?', key).toArray()[0]?.entries ?? null;
+  /** A live index node as stored text (a chunk's entries, a segment's children); null when it is not live. */
+  indexNodeText(key: string): string | null {
+    const query = key.startsWith(CHUNK_KEY_PREFIX) ? 'SELECT entries AS text FROM chunks WHERE key = ?' : 'SELECT children AS text FROM segments WHERE key = ?';
+    return this.sql.exec<{ text: string }>(query, key).toArray()[0]?.text ?? null;
   }
 
   /** Whether `digest` is that of a version of record `id` this storage published. */
@@ -164,11 +191,8 @@ export class DatasetTable {
         return { result, text, digest: await sha256Hex(text) };
       }),
     );
-    const manifest = this.manifest();
-    const loaded = new Map<string, IndexEntry[]>();
-    for (const key of chunksTouched(manifest, change)) loaded.set(key, JSON.parse(this.chunkText(key) ?? '[]') as IndexEntry[]);
     const newest = changedResults.reduce((max, { record }) => (record.updated_at > max ? record.updated_at : max), '');
-    return { results, changed, index: applyIndexChange(manifest, loaded, change, newest, now) };
+    return { results, changed, index: applyIndexChange(this.manifest(), this.nodes, change, newest, now, this.shape()) };
   }
 
   /** The tombstone of a retracted record; null when `id` was never retracted or was restored. */
@@ -195,9 +219,7 @@ export class DatasetTable {
     const tombstone: Tombstone = { id, revision: current.revision + 1, retracted_at: changes.commitTime(now), reason };
     const manifest = this.manifest();
     const change: IndexChange = { remove: [sortKey(current)], upsert: [] };
-    const loaded = new Map<string, IndexEntry[]>();
-    for (const key of chunksTouched(manifest, change)) loaded.set(key, JSON.parse(this.chunkText(key) ?? '[]') as IndexEntry[]);
-    const index = applyIndexChange(manifest, loaded, change, manifest.updated_at ?? now, now);
+    const index = applyIndexChange(manifest, this.nodes, change, manifest.updated_at ?? now, now, this.shape());
     this.sql.exec('DELETE FROM records WHERE id = ?', id);
     this.sql.exec(
       'INSERT INTO tombstones (id, revision, retracted_at, reason, last_version) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, retracted_at = excluded.retracted_at, reason = excluded.reason, last_version = excluded.last_version',
@@ -252,18 +274,27 @@ export class DatasetTable {
     return { record, change: 'updated', previous: null, restored: tombstone };
   }
 
-  /** Stores an index revision's chunks and manifest and queues them; the chunks it replaces are retired. */
+  /** Stores an index revision (its nodes and manifest) and queues it with its head; the nodes it replaces are retired. */
   private applyIndex(index: IndexWrite, publisher: Publisher, nowMs: number): void {
     for (const key of index.replaced) {
-      this.sql.exec('DELETE FROM chunks WHERE key = ?', key);
+      this.sql.exec(key.startsWith(CHUNK_KEY_PREFIX) ? 'DELETE FROM chunks WHERE key = ?' : 'DELETE FROM segments WHERE key = ?', key);
       publisher.retire(key, nowMs);
     }
+    this.storeIndex(index, publisher);
+    publisher.enqueue(MANIFEST_KEY);
+    publisher.enqueue(HEAD_KEY);
+  }
+
+  /** Stores an index revision's new chunks and segments (queued, chunks first) and its manifest. */
+  private storeIndex(index: IndexWrite, publisher: Publisher): void {
     for (const [key, entries] of index.chunks) {
       this.sql.exec('INSERT INTO chunks (key, entries) VALUES (?, ?)', key, JSON.stringify(entries));
       publisher.enqueue(key);
     }
+    for (const [key, children] of index.segments) {
+      this.sql.exec('INSERT INTO segments (key, children) VALUES (?, ?)', key, JSON.stringify(children));
+      publisher.enqueue(key);
+    }
     writeMeta(this.sql, 'manifest', JSON.stringify(index.manifest));
-    publisher.enqueue(MANIFEST_KEY);
-    publisher.enqueue(HEAD_KEY);
   }
 }

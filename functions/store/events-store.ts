@@ -1,6 +1,7 @@
 /**
  * Reading the published copy in KV: the index head, the manifest, index
- * chunks, record versions, the latest record under `event:<id>`,
+ * segments and chunks (walked from the manifest down, reading only the
+ * segments whose range and days meet the query, in order), record versions, the latest record under `event:<id>`,
  * tombstones, the change log's pages and the tallies. The
  * namespace is passed in; the layout is described in domain/layout.ts. Only
  * the Coordinator writes these keys (store/publisher.ts).
@@ -12,8 +13,8 @@
  * cache time, and the app answers 503 with Retry-After if that does not help.
  */
 import { CHANGES_HEAD_KEY, CHANGES_PAGE_SIZE, changesPageKey, pageOfSeq, tombstoneKey, type ChangeEntry, type ChangesCursor, type ChangesHead, type PublishedChange, type Tombstone } from '../domain/change-feed.ts';
-import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, toIndexEntry, type IndexEntry, type IndexHead, type Manifest } from '../domain/layout.ts';
-import { MAX_CHUNKS_PER_PAGE, chunksInRange, encodeCursor, keyRange, matchesFilter, selectEntries, updatedCursor, type EventFilter } from '../domain/query.ts';
+import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, rootOf, toIndexEntry, type ChunkRef, type IndexEntry, type IndexHead, type IndexRef, type Manifest } from '../domain/layout.ts';
+import { MAX_CHUNKS_PER_PAGE, MAX_SEGMENTS_PER_PAGE, encodeCursor, keyRange, matchesFilter, refsInRange, selectEntries, updatedCursor, type EventFilter, type KeyRange } from '../domain/query.ts';
 import type { Event, Tally } from '../domain/schema.ts';
 import { parseStoredRecord } from '../domain/stored-record.ts';
 import { settleLimited } from './limited.ts';
@@ -78,10 +79,75 @@ export async function withFreshManifest<T>(kv: KVNamespace, manifest: Manifest, 
   }
 }
 
-async function readChunk(kv: KVNamespace, key: string): Promise<IndexEntry[]> {
-  const entries = await kv.get<IndexEntry[]>(key, { type: 'json', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
-  if (!entries) throw new StaleIndexError(key);
-  return entries;
+/** Reads an immutable index node (a chunk's entries, a segment's children) the manifest names. */
+async function readNode<T>(kv: KVNamespace, key: string): Promise<T[]> {
+  const node = await kv.get<T[]>(key, { type: 'json', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
+  if (!node) throw new StaleIndexError(key);
+  return node;
+}
+
+/**
+ * A walk down the index to the chunks that can hold entries in a range,
+ * newest first. A segment is read only when the walk reaches it, so a page
+ * that stops early reads only the segments on its way, and at most
+ * `segmentBudget` of them: segments whose days meet a date filter may hold
+ * no chunk that does (records with long intervals widen a segment's span).
+ */
+class ChunkWalk {
+  private readonly stack: { refs: IndexRef[]; next: number; level: number; segment: IndexRef | null }[];
+  private segmentReads = 0;
+  /** The lowest sort key down to which every segment met has been walked through; null before the first. */
+  passed: string | null = null;
+
+  constructor(
+    private readonly kv: KVNamespace,
+    manifest: Manifest,
+    private readonly range: KeyRange,
+    private readonly segmentBudget: number,
+  ) {
+    const { refs, level } = rootOf(manifest);
+    this.stack = [{ refs: refsInRange(refs, range), next: 0, level, segment: null }];
+  }
+
+  /** The next chunk; null when there is none left; 'budget' when reaching it would read more segments than the budget. */
+  async next(): Promise<ChunkRef | null | 'budget'> {
+    for (;;) {
+      const frame = this.stack.at(-1);
+      if (!frame) return null;
+      if (frame.next === frame.refs.length) {
+        this.stack.pop();
+        if (frame.segment) this.passed = frame.segment.last;
+        continue;
+      }
+      const ref = frame.refs[frame.next]!;
+      if (frame.level === 0) {
+        frame.next++;
+        return ref;
+      }
+      if (this.segmentReads === this.segmentBudget) return 'budget';
+      this.segmentReads++;
+      frame.next++;
+      this.stack.push({ refs: refsInRange(await readNode<IndexRef>(this.kv, ref.key), this.range), next: 0, level: frame.level - 1, segment: ref });
+    }
+  }
+}
+
+/**
+ * Every chunk, newest first, that can hold entries in `range`: the segments
+ * in range read level by level, at most six at once. For reads of a whole
+ * range (`/stats`, `/actors`), whose cost grows with the range anyway.
+ */
+export async function chunkRefsInRange(kv: KVNamespace, manifest: Manifest, range: KeyRange): Promise<ChunkRef[]> {
+  const root = rootOf(manifest);
+  let refs = refsInRange(root.refs, range);
+  for (let level = root.level; level > 0; level--) {
+    const outcomes = await settleLimited(refs, (ref) => readNode<IndexRef>(kv, ref.key));
+    refs = outcomes.flatMap((outcome) => {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      return refsInRange(outcome.value, range);
+    });
+  }
+  return refs;
 }
 
 /** A record as stored under `event:<id>` with the exact text served. */
@@ -130,38 +196,52 @@ export interface EventPage {
 
 /**
  * Reads one page, newest first, of the records matching `filter` after the
- * sort key `after`, from `manifest`: at most MAX_CHUNKS_PER_PAGE chunks and
- * the page's record versions; when the chunk budget runs out first, the page
- * is short and `nextCursor` goes on from the last chunk scanned.
+ * sort key `after`, from `manifest`: the segments on the way (one per level,
+ * and at most MAX_SEGMENTS_PER_PAGE more) and at most MAX_CHUNKS_PER_PAGE
+ * chunks, then the page's record versions; when a budget runs out first, the
+ * page is short and `nextCursor` goes on from where the scan stopped.
  */
 export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: number, after: string | null, manifest: Manifest): Promise<EventPage> {
   const range = keyRange(after, filter);
-  const candidates = chunksInRange(manifest, range);
+  const walk = new ChunkWalk(kv, manifest, range, rootOf(manifest).level + MAX_SEGMENTS_PER_PAGE);
   const picked: IndexEntry[] = [];
+  let lastScanned: string | null = null;
   let scanned = 0;
-  for (const ref of candidates) {
-    if (scanned === MAX_CHUNKS_PER_PAGE || picked.length > limit) break;
-    picked.push(...selectEntries(await readChunk(kv, ref.key), range, filter));
+  let more: boolean;
+  for (;;) {
+    if (picked.length > limit) {
+      more = true;
+      break;
+    }
+    const next = await walk.next();
+    if (next === null || next === 'budget' || scanned === MAX_CHUNKS_PER_PAGE) {
+      more = next !== null;
+      break;
+    }
+    picked.push(...selectEntries(await readNode<IndexEntry>(kv, next.key), range, filter));
+    lastScanned = next.last;
     scanned++;
   }
   let nextCursor: string | null = null;
   if (picked.length > limit) {
     picked.length = limit;
     nextCursor = encodeCursor(picked[limit - 1]!.k);
-  } else if (scanned < candidates.length) {
-    nextCursor = encodeCursor(candidates[scanned - 1]!.last);
+  } else if (more) {
+    // The further of the two points the scan covered everything down to.
+    const stoppedAt = [lastScanned, walk.passed].filter((key): key is string => key !== null).sort()[0];
+    if (stoppedAt !== undefined) nextCursor = encodeCursor(stoppedAt);
   }
   return { events: await readVersions(kv, picked), nextCursor, manifest };
 }
 
 /**
  * Every index entry matching `filter`, newest first, for aggregates over a
- * whole result set such as `/stats`: each chunk in the filter's date range
- * (at most six reads at once), but no record.
+ * whole result set such as `/stats`: the segments and chunks in the filter's
+ * date range (at most six reads at once), but no record.
  */
 export async function scanEntries(kv: KVNamespace, filter: EventFilter, manifest: Manifest): Promise<IndexEntry[]> {
   const range = keyRange(null, filter);
-  const outcomes = await settleLimited(chunksInRange(manifest, range), (ref) => readChunk(kv, ref.key));
+  const outcomes = await settleLimited(await chunkRefsInRange(kv, manifest, range), (ref) => readNode<IndexEntry>(kv, ref.key));
   return outcomes.flatMap((outcome) => {
     if (outcome.status === 'rejected') throw outcome.reason;
     return selectEntries(outcome.value, range, filter);

@@ -1,0 +1,241 @@
+/**
+ * Maintenance of the index tree (layout.ts), as pure functions: applying a
+ * write's changes by copying only the path from the manifest to each touched
+ * chunk, and turning a flat manifest (every chunk in the root, the design
+ * before segments) into a segmented one.
+ *
+ * A write loads only the nodes on its paths (through the `IndexNodes` the
+ * caller passes in, the Coordinator's SQLite), rewrites the touched chunks
+ * and the segments above them under keys of the new revision and keeps every
+ * other node as it is, so its cost grows with the number of records it
+ * changes and the tree's height, never with the size of the dataset. A node
+ * that grows past its maximum is split; one left empty is dropped; when the
+ * manifest would list more than `segmentMax` segments a level is added, and
+ * when it lists a single segment above the first level, that level goes.
+ */
+import {
+  CHUNK_KEY_PREFIX,
+  CHUNK_MAX,
+  CHUNK_TARGET,
+  SEGMENT_KEY_PREFIX,
+  SEGMENT_MAX,
+  SEGMENT_TARGET,
+  chunkInterval,
+  entryInterval,
+  newestFirst,
+  type ChunkRef,
+  type FlatManifest,
+  type IndexEntry,
+  type IndexRef,
+  type SegmentRef,
+  type SegmentedManifest,
+} from './layout.ts';
+
+/** When nodes are split and how big the pieces are. */
+export interface IndexShape {
+  /** Entries per chunk when a chunk is split. */
+  chunkTarget: number;
+  /** A chunk with more entries is split. */
+  chunkMax: number;
+  /** Children per segment when a segment is split or a level is added. */
+  segmentTarget: number;
+  /** A segment (or the manifest) with more children is split (a level is added above the manifest's). */
+  segmentMax: number;
+}
+
+/** The shape the published index is kept in. */
+export const DEFAULT_INDEX_SHAPE: IndexShape = { chunkTarget: CHUNK_TARGET, chunkMax: CHUNK_MAX, segmentTarget: SEGMENT_TARGET, segmentMax: SEGMENT_MAX };
+
+/** Reads live nodes of the index (the caller's storage): a chunk's entries, a segment's children. Throws for a node that is not there. */
+export interface IndexNodes {
+  entries(key: string): IndexEntry[];
+  children(key: string): IndexRef[];
+}
+
+/** The changes to apply to the index in one write. */
+export interface IndexChange {
+  /** Sort keys of entries to drop (records removed or moved to another date). */
+  remove: string[];
+  /** Entries to add or replace. */
+  upsert: IndexEntry[];
+}
+
+/** The outcome of a change to the index: the new manifest, the chunks and segments to store under new keys, and the keys of the nodes they replace. */
+export interface IndexWrite {
+  manifest: SegmentedManifest;
+  chunks: Map<string, IndexEntry[]>;
+  segments: Map<string, IndexRef[]>;
+  replaced: string[];
+}
+
+/**
+ * Position of the child a sort key belongs in: the first (newest first)
+ * whose oldest key is not newer than `k`, else the oldest; -1 when there are
+ * no children.
+ */
+function locateChild(refs: readonly IndexRef[], k: string): number {
+  if (refs.length === 0) return -1;
+  let low = 0;
+  let high = refs.length - 1;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (refs[mid]!.last <= k) high = mid;
+    else low = mid + 1;
+  }
+  return refs[low]!.last <= k ? low : refs.length - 1;
+}
+
+/** `items` cut into pieces of about `target` when there are more than `max`, else one piece (none when empty). */
+function split<T>(items: readonly T[], target: number, max: number): T[][] {
+  if (items.length === 0) return [];
+  const pieces = items.length > max ? Math.ceil(items.length / target) : 1;
+  const size = Math.ceil(items.length / pieces);
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
+  return out;
+}
+
+/** The ref of a chunk holding `entries` (sorted newest first, at least one). */
+function chunkRef(key: string, entries: readonly IndexEntry[]): ChunkRef {
+  const intervals = entries.map(entryInterval);
+  const start = intervals.reduce((earliest, { start }) => (start < earliest ? start : earliest), intervals[0]!.start);
+  const end = intervals.reduce((latest, { end }) => (end > latest ? end : latest), intervals[0]!.end);
+  return { key, first: entries[0]!.k, last: entries[entries.length - 1]!.k, count: entries.length, start, end };
+}
+
+/** The ref of a segment listing `children` (newest first, at least one). */
+function segmentRef(key: string, children: readonly IndexRef[]): SegmentRef {
+  const intervals = children.map(chunkInterval);
+  return {
+    key,
+    first: children[0]!.first,
+    last: children[children.length - 1]!.last,
+    count: children.reduce((sum, child) => sum + child.count, 0),
+    chunks: children.reduce((sum, child) => sum + ('chunks' in child ? child.chunks : 1), 0),
+    start: intervals.reduce((earliest, { start }) => (start < earliest ? start : earliest), intervals[0]!.start),
+    end: intervals.reduce((latest, { end }) => (end > latest ? end : latest), intervals[0]!.end),
+  };
+}
+
+/** Collects the nodes of one new index revision under fresh keys. */
+class RevisionWriter {
+  readonly chunks = new Map<string, IndexEntry[]>();
+  readonly segments = new Map<string, IndexRef[]>();
+  private serial = 0;
+  private readonly prefix: string;
+  private readonly shape: IndexShape;
+
+  /** Names nodes `<epoch>-<revision>-<n>`. */
+  constructor(epoch: string, revision: number, shape: IndexShape) {
+    this.prefix = `${epoch}-${revision}-`;
+    this.shape = shape;
+  }
+
+  /** Stores `entries` as chunks (split when too many); their refs. */
+  chunksOf(entries: readonly IndexEntry[]): ChunkRef[] {
+    return split(entries, this.shape.chunkTarget, this.shape.chunkMax).map((piece) => {
+      const key = `${CHUNK_KEY_PREFIX}${this.nextName()}`;
+      this.chunks.set(key, piece);
+      return chunkRef(key, piece);
+    });
+  }
+
+  /** Stores `children` as segments (split when too many, or always into pieces of `segmentTarget` when `wrap`); their refs. */
+  segmentsOf(children: readonly IndexRef[], wrap = false): SegmentRef[] {
+    const { segmentTarget, segmentMax } = this.shape;
+    return split(children, segmentTarget, wrap ? segmentTarget : segmentMax).map((piece) => {
+      const key = `${SEGMENT_KEY_PREFIX}${this.nextName()}`;
+      this.segments.set(key, piece);
+      return segmentRef(key, piece);
+    });
+  }
+
+  private nextName(): string {
+    return `${this.prefix}${this.serial++}`;
+  }
+}
+
+/**
+ * Applies a change to the index of `manifest`, reading the nodes on the
+ * changed paths from `nodes`. Touched chunks and the segments above them are
+ * rewritten under keys of the new revision; every other node is kept.
+ */
+export function applyIndexChange(manifest: SegmentedManifest, nodes: IndexNodes, change: IndexChange, updatedAt: string, changedAt: string, shape: IndexShape = DEFAULT_INDEX_SHAPE): IndexWrite {
+  const revision = manifest.revision + 1;
+  const writer = new RevisionWriter(manifest.epoch, revision, shape);
+  const replaced: string[] = [];
+
+  /** The new children list in place of `refs` (nodes at `level`), with `change` applied below them. */
+  const rewrite = (refs: readonly IndexRef[], level: number, { remove, upsert }: IndexChange): IndexRef[] => {
+    const groups = new Map<number, IndexChange>();
+    const groupAt = (position: number): IndexChange => {
+      let group = groups.get(position);
+      if (!group) groups.set(position, (group = { remove: [], upsert: [] }));
+      return group;
+    };
+    for (const k of remove) if (refs.length > 0) groupAt(locateChild(refs, k)).remove.push(k);
+    for (const entry of upsert) groupAt(Math.max(locateChild(refs, entry.k), 0)).upsert.push(entry);
+    const out: IndexRef[] = [];
+    for (let position = 0; position < Math.max(refs.length, 1); position++) {
+      const ref = refs[position];
+      const group = groups.get(position);
+      if (!group) {
+        if (ref) out.push(ref);
+        continue;
+      }
+      if (ref) replaced.push(ref.key);
+      if (level === 0) {
+        const entries = new Map((ref ? nodes.entries(ref.key) : []).map((entry) => [entry.k, entry]));
+        for (const k of group.remove) entries.delete(k);
+        for (const entry of group.upsert) entries.set(entry.k, entry);
+        out.push(...writer.chunksOf([...entries.values()].sort(newestFirst)));
+      } else {
+        out.push(...writer.segmentsOf(rewrite(ref ? nodes.children(ref.key) : [], level - 1, group)));
+      }
+    }
+    return out;
+  };
+
+  let height = manifest.height;
+  let top = rewrite(manifest.segments, height, change) as SegmentRef[];
+  while (top.length > shape.segmentMax) {
+    top = writer.segmentsOf(top, true);
+    height++;
+  }
+  if (top.length === 0) height = 1;
+  while (height > 1 && top.length === 1) {
+    const only = top[0]!;
+    const written = writer.segments.get(only.key);
+    if (written) writer.segments.delete(only.key);
+    else replaced.push(only.key);
+    top = (written ?? nodes.children(only.key)) as SegmentRef[];
+    height--;
+  }
+  const count = top.reduce((sum, ref) => sum + ref.count, 0);
+  const newest = manifest.updated_at && manifest.updated_at > updatedAt ? manifest.updated_at : updatedAt;
+  const changed = manifest.changed_at && manifest.changed_at > changedAt ? manifest.changed_at : changedAt;
+  return {
+    manifest: { format: 3, epoch: manifest.epoch, revision, count, updated_at: count ? newest : manifest.updated_at, changed_at: changed, height, segments: top },
+    chunks: writer.chunks,
+    segments: writer.segments,
+    replaced,
+  };
+}
+
+/**
+ * The segmented manifest of the same index as a flat one: its chunks kept,
+ * listed by new segments (keys of the same revision, which no flat manifest
+ * used), as many levels as the root's limit needs. Same revision and content:
+ * a body built from either is the same.
+ */
+export function segmentFlatIndex(flat: FlatManifest, shape: IndexShape = DEFAULT_INDEX_SHAPE): IndexWrite {
+  const writer = new RevisionWriter(flat.epoch, flat.revision, shape);
+  let top: IndexRef[] = flat.chunks;
+  let height = 0;
+  do {
+    top = writer.segmentsOf(top, true);
+    height++;
+  } while (top.length > shape.segmentMax);
+  const { chunks: _chunks, format: _format, ...fields } = flat;
+  return { manifest: { ...fields, format: 3, height, segments: top as SegmentRef[] }, chunks: writer.chunks, segments: writer.segments, replaced: [] };
+}
