@@ -9,8 +9,11 @@
  *   `x-bench-kv-ops` and `x-bench-kv-bytes`: the Workers KV operations the
  *   request made (a bulk read counts once, as KV counts it) and the bytes of
  *   the values it read, until its response was ready
- *   (scripts/bench/kv-cost.ts). Other requests, such as the hot path's, run
- *   the Worker as it is.
+ *   (scripts/bench/kv-cost.ts);
+ * - for a request sent with `x-bench-cold: 1`, a Worker version id of its
+ *   own, so that it misses the rendered-body cache (whose keys name the
+ *   version) as a first request would: the cold path (scripts/bench/hot.ts).
+ * Other requests, such as the hot path's, run the Worker as it is.
  * Type-checked with the Worker (tsconfig.json), not with the Node scripts.
  */
 import worker from '../../functions/index.ts';
@@ -20,6 +23,10 @@ export { Coordinator } from '../../functions/index.ts';
 
 /** The path of the static baseline route. */
 const STATIC_PATH = '/__bench/static';
+/** The request header that makes a request miss the rendered-body cache (scripts/bench/hot.ts). */
+const COLD_HEADER = 'x-bench-cold';
+/** Cold requests so far: each runs as its own Worker version. */
+let coldRequests = 0;
 /** The request header that asks for KV counts. */
 const COUNT_KV_HEADER = 'x-bench-count-kv';
 /** Bodies by size, built on first use. */
@@ -66,9 +73,11 @@ export default {
       if (body === undefined) bodies.set(bytes, (body = 'x'.repeat(bytes)));
       return new Response(body, { headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'public, max-age=60' } });
     }
-    if (request.headers.get(COUNT_KV_HEADER) !== '1') return worker.fetch(request, env, ctx);
-    const events = countingKv(env.EVENTS);
-    const answered = await worker.fetch(request, { ...env, EVENTS: events.kv }, ctx);
+    // A cold request never finds a rendered body: every cache key names the Worker version, and this one is new each time.
+    const runAs: Env = request.headers.get(COLD_HEADER) === '1' ? { ...env, CF_VERSION_METADATA: { ...env.CF_VERSION_METADATA, id: `bench-cold-${++coldRequests}` } } : env;
+    if (request.headers.get(COUNT_KV_HEADER) !== '1') return worker.fetch(request, runAs, ctx);
+    const events = countingKv(runAs.EVENTS);
+    const answered = await worker.fetch(request, { ...runAs, EVENTS: events.kv }, ctx);
     const response = new Response(answered.body, answered);
     response.headers.set('x-bench-kv-ops', String(events.ops()));
     response.headers.set('x-bench-kv-bytes', String(events.bytes()));
