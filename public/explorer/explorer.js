@@ -49,6 +49,13 @@ function countryName(code) {
   }
 }
 
+/** A place with its country, unless its name already says it (as the pages write it: functions/pages/words.ts placeLabel). */
+function placeLabel(location) {
+  const country = countryName(location.country);
+  const escaped = country.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^\\p{L}])${escaped}($|[^\\p{L}])`, 'u').test(location.name) ? location.name : `${location.name}, ${country}`;
+}
+
 /** A record's date at its precision: "25 Dec 2023", "Jan 2024", or its window "27 Dec 2019 – 5 Jan 2020". */
 function dateText(event) {
   const day = (iso) => dayFormat.format(new Date(`${iso}T00:00:00Z`));
@@ -294,7 +301,7 @@ function showList(events) {
         ' ',
         link,
         element('br'),
-        element('span', `${words(event.type)} · ${event.location.name}, ${countryName(event.location.country)} (${words(event.location.precision)}) · ${casualties || 'no casualty figures reported'}`, 'muted'),
+        element('span', `${words(event.type)} · ${placeLabel(event.location)} (${words(event.location.precision)}) · ${casualties || 'no casualty figures reported'}`, 'muted'),
       );
       return item;
     }),
