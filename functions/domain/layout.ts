@@ -127,6 +127,8 @@ export interface Manifest {
   updated_at: string | null;
   /** When the index last changed (the write's time): the Last-Modified of everything read from it; null while empty. */
   changed_at: string | null;
+  /** Key of the `/stats` aggregates' directory of this revision (domain/stats-cells.ts); absent until they are built. */
+  stats?: string;
   chunks: ChunkRef[];
 }
 

@@ -12,7 +12,7 @@ import { ACTORS, ACTORS_JSON, actorById, emptyRoleCounts, type RoleCounts } from
 import { sha256Hex } from '../domain/digest.ts';
 import { entryActors, type IndexEntry } from '../domain/layout.ts';
 import { EventIdSchema, type Actor } from '../domain/schema.ts';
-import { scanEntries } from '../store/events-store.ts';
+import { scanAllEntries } from '../store/events-store.ts';
 import { indexRead, readIndex, type ScopeOf } from './conditional.ts';
 import type { ReadEnv } from './read-env.ts';
 import { jsonError, validationHook } from './errors.ts';
@@ -45,7 +45,7 @@ const withCounts = (actor: Actor, counts: Map<string, RoleCounts>) => ({ ...acto
 /** Routes under `/actors`. */
 export const actorsRoutes = new Hono<ReadEnv>()
   .get('/', vValidator('query', v.strictObject({}), validationHook()), indexRead({ scope: withDictionary }), async (c) => {
-    const counts = countRoles(await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, {}, manifest)));
+    const counts = countRoles(await readIndex(c, (manifest) => scanAllEntries(c.env.EVENTS, {}, manifest)));
     return c.json({ data: ACTORS.map((actor) => withCounts(actor, counts)) });
   })
   .get(
@@ -59,7 +59,7 @@ export const actorsRoutes = new Hono<ReadEnv>()
     indexRead({ scope: withDictionary }),
     async (c) => {
       const actor = actorById(c.req.valid('param').id)!;
-      const counts = countRoles(await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, { actor: actor.id }, manifest)));
+      const counts = countRoles(await readIndex(c, (manifest) => scanAllEntries(c.env.EVENTS, { actor: actor.id }, manifest)));
       return c.json(withCounts(actor, counts));
     },
   );

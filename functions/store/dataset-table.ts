@@ -38,6 +38,7 @@ import type { Event, EventInput } from '../domain/schema.ts';
 import { readMeta, writeMeta } from './meta-table.ts';
 import type { ChangeLog } from './change-log.ts';
 import type { Publisher } from './publisher.ts';
+import type { StatsChange, StatsTable } from './stats-table.ts';
 
 /** The tables this module keeps. */
 export const DATASET_SCHEMA = [
@@ -73,7 +74,10 @@ export interface WritePlan {
 
 /** The records, index and manifest of the dataset. */
 export class DatasetTable {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly stats: StatsTable,
+  ) {}
 
   /** A random id of this storage, created once: revisions and chunk keys are unique within it. */
   epoch(): string {
@@ -207,7 +211,7 @@ export class DatasetTable {
     publisher.remove(eventKey(id));
     const text = JSON.stringify(tombstone);
     publisher.enqueue(tombstoneKey(id), text);
-    this.applyIndex(index, publisher, nowMs);
+    this.applyIndex(index, [{ id, entry: null }], publisher, nowMs);
     changes.append([{ kind: 'retracted', recordId: id, revision: tombstone.revision, at: tombstone.retracted_at, body: text }], publisher);
     return { tombstone, lastVersion: current, already: false };
   }
@@ -220,6 +224,7 @@ export class DatasetTable {
    */
   apply(plan: WritePlan, publisher: Publisher, changes: ChangeLog, nowMs: number, changedAt: string): void {
     if (!plan.index) return;
+    this.stats.readyIfEmpty(this.count());
     for (const { result, text, digest } of plan.changed) {
       const { record, previous, restored } = result;
       if (restored) {
@@ -238,7 +243,7 @@ export class DatasetTable {
       publisher.enqueue(eventVersionKey(record.id, record.revision));
       publisher.enqueue(eventKey(record.id));
     }
-    this.applyIndex(plan.index, publisher, nowMs);
+    this.applyIndex(plan.index, plan.changed.map(({ result }) => ({ id: result.record.id, entry: toIndexEntry(result.record) })), publisher, nowMs);
     changes.append(
       plan.changed.map(({ result, text }) => ({ kind: result.change === 'created' ? 'created' : 'updated', recordId: result.record.id, revision: result.record.revision, at: changedAt, body: text })),
       publisher,
@@ -252,8 +257,13 @@ export class DatasetTable {
     return { record, change: 'updated', previous: null, restored: tombstone };
   }
 
-  /** Stores an index revision's chunks and manifest and queues them; the chunks it replaces are retired. */
-  private applyIndex(index: IndexWrite, publisher: Publisher, nowMs: number): void {
+  /**
+   * Stores an index revision's chunks, its stats aggregates (changed by
+   * `changes`) and its manifest, and queues them; the chunks it replaces are retired.
+   */
+  private applyIndex(index: IndexWrite, changes: readonly StatsChange[], publisher: Publisher, nowMs: number): void {
+    const statsKey = this.stats.apply(changes, index.manifest.epoch, index.manifest.revision, publisher, nowMs);
+    if (statsKey !== null) index.manifest.stats = statsKey;
     for (const key of index.replaced) {
       this.sql.exec('DELETE FROM chunks WHERE key = ?', key);
       publisher.retire(key, nowMs);
@@ -262,8 +272,31 @@ export class DatasetTable {
       this.sql.exec('INSERT INTO chunks (key, entries) VALUES (?, ?)', key, JSON.stringify(entries));
       publisher.enqueue(key);
     }
-    writeMeta(this.sql, 'manifest', JSON.stringify(index.manifest));
+    this.putManifest(index.manifest, publisher);
+  }
+
+  private putManifest(manifest: Manifest, publisher: Publisher): void {
+    writeMeta(this.sql, 'manifest', JSON.stringify(manifest));
     publisher.enqueue(MANIFEST_KEY);
     publisher.enqueue(HEAD_KEY);
+  }
+
+  /**
+   * Runs one slice of the build of the stats aggregates for records stored
+   * before they existed (StatsTable.buildSlice); when it is the last, makes
+   * a new index revision whose manifest names their directory. True while
+   * slices remain. Call inside a storage transaction.
+   */
+  buildStatsSlice(publisher: Publisher, nowMs: number): boolean {
+    const manifest = this.manifest();
+    const records = (after: string, limit: number) =>
+      this.sql
+        .exec<{ id: string; body: string }>('SELECT id, body FROM records WHERE id > ? ORDER BY id LIMIT ?', after, limit)
+        .toArray()
+        .map(({ id, body }) => ({ id, entry: toIndexEntry(JSON.parse(body) as Event) }));
+    const revision = manifest.revision + 1;
+    if (!this.stats.buildSlice(records, manifest.epoch, revision, publisher, nowMs)) return true;
+    this.putManifest({ ...manifest, revision, stats: this.stats.directoryKey()! }, publisher);
+    return false;
   }
 }
