@@ -182,7 +182,7 @@ export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: n
 }
 
 /** Most index chunks one `/stats` request scans for what the aggregates cannot answer (`q`, `bbox`, a cursor). */
-export const MAX_STATS_SCAN_CHUNKS = 32;
+export const MAX_STATS_SCAN_CHUNKS = 16;
 
 /**
  * The index entries matching `filter` after the sort key `after` (from the

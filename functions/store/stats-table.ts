@@ -15,9 +15,10 @@
  *
  * Records stored before the aggregates existed are added by `buildSlice`, a
  * bounded slice of records in id order run from the alarm; until the build
- * is over no directory is named and `/stats` scans the index as before. A
- * write during the build changes the aggregates of the records the build
- * already went past, and leaves the rest to it.
+ * is over no directory is named and `/stats` scans the index as before.
+ * Writes during the build change the aggregates as usual: moving a record
+ * into the cell it is in already changes nothing, so the build may meet
+ * records written since it started.
  */
 import type { IndexEntry } from '../domain/layout.ts';
 import { addSums, cellOf, coarseFacets, periodOfStatsKey, statsKey, type Cell, type CellFacets, type CellSums, type StatsDirectory, type StatsYear } from '../domain/stats-cells.ts';
@@ -67,18 +68,15 @@ export class StatsTable {
   }
 
   /**
-   * Applies one write's changes to the aggregates (those of records the build
-   * has not reached yet are left to it) and, once built, names the periods
+   * Applies one write's changes to the aggregates and, once built, names the periods
    * that changed under keys of `revision`, retiring their old keys. Returns
    * the directory key the manifest of `revision` names (null until built).
    * Call inside the write's storage transaction.
    */
   apply(changes: readonly StatsChange[], epoch: string, revision: number, publisher: Publisher, nowMs: number): string | null {
-    const ready = this.ready();
-    const cursor = readMeta(this.sql, BUILD_CURSOR) ?? '';
     const months = new Set<string>();
-    for (const { id, entry } of changes) if (ready || id <= cursor) for (const month of this.move(id, entry)) months.add(month);
-    if (!ready) return null;
+    for (const { id, entry } of changes) for (const month of this.move(id, entry)) months.add(month);
+    if (!this.ready()) return null;
     if (months.size > 0 || this.keyOf(DIRECTORY) === undefined) this.rename(months, epoch, revision, publisher, nowMs);
     return this.keyOf(DIRECTORY)!;
   }
