@@ -114,23 +114,11 @@ export function addSums(a: CellSums, b: CellSums, sign: 1 | -1 = 1): CellSums {
   return Object.keys(g).length > 0 ? { n: a.n + sign * b.n, g } : { n: a.n + sign * b.n };
 }
 
-/** A year's cell for a fine cell: its days dropped when they lie within the month. */
-export const coarseFacets = (facets: CellFacets, contained: boolean): CellFacets => (contained ? [facets[0], null, null, ...(facets.slice(3) as [])] as unknown as CellFacets : facets);
-
-/** Whether a cell's days lie within its month (a fine cell, published in its month's key, not only in its year's). */
-export const containedInMonth = (facets: CellFacets): boolean => facets[1] !== null && facets[2] !== null && facets[1] >= `${facets[0]}-01` && facets[2] <= lastDayOf(facets[0]);
-
-/** The directory entry of a year from its cells' days (those with days; a year's merged cells stand for days within their months). */
-export function yearSpan(cells: readonly Cell[]): { start: string; end: string } {
-  let start = '9999-12-31';
-  let end = '0000-01-01';
-  for (const [[month, first, last]] of cells) {
-    const from = first ?? `${month}-01`;
-    const to = last ?? lastDayOf(month);
-    if (from < start) start = from;
-    if (to > end) end = to;
-  }
-  return { start, end };
+/** A year's cell for a fine cell: its days dropped when they lie within its month (`contained`). */
+export function coarseFacets(facets: CellFacets, contained: boolean): CellFacets {
+  if (!contained) return facets;
+  const [month, , , ...rest] = facets;
+  return [month, null, null, ...rest];
 }
 
 /** The keys of the years a filter can match records of: those whose span meets `since`/`until`. */

@@ -3,7 +3,8 @@
  * domain/stats-cells.ts): each live record's cell and sums
  * (`stats_members`, so a change subtracts exactly what the record added),
  * the sums of every cell (`stats_cells`), and the key each period (`dir`, a
- * year, a month) is published under at present (`stats_keys`).
+ * year, a month) is published under at present, with the days a year's
+ * records span (`stats_keys`).
  *
  * A write changes them in its own storage transaction: the old version's
  * sums leave its cell, the new version's join its cell; each period that
@@ -29,7 +30,7 @@ import type { Publisher } from './publisher.ts';
 export const STATS_SCHEMA = [
   'CREATE TABLE IF NOT EXISTS stats_members (id TEXT PRIMARY KEY, month TEXT NOT NULL, cell TEXT NOT NULL, sums TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS stats_cells (month TEXT NOT NULL, cell TEXT NOT NULL, sums TEXT NOT NULL, contained INTEGER NOT NULL, start TEXT NOT NULL, end TEXT NOT NULL, PRIMARY KEY (month, cell))',
-  'CREATE TABLE IF NOT EXISTS stats_keys (period TEXT PRIMARY KEY, key TEXT NOT NULL)',
+  'CREATE TABLE IF NOT EXISTS stats_keys (period TEXT PRIMARY KEY, key TEXT NOT NULL, start TEXT, end TEXT)',
 ];
 
 /** Records one build slice adds. */
@@ -149,32 +150,27 @@ export class StatsTable {
     for (const period of [...months, ...years, DIRECTORY]) {
       const old = this.keyOf(period);
       if (old !== undefined) publisher.retire(old, nowMs);
-      const empty = period !== DIRECTORY && this.sql.exec('SELECT 1 FROM stats_cells WHERE month >= ? AND month <= ? LIMIT 1', period.length === 4 ? `${period}-01` : period, period.length === 4 ? `${period}-12` : period).toArray().length === 0;
-      if (empty) {
+      const span = period === DIRECTORY ? { n: 1, start: null, end: null } : this.sql.exec<{ n: number; start: string | null; end: string | null }>('SELECT COUNT(*) AS n, MIN(start) AS start, MAX(end) AS end FROM stats_cells WHERE month >= ? AND month <= ?', ...monthsOf(period)).one();
+      if (span.n === 0) {
         this.sql.exec('DELETE FROM stats_keys WHERE period = ?', period);
         continue;
       }
       const key = statsKey(epoch, revision, period);
-      this.sql.exec('INSERT INTO stats_keys (period, key) VALUES (?, ?) ON CONFLICT(period) DO UPDATE SET key = excluded.key', period, key);
+      this.sql.exec('INSERT INTO stats_keys (period, key, start, end) VALUES (?, ?, ?, ?) ON CONFLICT(period) DO UPDATE SET key = excluded.key, start = excluded.start, end = excluded.end', period, key, span.start, span.end);
       publisher.enqueue(key);
     }
   }
 
   /** The directory: every year with records, its key and the days its records span. */
   private directory(): StatsDirectory {
-    const years = this.sql.exec<{ period: string; key: string }>("SELECT period, key FROM stats_keys WHERE length(period) = 4 ORDER BY period").toArray();
-    return {
-      years: years.map(({ period, key }) => {
-        const span = this.sql.exec<{ start: string; end: string }>('SELECT MIN(start) AS start, MAX(end) AS end FROM stats_cells WHERE month >= ? AND month <= ?', `${period}-01`, `${period}-12`).one();
-        return [period, key, span.start, span.end];
-      }),
-    };
+    const years = this.sql.exec<{ period: string; key: string; start: string; end: string }>('SELECT period, key, start, end FROM stats_keys WHERE length(period) = 4 ORDER BY period').toArray();
+    return { years: years.map(({ period, key, start, end }) => [period, key, start, end]) };
   }
 
   /** A year's value: its cells, merged within their months where their days allow, and its months' keys. */
   private year(year: string): StatsYear {
     const merged = new Map<string, Cell>();
-    for (const row of this.sql.exec<{ cell: string; sums: string; contained: number }>('SELECT cell, sums, contained FROM stats_cells WHERE month >= ? AND month <= ?', `${year}-01`, `${year}-12`)) {
+    for (const row of this.sql.exec<{ cell: string; sums: string; contained: number }>('SELECT cell, sums, contained FROM stats_cells WHERE month >= ? AND month <= ?', ...monthsOf(year))) {
       const facets = coarseFacets(JSON.parse(row.cell) as CellFacets, row.contained === 1);
       const id = JSON.stringify(facets);
       const sums = JSON.parse(row.sums) as CellSums;
@@ -182,11 +178,15 @@ export class StatsTable {
       merged.set(id, [facets, known ? addSums(known[1], sums) : sums]);
     }
     const months: Record<string, string> = {};
-    for (const row of this.sql.exec<{ period: string; key: string }>('SELECT period, key FROM stats_keys WHERE period >= ? AND period <= ? AND length(period) = 7', `${year}-01`, `${year}-12`)) months[row.period] = row.key;
+    for (const row of this.sql.exec<{ period: string; key: string }>('SELECT period, key FROM stats_keys WHERE period >= ? AND period <= ? AND length(period) = 7', ...monthsOf(year))) months[row.period] = row.key;
     return { months, cells: [...merged.values()] };
   }
 
+  /** The key period `period` (`dir`, a year or a month) is published under now, if any. */
   private keyOf(period: string): string | undefined {
     return this.sql.exec<{ key: string }>('SELECT key FROM stats_keys WHERE period = ?', period).toArray()[0]?.key;
   }
 }
+
+/** The first and last month (`YYYY-MM`) of a year or a month. */
+const monthsOf = (period: string): [string, string] => (period.length === 4 ? [`${period}-01`, `${period}-12`] : [period, period]);
