@@ -8,8 +8,9 @@
  * retractions and restores, and for records stored before the aggregates
  * existed (built by the alarm in slices, with writes on both sides of the
  * build's cursor). It reads a constant number of KV keys, never the manifest
- * or a chunk, whatever the size of the dataset; `q` answers from a bounded
- * scan, partial with a cursor whose parts sum to the whole.
+ * or a chunk, whatever the size of the dataset (nor does `/actors`, whose
+ * counts come from them); `q` answers from a bounded scan, partial with a
+ * cursor whose parts sum to the whole.
  */
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
@@ -127,6 +128,16 @@ describe('/stats from write-time aggregates', () => {
   it('equals summarize over the matching records for every filter combination', async () => {
     for (const query of QUERIES) await expectExact(query);
   }, 120_000);
+
+  it('gives /actors its counts by role from the aggregates, without reading the index', async () => {
+    const { body, reads } = await getCounting('/actors');
+    const byActor = new Map(expected('').by_actor.map((actor) => [actor.key, actor]));
+    for (const actor of JSON.parse(body).data as { id: string; counts: Record<string, number> }[]) {
+      const known = byActor.get(actor.id);
+      expect(actor.counts, actor.id).toEqual({ perpetrator: known?.perpetrator ?? 0, claimant: known?.claimant ?? 0, target: known?.target ?? 0, directed_by: known?.directed_by ?? 0 });
+    }
+    expect(reads.filter((key) => key === MANIFEST_KEY || key.startsWith('index:chunk:'))).toEqual([]);
+  });
 
   it('stays exact after updates that move records between cells, retractions and restores', async () => {
     const random = generator(7);

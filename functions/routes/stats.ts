@@ -14,26 +14,35 @@
  * every request scans the index, as before.
  */
 import { vValidator } from '@hono/valibot-validator';
-import { Hono } from 'hono';
-import { encodeCursor, StatsQuerySchema } from '../domain/query.ts';
-import { summarize } from '../domain/stats.ts';
+import { Hono, type Context } from 'hono';
+import { encodeCursor, StatsQuerySchema, type EventFilter } from '../domain/query.ts';
+import { summarize, type EventStats } from '../domain/stats.ts';
 import { HEAD_KEY } from '../domain/layout.ts';
 import { StaleIndexError, readHead, readStats, scanAllEntries, scanEntries, withFreshHead } from '../store/events-store.ts';
 import { indexRead, readIndex } from './conditional.ts';
 import type { ReadEnv } from './read-env.ts';
 import { validationHook } from './errors.ts';
 
+/**
+ * The stats of the records matching `filter` (without `q` and `bbox`): from
+ * the aggregates the index head names (moving to a fresher head once if this
+ * location cannot read them yet, and keeping the head used for the body's
+ * validators), or, before they are built, from a scan of the whole index.
+ * Placed after `indexRead`.
+ */
+export async function matchingStats(c: Context<ReadEnv>, filter: EventFilter): Promise<EventStats> {
+  const kv = c.env.EVENTS;
+  const head = c.get('head') ?? (await readHead(kv));
+  if (head.stats === undefined) return summarize(await readIndex(c, (manifest) => scanAllEntries(kv, filter, manifest)));
+  const { value, head: used } = await withFreshHead(kv, head, (named) => (named.stats ? readStats(kv, named.stats, filter) : Promise.reject(new StaleIndexError(HEAD_KEY))));
+  c.set('head', used);
+  return value;
+}
+
 /** Route `GET /stats`, as `{ data: EventStats }` (with `partial` and `next_cursor` when scanned: `q`, `bbox`, `cursor`). */
 export const statsRoutes = new Hono<ReadEnv>().get('/', vValidator('query', StatsQuerySchema, validationHook()), indexRead(), async (c) => {
   const { cursor, ...filter } = c.req.valid('query');
-  const kv = c.env.EVENTS;
-  if (cursor !== undefined || filter.q !== undefined || filter.bbox !== undefined) {
-    const scan = await readIndex(c, (manifest) => scanEntries(kv, filter, cursor ?? null, manifest));
-    return c.json({ data: summarize(scan.entries), partial: scan.next !== null, next_cursor: scan.next === null ? null : encodeCursor(scan.next) });
-  }
-  const head = c.get('head') ?? (await readHead(kv));
-  if (head.stats === undefined) return c.json({ data: summarize(await readIndex(c, (manifest) => scanAllEntries(kv, filter, manifest))) });
-  const { value, head: used } = await withFreshHead(kv, head, (named) => (named.stats ? readStats(kv, named.stats, filter) : Promise.reject(new StaleIndexError(HEAD_KEY))));
-  c.set('head', used);
-  return c.json({ data: value });
+  if (cursor === undefined && filter.q === undefined && filter.bbox === undefined) return c.json({ data: await matchingStats(c, filter) });
+  const scan = await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, filter, cursor ?? null, manifest));
+  return c.json({ data: summarize(scan.entries), partial: scan.next !== null, next_cursor: scan.next === null ? null : encodeCursor(scan.next) });
 });
