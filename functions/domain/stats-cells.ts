@@ -32,7 +32,7 @@ import { intervalMatches } from './dates.ts';
 import { entryActors, entryCasualtyStatus, entryInterval, entryPrecision, type CasualtyStatus, type IndexEntry } from './layout.ts';
 import { matchesFilter, type EventFilter } from './query.ts';
 import { CASUALTY_GROUPS, type ActorRole, type Event } from './schema.ts';
-import { summarizeContributions, type EventStats, type GroupStats, type StatsContribution } from './stats.ts';
+import { contributionOf, summarizeContributions, type EventStats, type GroupStats, type StatsContribution } from './stats.ts';
 
 /** An actor of a cell: dictionary id (or '' before the dictionary), role (null before roles), and the wording when the dictionary lacks the id. */
 export type CellActor = [id: string, role: ActorRole | null, asWritten: string];
@@ -90,14 +90,7 @@ export function cellOf(entry: IndexEntry): { facets: CellFacets; sums: CellSums;
   const unique = actors.filter((actor, index) => index === 0 || compareJson(actor, actors[index - 1]!) !== 0);
   const facets: CellFacets = [month, start, end, entry.type, entry.country, entryPrecision(entry), entryCasualtyStatus(entry), [...new Set(entry.weapons)].sort(), unique];
   const g: CellSums['g'] = {};
-  for (const figure of entry.casualties ?? []) {
-    const sums = (g[figure.group] ??= [0, 0, 0, 0, 0]);
-    sums[0] = 1;
-    if (figure.killed === null) sums[3] += 1;
-    else sums[1] += figure.killed;
-    if (figure.injured === null) sums[4] += 1;
-    else sums[2] += figure.injured;
-  }
+  for (const figures of contributionOf(entry).groups) g[figures.group] = [figures.events, figures.killed, figures.injured, figures.killed_not_reported, figures.injured_not_reported];
   return { facets, sums: Object.keys(g).length > 0 ? { n: 1, g } : { n: 1 }, contained: start >= `${month}-01` && end <= lastDayOf(month) };
 }
 
