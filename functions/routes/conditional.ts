@@ -97,6 +97,7 @@ export function indexRead({ scope = (dataset) => dataset }: { scope?: ScopeOf } 
     if (isFresh(c, validators)) return c.body(null, 304, validators);
     const cached = await lookUpRendered(renderedKey(c.env.CF_VERSION_METADATA.id, url, indexVersion(head).revision, mediaType));
     if (cached) return servedFromCache(cached);
+    c.set('head', head);
     await next();
     await sendAndKeep(c, { head, validators, scope, lifetimeSeconds: INDEX_BODY_LIFETIME_SECONDS });
   };
@@ -221,13 +222,14 @@ type Validators = Record<string, string>;
 /**
  * After the handler of a cached read: a 200 gets the validators of the index
  * revision its body was built from (the manifest `readIndex` used, else the
- * head read before) and is cached under that revision.
+ * head the handler kept, e.g. a fresher one `/stats` moved to, else the head
+ * read before) and is cached under that revision.
  */
 async function sendAndKeep(c: Context<ReadEnv>, { head, validators, scope, lifetimeSeconds }: { head: IndexHead; validators: Validators; scope: ScopeOf; lifetimeSeconds: number }): Promise<void> {
   if (c.res.status !== 200) return;
   const url = new URL(c.req.url);
   const mediaType = mediaTypeOf(c);
-  const builtFrom = indexVersion(c.get('manifest') ?? head);
+  const builtFrom = indexVersion(c.get('manifest') ?? c.get('head') ?? head);
   const served = builtFrom.revision === indexVersion(head).revision ? validators : await validatorsOf(await scope(builtFrom), mediaType, url);
   setAll(c.res.headers, served);
   keepRendered(c.executionCtx, renderedKey(c.env.CF_VERSION_METADATA.id, url, builtFrom.revision, mediaType), c.res, lifetimeSeconds);
