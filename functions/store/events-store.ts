@@ -180,8 +180,15 @@ export interface StoredEvent {
 
 /** Reads the latest version of one record; null when there is none or the stored value is not a valid record of that id (never served). */
 export async function readEvent(kv: KVNamespace, id: string): Promise<StoredEvent | null> {
-  const text = await kv.get(eventKey(id), 'text');
-  if (text === null) return null;
+  const text = await readEventText(kv, id);
+  return text === null ? null : storedEvent(text, id);
+}
+
+/** The text KV holds under `event:<id>` (not validated yet: see `storedEvent`); null when there is none. */
+export const readEventText = (kv: KVNamespace, id: string): Promise<string | null> => kv.get(eventKey(id), 'text');
+
+/** The record in a text read from `event:<id>`; null when it is not a valid record of that id (never served). */
+export function storedEvent(text: string, id: string): StoredEvent | null {
   const stored = parseStoredRecord(text, id);
   if (stored.ok) return { record: stored.record, text };
   console.warn('not serving an invalid value under', `${EVENT_KEY_PREFIX}${id}`, '-', stored.problem);
