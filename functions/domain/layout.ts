@@ -143,6 +143,8 @@ interface ManifestFields {
   updated_at: string | null;
   /** When the index last changed (the write's time): the Last-Modified of everything read from it; null while empty. */
   changed_at: string | null;
+  /** Key of the `/stats` aggregates' directory of this revision (domain/stats-cells.ts); absent until they are built. */
+  stats?: string;
 }
 
 /**
@@ -170,15 +172,15 @@ export interface FlatManifest extends ManifestFields {
 export type Manifest = SegmentedManifest | FlatManifest;
 
 /**
- * What validators and `/healthz` need of a manifest, in a value of fixed
- * size: published under HEAD_KEY right after the manifest of the same
+ * What validators, `/healthz` and `/stats` (the key of its aggregates) need
+ * of a manifest, in a value of fixed size: published under HEAD_KEY right after the manifest of the same
  * revision (so a location may briefly see a head older or newer than its
  * manifest).
  */
 export type IndexHead = ManifestFields;
 
 /** The head of `manifest`. */
-export const headOf = ({ epoch, revision, count, updated_at, changed_at }: Manifest): IndexHead => ({ epoch, revision, count, updated_at, changed_at });
+export const headOf = ({ epoch, revision, count, updated_at, changed_at, stats }: Manifest): IndexHead => ({ epoch, revision, count, updated_at, changed_at, ...(stats === undefined ? {} : { stats }) });
 
 /** The root's children and the level they are at (0: chunks), for a manifest of either shape. */
 export const rootOf = (manifest: Manifest): { refs: readonly IndexRef[]; level: number } =>

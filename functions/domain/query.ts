@@ -174,6 +174,15 @@ export const FilterQuerySchema = v.pipe(
   v.forward(v.partialCheck([['since'], ['until']], datesInOrder, DATES_OUT_OF_ORDER), ['until']),
 );
 
+/**
+ * Parameters of `/stats`: the filters, applied to every matching record, and
+ * the `cursor` a partial answer gives to go on with (a sort key; see routes/stats.ts).
+ */
+export const StatsQuerySchema = v.pipe(
+  v.strictObject({ ...filterEntries, cursor: v.optional(v.pipe(Cursor, v.check((position) => updatedPosition(position) === null, 'is not a valid cursor'))) }),
+  v.forward(v.partialCheck([['since'], ['until']], datesInOrder, DATES_OUT_OF_ORDER), ['until']),
+);
+
 /** Parameters of `/events` after validation. */
 export type EventQuery = v.InferOutput<typeof EventQuerySchema>;
 

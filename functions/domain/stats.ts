@@ -6,8 +6,8 @@
  * claimed, times targeted), never credited with anyone's casualties.
  */
 import { actorDisplayName, emptyRoleCounts, type RoleCounts } from './actors.ts';
-import { CASUALTY_GROUPS } from './schema.ts';
-import { entryActors, entryCasualtyStatus, type GroupFigure, type IndexEntry } from './layout.ts';
+import { CASUALTY_GROUPS, type ActorRole } from './schema.ts';
+import { entryActors, entryCasualtyStatus, type CasualtyStatus, type GroupFigure, type IndexEntry } from './layout.ts';
 
 /** The casualty figures of one casualty group over a set of records. */
 export interface GroupStats {
@@ -63,27 +63,63 @@ interface Tally {
   groups: Map<GroupFigure['group'], GroupStats>;
 }
 
+/**
+ * What one record, or a group of records with the same facets, adds to the
+ * stats: `events` records of month `month` (of their `date`), with their
+ * type, country, casualty status and actors, and their casualty figures
+ * already summed by group. Everything `summarize` reports is a sum of these,
+ * so groups pre-aggregated at write time (stats-cells.ts) give the same
+ * answer as the records one by one.
+ */
+export interface StatsContribution {
+  month: string;
+  type: string;
+  country: string;
+  status: CasualtyStatus;
+  actors: ReadonlyArray<{ id: string; role: ActorRole | null; as_written: string }>;
+  events: number;
+  /** Per group: records giving a figure, killed, injured, killed not reported, injured not reported. */
+  groups: ReadonlyArray<GroupStats>;
+}
+
+/** What one index entry contributes. */
+export function contributionOf(entry: IndexEntry): StatsContribution {
+  const groups = new Map<GroupFigure['group'], GroupStats>();
+  for (const figure of entry.casualties ?? []) {
+    let group = groups.get(figure.group);
+    if (!group) groups.set(figure.group, (group = { group: figure.group, events: 1, killed: 0, injured: 0, killed_not_reported: 0, injured_not_reported: 0 }));
+    if (figure.killed === null) group.killed_not_reported += 1;
+    else group.killed += figure.killed;
+    if (figure.injured === null) group.injured_not_reported += 1;
+    else group.injured += figure.injured;
+  }
+  return { month: entry.date.slice(0, 7), type: entry.type, country: entry.country, status: entryCasualtyStatus(entry), actors: entryActors(entry), events: 1, groups: [...groups.values()] };
+}
+
 /** Aggregates `entries`. */
-export function summarize(entries: readonly IndexEntry[]): EventStats {
+export const summarize = (entries: readonly IndexEntry[]): EventStats => summarizeContributions(entries.map(contributionOf));
+
+/** Aggregates contributions (records one by one, or groups of records). */
+export function summarizeContributions(contributions: Iterable<StatsContribution>): EventStats {
   const total: Tally = { key: '', events: 0, groups: new Map() };
   const status = { true: 0, false: 0, unknown: 0 };
   const months = new Map<string, Tally>();
   const types = new Map<string, Tally>();
   const countries = new Map<string, Tally>();
   const actors = new Map<string, ActorStats>();
-  for (const entry of entries) {
-    add(total, entry);
-    add(tally(months, entry.date.slice(0, 7)), entry);
-    add(tally(types, entry.type), entry);
-    add(tally(countries, entry.country), entry);
-    status[String(entryCasualtyStatus(entry) ?? 'unknown') as keyof typeof status] += 1;
+  for (const part of contributions) {
+    add(total, part);
+    add(tally(months, part.month), part);
+    add(tally(types, part.type), part);
+    add(tally(countries, part.country), part);
+    status[String(part.status ?? 'unknown') as keyof typeof status] += part.events;
     const counted = new Set<string>();
-    for (const named of entryActors(entry)) {
+    for (const named of part.actors) {
       const key = named.id || named.as_written;
       let actor = actors.get(key);
       if (!actor) actors.set(key, (actor = { key, name: actorDisplayName(named), events: 0, ...emptyRoleCounts() }));
-      if (!counted.has(key)) (actor.events += 1), counted.add(key);
-      if (named.role !== null && !counted.has(`${key}\n${named.role}`)) (actor[named.role] += 1), counted.add(`${key}\n${named.role}`);
+      if (!counted.has(key)) (actor.events += part.events), counted.add(key);
+      if (named.role !== null && !counted.has(`${key}\n${named.role}`)) (actor[named.role] += part.events), counted.add(`${key}\n${named.role}`);
     }
   }
   const { key: _key, ...totals } = finish(total);
@@ -102,18 +138,17 @@ function tally(tallies: Map<string, Tally>, key: string): Tally {
   return found;
 }
 
-/** Counts `entry` in `into`: one event, and each of its figures under its group. */
-function add(into: Tally, entry: IndexEntry): void {
-  into.events += 1;
-  const seen = new Set<GroupFigure['group']>();
-  for (const figure of entry.casualties ?? []) {
-    let group = into.groups.get(figure.group);
-    if (!group) into.groups.set(figure.group, (group = { group: figure.group, events: 0, killed: 0, injured: 0, killed_not_reported: 0, injured_not_reported: 0 }));
-    if (!seen.has(figure.group)) (group.events += 1), seen.add(figure.group);
-    if (figure.killed === null) group.killed_not_reported += 1;
-    else group.killed += figure.killed;
-    if (figure.injured === null) group.injured_not_reported += 1;
-    else group.injured += figure.injured;
+/** Counts `part` in `into`: its events, and its figures under their groups. */
+function add(into: Tally, part: StatsContribution): void {
+  into.events += part.events;
+  for (const figures of part.groups) {
+    let group = into.groups.get(figures.group);
+    if (!group) into.groups.set(figures.group, (group = { group: figures.group, events: 0, killed: 0, injured: 0, killed_not_reported: 0, injured_not_reported: 0 }));
+    group.events += figures.events;
+    group.killed += figures.killed;
+    group.injured += figures.injured;
+    group.killed_not_reported += figures.killed_not_reported;
+    group.injured_not_reported += figures.injured_not_reported;
   }
 }
 

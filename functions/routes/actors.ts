@@ -1,21 +1,21 @@
 /**
  * The actor dictionary: `GET /actors` (every actor with how many records name
  * it in each role) and `GET /actors/:id` (one actor). The dictionary is
- * bundled with the Worker, the counts come from the published index, so the
- * validators name both: a digest of the bundled dictionary and the index
- * revision.
+ * bundled with the Worker, the counts come from the `/stats` aggregates the
+ * index head names (routes/stats.ts: a few KV reads whatever the size of the
+ * dataset), so the validators name both: a digest of the bundled dictionary
+ * and the index revision.
  */
 import { vValidator } from '@hono/valibot-validator';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import { ACTORS, ACTORS_JSON, actorById, emptyRoleCounts, type RoleCounts } from '../domain/actors.ts';
 import { sha256Hex } from '../domain/digest.ts';
-import { entryActors, type IndexEntry } from '../domain/layout.ts';
 import { EventIdSchema, type Actor } from '../domain/schema.ts';
-import { scanEntries } from '../store/events-store.ts';
-import { indexRead, readIndex, type ScopeOf } from './conditional.ts';
+import { indexRead, type ScopeOf } from './conditional.ts';
 import type { ReadEnv } from './read-env.ts';
 import { jsonError, validationHook } from './errors.ts';
+import { matchingStats } from './stats.ts';
 
 /** The digest of the bundled dictionary, computed once per isolate. */
 let dictionaryDigest: Promise<string> | null = null;
@@ -23,20 +23,10 @@ let dictionaryDigest: Promise<string> | null = null;
 /** The dictionary's digest with the index version: the counts change with the index, the rest with the bundle. */
 const withDictionary: ScopeOf = async (dataset) => ({ revision: `actors:${await (dictionaryDigest ??= sha256Hex(ACTORS_JSON))}:${dataset.revision}`, updatedAt: dataset.updatedAt });
 
-/** How many records name each actor in each role (a record counts once per actor and role). */
-function countRoles(entries: readonly IndexEntry[]): Map<string, RoleCounts> {
-  const counts = new Map<string, RoleCounts>();
-  for (const entry of entries) {
-    const seen = new Set<string>();
-    for (const actor of entryActors(entry)) {
-      if (!actor.id || actor.role === null || seen.has(`${actor.id}:${actor.role}`)) continue;
-      seen.add(`${actor.id}:${actor.role}`);
-      let found = counts.get(actor.id);
-      if (!found) counts.set(actor.id, (found = emptyRoleCounts()));
-      found[actor.role] += 1;
-    }
-  }
-  return counts;
+/** How many records name each actor in each role (a record counts once per actor and role), from the `/stats` aggregates. */
+async function countRoles(c: Context<ReadEnv>): Promise<Map<string, RoleCounts>> {
+  const { by_actor: actors } = await matchingStats(c, {});
+  return new Map(actors.map(({ key, perpetrator, claimant, target, directed_by }) => [key, { perpetrator, claimant, target, directed_by }]));
 }
 
 /** An actor as served: its dictionary entry and its counts per role. */
@@ -45,7 +35,7 @@ const withCounts = (actor: Actor, counts: Map<string, RoleCounts>) => ({ ...acto
 /** Routes under `/actors`. */
 export const actorsRoutes = new Hono<ReadEnv>()
   .get('/', vValidator('query', v.strictObject({}), validationHook()), indexRead({ scope: withDictionary }), async (c) => {
-    const counts = countRoles(await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, {}, manifest)));
+    const counts = await countRoles(c);
     return c.json({ data: ACTORS.map((actor) => withCounts(actor, counts)) });
   })
   .get(
@@ -59,7 +49,6 @@ export const actorsRoutes = new Hono<ReadEnv>()
     indexRead({ scope: withDictionary }),
     async (c) => {
       const actor = actorById(c.req.valid('param').id)!;
-      const counts = countRoles(await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, { actor: actor.id }, manifest)));
-      return c.json(withCounts(actor, counts));
+      return c.json(withCounts(actor, await countRoles(c)));
     },
   );

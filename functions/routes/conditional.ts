@@ -12,15 +12,16 @@
  * that already has the current representation gets its 304 after that one
  * small KV read.
  *
- * Bodies read from the index, and `/events/:id`, are kept in the Workers
- * Cache API (rendered-cache.ts) under the dataset revision they were built
- * from and their media type, so a repeated request costs one head read and a
- * cache lookup, and a write (a new revision) is never answered with an old
- * body. Bodies read from the change log (`order=updated`), which no index
- * revision names, are cached under the head's revision for a minute at most
- * and validated by their own digest (`changeLogRead`); `/changes`, whose
- * last page grows between head updates, only by its digest
- * (`digestValidated`). A retraction or restore is a write like any other:
+ * Bodies read from the index are kept in the Workers Cache API
+ * (rendered-cache.ts) under the dataset revision they were built from and
+ * their media type, so a repeated request costs one head read and a cache
+ * lookup, and a write (a new revision) is never answered with an old body;
+ * `/events/:id` under the digest of the `event:<id>` value it was built
+ * from (`recordRead`). Bodies read from the change log (`order=updated`),
+ * which no index revision names, are cached under the head's revision for a
+ * minute at most and validated by their own digest (`changeLogRead`);
+ * `/changes`, whose last page grows between head updates, only by its
+ * digest (`digestValidated`). A retraction or restore is a write like any other:
  * it moves the head, so cached bodies are never served after it.
  *
  * KV is eventually consistent: a location may see a head older or newer than
@@ -34,7 +35,7 @@ import { withDateInterval } from '../domain/dates.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import { canonicalQuery } from '../domain/query.ts';
 import type { IndexHead, Manifest } from '../domain/layout.ts';
-import { readEvent, readHead, readManifest, readTallies, withFreshManifest } from '../store/events-store.ts';
+import { readEventText, readHead, readManifest, readTallies, storedEvent, withFreshManifest } from '../store/events-store.ts';
 import { mediaTypeOf } from './negotiation.ts';
 import type { ReadEnv } from './read-env.ts';
 import { INDEX_BODY_LIFETIME_SECONDS, RECORD_BODY_LIFETIME_SECONDS, keepRendered, lookUpRendered, renderedKey } from './rendered-cache.ts';
@@ -97,6 +98,7 @@ export function indexRead({ scope = (dataset) => dataset }: { scope?: ScopeOf } 
     if (isFresh(c, validators)) return c.body(null, 304, validators);
     const cached = await lookUpRendered(renderedKey(c.env.CF_VERSION_METADATA.id, url, indexVersion(head).revision, mediaType));
     if (cached) return servedFromCache(cached);
+    c.set('head', head);
     await next();
     await sendAndKeep(c, { head, validators, scope, lifetimeSeconds: INDEX_BODY_LIFETIME_SECONDS });
   };
@@ -108,31 +110,43 @@ export function indexRead({ scope = (dataset) => dataset }: { scope?: ScopeOf } 
  * its date interval) and the record's `updated_at`; for the media types in
  * `withIndex` (a record's page, which lists related and nearby records read
  * from the index) they name the index revision too, and Last-Modified is
- * the later of the two. A body is cached under the index revision, so a
- * write moves every reader to a new entry; since `event:<id>` is read apart
- * from the index, a cached body lives no longer than KV itself may serve a
- * stale copy of that key.
+ * the later of the two. A body is cached under the digest of the
+ * `event:<id>` value it was built from (and, for a page, the index revision),
+ * never under the index revision alone: `event:<id>` is read apart from the
+ * index, so a location may hold a copy older than its head, and a body built
+ * from that copy must not be served as the head's (it would outlive the
+ * copy). A repeat reads `event:<id>` (and the head for a page) and the cache.
  */
 export function recordRead({ withIndex = [] }: { withIndex?: readonly string[] } = {}): MiddlewareHandler<ReadEnv> {
   return async (c, next) => {
     const url = new URL(c.req.url);
     const mediaType = mediaTypeOf(c);
-    const head = await readHead(c.env.EVENTS);
-    const cached = await lookUpRendered(renderedKey(c.env.CF_VERSION_METADATA.id, url, indexVersion(head).revision, mediaType));
-    if (cached) {
-      const validators = validatorsFrom(cached.headers);
-      return isFresh(c, validators) ? c.body(null, 304, validators) : servedFromCache(cached);
+    const id = routeRecordId(c);
+    const [text, head] = await Promise.all([readEventText(c.env.EVENTS, id), withIndex.includes(mediaType) ? readHead(c.env.EVENTS) : null]);
+    const copy = text === null ? null : `record:${await sha256Hex(text)}`;
+    const keyOf = (index: IndexHead | null) => renderedKey(c.env.CF_VERSION_METADATA.id, url, index ? `${indexVersion(index).revision}:${copy}` : copy!, mediaType);
+    if (copy !== null) {
+      const cached = await lookUpRendered(keyOf(head));
+      if (cached) {
+        const validators = validatorsFrom(cached.headers);
+        return isFresh(c, validators) ? c.body(null, 304, validators) : servedFromCache(cached);
+      }
     }
-    const stored = await readEvent(c.env.EVENTS, routeRecordId(c));
+    const stored = text === null ? null : storedEvent(text, id);
     const served = stored ? { record: stored.record, text: JSON.stringify(withDateInterval(stored.record)) } : null;
     c.set('record', served);
     const record: DataVersion = { revision: `record:${served ? await sha256Hex(served.text) : 'none'}`, updatedAt: stored?.record.updated_at ?? null };
-    const scope: ScopeOf = withIndex.includes(mediaType) ? (dataset) => ({ revision: `${record.revision}:${dataset.revision}`, updatedAt: later(record.updatedAt, dataset.updatedAt) }) : () => record;
-    const validators = await validatorsOf(await scope(indexVersion(head)), mediaType, url);
+    const withDataset = (dataset: DataVersion): DataVersion => ({ revision: `${record.revision}:${dataset.revision}`, updatedAt: later(record.updatedAt, dataset.updatedAt) });
+    const validators = await validatorsOf(head ? withDataset(indexVersion(head)) : record, mediaType, url);
     // Only a record that exists can be current: `If-None-Match: *` for a missing one gets its 404 or 410.
     if (served && isFresh(c, validators)) return c.body(null, 304, validators);
     await next();
-    await sendAndKeep(c, { head, validators, scope, lifetimeSeconds: RECORD_BODY_LIFETIME_SECONDS });
+    if (c.res.status !== 200 || copy === null) return;
+    // A page is sent with the validators of the manifest it read related and nearby records from.
+    const builtFrom = head ? (c.get('manifest') ?? head) : null;
+    const sent = builtFrom && indexVersion(builtFrom).revision !== indexVersion(head!).revision ? await validatorsOf(withDataset(indexVersion(builtFrom)), mediaType, url) : validators;
+    setAll(c.res.headers, sent);
+    keepRendered(c.executionCtx, keyOf(builtFrom), c.res, RECORD_BODY_LIFETIME_SECONDS);
   };
 }
 
@@ -221,13 +235,14 @@ type Validators = Record<string, string>;
 /**
  * After the handler of a cached read: a 200 gets the validators of the index
  * revision its body was built from (the manifest `readIndex` used, else the
- * head read before) and is cached under that revision.
+ * head the handler kept, e.g. a fresher one `/stats` moved to, else the head
+ * read before) and is cached under that revision.
  */
 async function sendAndKeep(c: Context<ReadEnv>, { head, validators, scope, lifetimeSeconds }: { head: IndexHead; validators: Validators; scope: ScopeOf; lifetimeSeconds: number }): Promise<void> {
   if (c.res.status !== 200) return;
   const url = new URL(c.req.url);
   const mediaType = mediaTypeOf(c);
-  const builtFrom = indexVersion(c.get('manifest') ?? head);
+  const builtFrom = indexVersion(c.get('manifest') ?? c.get('head') ?? head);
   const served = builtFrom.revision === indexVersion(head).revision ? validators : await validatorsOf(await scope(builtFrom), mediaType, url);
   setAll(c.res.headers, served);
   keepRendered(c.executionCtx, renderedKey(c.env.CF_VERSION_METADATA.id, url, builtFrom.revision, mediaType), c.res, lifetimeSeconds);

@@ -21,7 +21,7 @@ import { CSV_MEDIA_TYPE } from '../domain/csv.ts';
 import { FEED_FORMAT_NAMES, FEED_FORMATS, FEED_MEDIA_TYPES, FEED_PATHS, JSON_FEED_VERSION } from '../domain/feed.ts';
 import { GEOJSON_MEDIA_TYPE } from '../domain/geojson.ts';
 import { COMPONENT_SCHEMAS_PATH, jsonSchemaConverter, objectEntries, type AnySchema } from '../domain/json-schema.ts';
-import { EventQuerySchema, FeedQuerySchema, FilterQuerySchema, TallyQuerySchema } from '../domain/query.ts';
+import { EventQuerySchema, FeedQuerySchema, FilterQuerySchema, StatsQuerySchema, TallyQuerySchema } from '../domain/query.ts';
 import { MAX_REPLAY_WINDOW_DAYS, MAX_REPLAYS_UNDER_WAY, replayRequestSchema } from '../domain/replay.ts';
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS, RotateSecretSchema } from '../domain/subscriber-credentials.ts';
 import { SUBSCRIBABLE_EVENT_TYPES, SubscriptionInputSchema } from '../domain/subscription.ts';
@@ -303,8 +303,13 @@ function operations(): Record<string, Operation> {
       tags: ['stats'],
       summary: 'Counts by month, type, country and actor',
       description: described('GET /stats'),
-      parameters: parametersOf(FilterQuerySchema, 'query'),
-      responses: { '200': ok('Stats over every matching record', { type: 'object', properties: { data: { type: 'object' } }, required: ['data'] }), '400': response('InvalidParameter'), ...READ_RESPONSES },
+      parameters: parametersOf(StatsQuerySchema, 'query'),
+      responses: {
+        '200': ok('Stats over every matching record; with q, bbox or cursor, over the records of the index chunks scanned, partial (with next_cursor) when more remain', {
+          type: 'object',
+          properties: { data: { type: 'object' }, partial: { type: 'boolean' }, next_cursor: { type: ['string', 'null'] } },
+          required: ['data'],
+        }), '400': response('InvalidParameter'), ...READ_RESPONSES },
     },
     'GET /tallies': {
       tags: ['tallies'],
@@ -541,7 +546,7 @@ function operations(): Record<string, Operation> {
     'GET /admin/status': {
       tags: ['admin'],
       summary: 'Dataset, publishing, outbox and quarantine state',
-      description: 'dataset { epoch, revision, records }, publish (published_revision, up_to_date, keys queued, KV puts, deletes and failures, next attempt), outbox { fanout, pending, unconfirmed }, reconciliation { pass_under_way }, quarantine { count }.',
+      description: 'dataset { epoch, revision, records }, publish (published_revision, up_to_date, keys queued, KV puts, deletes and failures, next attempt), outbox { fanout, pending, unconfirmed }, reconciliation { pass_under_way }, quarantine { count }, stats { built }.',
       security: [{ adminToken: [] }],
       responses: { '200': ok('Status', { type: 'object', required: ['dataset', 'publish', 'outbox', 'reconciliation', 'quarantine'] }), ...ADMIN_RESPONSES },
     },

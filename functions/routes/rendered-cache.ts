@@ -18,7 +18,7 @@
 
 /** How long a body built from the index is kept: it never changes for its key, so this only bounds what the cache holds. */
 export const INDEX_BODY_LIFETIME_SECONDS = 86_400;
-/** How long a `/events/:id` body is kept: as long as KV may serve a stale copy of the `event:<id>` it was read from. */
+/** How long a `/events/:id` body or an `order=updated` list is kept: they show `event:<id>` copies their keys do not all name (a page's related records, a list's records), which KV may serve stale this long. */
 export const RECORD_BODY_LIFETIME_SECONDS = 60;
 /** The path under the request's own origin where cache keys live (never a route). */
 const KEY_PREFIX = '/.rendered';

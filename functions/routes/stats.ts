@@ -1,17 +1,48 @@
 /**
  * `GET /stats`: counts and casualty sums by month, type, country and actor
  * over every record matching the `/events` filters, for dashboard charts.
+ *
+ * Filters on dates, type, country, precision, actors, weapons and casualties
+ * are answered exactly from the aggregates kept at write time
+ * (domain/stats-cells.ts), named by the index head: a few KV reads whatever
+ * the size of the dataset. `q` and `bbox` look at what no aggregate keeps
+ * (text, coordinates): they are answered from a scan of at most
+ * MAX_STATS_SCAN_CHUNKS index chunks, newest first, with `partial: true`
+ * and a `next_cursor` when chunks remain; the same request with `cursor`
+ * gives the stats of the next records, and the sum of the parts is the
+ * whole. Until the aggregates of a store published before them are built,
+ * every request scans the index, as before.
  */
 import { vValidator } from '@hono/valibot-validator';
-import { Hono } from 'hono';
-import { FilterQuerySchema } from '../domain/query.ts';
-import { summarize } from '../domain/stats.ts';
-import { scanEntries } from '../store/events-store.ts';
+import { Hono, type Context } from 'hono';
+import { encodeCursor, StatsQuerySchema, type EventFilter } from '../domain/query.ts';
+import { summarize, type EventStats } from '../domain/stats.ts';
+import { HEAD_KEY } from '../domain/layout.ts';
+import { StaleIndexError, readHead, readStats, scanAllEntries, scanEntries, withFreshHead } from '../store/events-store.ts';
 import { indexRead, readIndex } from './conditional.ts';
 import type { ReadEnv } from './read-env.ts';
 import { validationHook } from './errors.ts';
 
-/** Route `GET /stats`, as `{ data: EventStats }`. */
-export const statsRoutes = new Hono<ReadEnv>().get('/', vValidator('query', FilterQuerySchema, validationHook()), indexRead(), async (c) =>
-  c.json({ data: summarize(await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, c.req.valid('query'), manifest))) }),
-);
+/**
+ * The stats of the records matching `filter` (without `q` and `bbox`): from
+ * the aggregates the index head names (moving to a fresher head once if this
+ * location cannot read them yet, and keeping the head used for the body's
+ * validators), or, before they are built, from a scan of the whole index.
+ * Placed after `indexRead`.
+ */
+export async function matchingStats(c: Context<ReadEnv>, filter: EventFilter): Promise<EventStats> {
+  const kv = c.env.EVENTS;
+  const head = c.get('head') ?? (await readHead(kv));
+  if (head.stats === undefined) return summarize(await readIndex(c, (manifest) => scanAllEntries(kv, filter, manifest)));
+  const { value, head: used } = await withFreshHead(kv, head, (named) => (named.stats ? readStats(kv, named.stats, filter) : Promise.reject(new StaleIndexError(HEAD_KEY))));
+  c.set('head', used);
+  return value;
+}
+
+/** Route `GET /stats`, as `{ data: EventStats }` (with `partial` and `next_cursor` when scanned: `q`, `bbox`, `cursor`). */
+export const statsRoutes = new Hono<ReadEnv>().get('/', vValidator('query', StatsQuerySchema, validationHook()), indexRead(), async (c) => {
+  const { cursor, ...filter } = c.req.valid('query');
+  if (cursor === undefined && filter.q === undefined && filter.bbox === undefined) return c.json({ data: await matchingStats(c, filter) });
+  const scan = await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, filter, cursor ?? null, manifest));
+  return c.json({ data: summarize(scan.entries), partial: scan.next !== null, next_cursor: scan.next === null ? null : encodeCursor(scan.next) });
+});

@@ -20,6 +20,7 @@ import { payloadKey, type DeadLetter, type DeliveryMessage } from '../domain/del
 import { sha256Hex } from '../domain/digest.ts';
 import type { ReplayRequest } from '../domain/replay.ts';
 import type { EventInput, Tally } from '../domain/schema.ts';
+import { STATS_KEY_PREFIX } from '../domain/stats-cells.ts';
 import type { SubscriptionInput } from '../domain/subscription.ts';
 import { buildEnvelope, webhookMessageId } from '../domain/webhook-signing.ts';
 import { AlertFanout, FANOUT_SCHEMA, HELD_REASON } from './alert-fanout.ts';
@@ -31,6 +32,7 @@ import { META_SCHEMA, readMeta, writeMeta } from './meta-table.ts';
 import { PUBLISH_SCHEMA, Publisher, type PublishStatus } from './publisher.ts';
 import { RECONCILE_SCHEMA, Reconciler, type QuarantineEntry } from './reconciler.ts';
 import { REPLAY_SCHEMA, ReplayTable, type ReplayStart, type ReplayStatus } from './replay.ts';
+import { STATS_SCHEMA, StatsTable } from './stats-table.ts';
 import { SUBSCRIPTIONS_SCHEMA, SubscriptionsTable, type DeadLetterSummary, type DeliveryAttempt, type DeliveryTarget, type Subscription, type SubscriptionCredentials } from './subscriptions-table.ts';
 import type { AttemptVerdict } from '../domain/delivery-policy.ts';
 import { WEBSUB_SCHEMA, WebSubTable, type CapProblem, type VerifiedSubscription, type WebSubReport, type WebSubSubscription, type WebSubTarget } from './websub-table.ts';
@@ -97,6 +99,8 @@ export interface CoordinatorStatus {
   outbox: { fanout: number; pending: number; unconfirmed: number };
   reconciliation: { pass_under_way: boolean };
   quarantine: { count: number };
+  /** `built`: every record is in the `/stats` aggregates (until then `/stats` scans the index). */
+  stats: { built: boolean };
 }
 
 /** The bindings the Coordinator uses (a part of the Worker's `Env`, functions/env.ts). */
@@ -110,6 +114,7 @@ export interface CoordinatorBindings {
 /** The Coordinator Durable Object; one instance, named "main". */
 export class Coordinator extends DurableObject<CoordinatorBindings> {
   private readonly dataset: DatasetTable;
+  private readonly stats: StatsTable;
   private readonly changes: ChangeLog;
   private readonly publisher: Publisher;
   private readonly outbox: AlertOutbox;
@@ -123,11 +128,12 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
   constructor(ctx: DurableObjectState, env: CoordinatorBindings) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...CHANGE_LOG_SCHEMA, ...PUBLISH_SCHEMA, ...FANOUT_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA, ...WEBSUB_SCHEMA, ...REPLAY_SCHEMA]) sql.exec(statement);
+    for (const statement of [...META_SCHEMA, ...DATASET_SCHEMA, ...CHANGE_LOG_SCHEMA, ...PUBLISH_SCHEMA, ...FANOUT_SCHEMA, ...OUTBOX_SCHEMA, ...SUBSCRIPTIONS_SCHEMA, ...RECONCILE_SCHEMA, ...WEBSUB_SCHEMA, ...REPLAY_SCHEMA, ...STATS_SCHEMA]) sql.exec(statement);
     // Tables of the design before SQLite held the truth.
     sql.exec('DROP TABLE IF EXISTS journal');
     sql.exec('DROP TABLE IF EXISTS ledger');
-    this.dataset = new DatasetTable(sql);
+    this.stats = new StatsTable(sql);
+    this.dataset = new DatasetTable(sql, this.stats);
     this.changes = new ChangeLog(sql, () => this.dataset.epoch());
     this.publisher = new Publisher(sql, env.EVENTS, (key) => this.publishedValue(key));
     ctx.storage.transactionSync(() => this.changes.backfill(this.publisher));
@@ -202,10 +208,11 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     return report;
   }
 
-  /** Publishes a slice, sends the outbox, continues reconciliation, and sets the next alarm. */
+  /** Publishes a slice, builds a slice of the stats aggregates (once), sends the outbox, continues reconciliation, and sets the next alarm. */
   override async alarm(): Promise<void> {
     await this.exclusive(async () => {
       await this.publisher.run(Date.now());
+      if (!this.stats.ready()) this.ctx.storage.transactionSync(() => this.dataset.buildStatsSlice(this.publisher, Date.now()));
       if (this.fanout.pending() > 0) await this.fanout.expand(this.ctx.storage, new Date().toISOString());
       if (this.websub.pending() > 0) await this.websub.expand(this.ctx.storage, new Date().toISOString());
       const replayAt = this.replays.nextRunAt(Date.now());
@@ -237,6 +244,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
       outbox: { fanout: this.fanout.pending() + this.websub.pending() + this.replays.pending(), pending: this.outbox.size(), unconfirmed: this.outbox.unconfirmed() },
       reconciliation: { pass_under_way: this.reconciler.passUnderWay() },
       quarantine: { count: this.reconciler.quarantineCount() },
+      stats: { built: this.stats.ready() },
     };
   }
 
@@ -550,6 +558,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     if (key === MANIFEST_KEY) return this.dataset.manifestText();
     if (key === HEAD_KEY) return this.dataset.headText();
     if (key.startsWith(CHANGES_KEY_PREFIX)) return this.changes.publishedValue(key);
+    if (key.startsWith(STATS_KEY_PREFIX)) return this.stats.publishedValue(key);
     if (key.startsWith(CHUNK_KEY_PREFIX) || key.startsWith(SEGMENT_KEY_PREFIX)) return this.dataset.indexNodeText(key);
     if (key.startsWith(EVENT_VERSION_KEY_PREFIX)) {
       const [id, revision] = key.slice(EVENT_VERSION_KEY_PREFIX.length).split(':');
@@ -559,10 +568,10 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     return null;
   }
 
-  /** Sets the alarm to the earliest moment publishing, the outbox or reconciliation has work. */
+  /** Sets the alarm to the earliest moment publishing, the outbox, reconciliation or the stats build has work. */
   private async rearm(): Promise<void> {
     const nowMs = Date.now();
-    const times = [this.publisher.nextRunAt(nowMs), this.fanout.pending() > 0 || this.websub.pending() > 0 ? nowMs : null, this.websub.nextExpiryAt(), this.replays.nextRunAt(nowMs), this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs)].filter((time): time is number => time !== null);
+    const times = [this.publisher.nextRunAt(nowMs), this.fanout.pending() > 0 || this.websub.pending() > 0 ? nowMs : null, this.websub.nextExpiryAt(), this.replays.nextRunAt(nowMs), this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs), this.stats.ready() ? null : nowMs].filter((time): time is number => time !== null);
     if (times.length === 0) return;
     const wanted = Math.min(...times);
     const current = await this.ctx.storage.getAlarm();

@@ -29,6 +29,7 @@ import type { Event, EventInput } from '../domain/schema.ts';
 import { readMeta, writeMeta } from './meta-table.ts';
 import type { ChangeLog } from './change-log.ts';
 import type { Publisher } from './publisher.ts';
+import type { StatsChange, StatsTable } from './stats-table.ts';
 
 /** The tables this module keeps. */
 export const DATASET_SCHEMA = [
@@ -65,7 +66,10 @@ export interface WritePlan {
 
 /** The records, index and manifest of the dataset. */
 export class DatasetTable {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly stats: StatsTable,
+  ) {}
 
   /** A random id of this storage, created once: revisions and chunk keys are unique within it. */
   epoch(): string {
@@ -93,9 +97,7 @@ export class DatasetTable {
     const text = readMeta(this.sql, 'manifest');
     const stored = text ? (JSON.parse(text) as Manifest) : null;
     if (stored?.format !== 2) return;
-    const index = segmentFlatIndex(stored, this.shape());
-    this.storeIndex(index, publisher);
-    publisher.enqueue(MANIFEST_KEY);
+    this.storeIndex(segmentFlatIndex(stored, this.shape()), publisher);
   }
 
   /** The shape the index is kept in: the default, or what a test stored in `meta` under `index_shape` to see many levels with few records. */
@@ -229,7 +231,7 @@ export class DatasetTable {
     publisher.remove(eventKey(id));
     const text = JSON.stringify(tombstone);
     publisher.enqueue(tombstoneKey(id), text);
-    this.applyIndex(index, publisher, nowMs);
+    this.applyIndex(index, [{ id, entry: null }], publisher, nowMs);
     changes.append([{ kind: 'retracted', recordId: id, revision: tombstone.revision, at: tombstone.retracted_at, body: text }], publisher);
     return { tombstone, lastVersion: current, already: false };
   }
@@ -242,6 +244,7 @@ export class DatasetTable {
    */
   apply(plan: WritePlan, publisher: Publisher, changes: ChangeLog, nowMs: number, changedAt: string): void {
     if (!plan.index) return;
+    this.stats.readyIfEmpty(this.count());
     for (const { result, text, digest } of plan.changed) {
       const { record, previous, restored } = result;
       if (restored) {
@@ -260,7 +263,7 @@ export class DatasetTable {
       publisher.enqueue(eventVersionKey(record.id, record.revision));
       publisher.enqueue(eventKey(record.id));
     }
-    this.applyIndex(plan.index, publisher, nowMs);
+    this.applyIndex(plan.index, plan.changed.map(({ result }) => ({ id: result.record.id, entry: toIndexEntry(result.record) })), publisher, nowMs);
     changes.append(
       plan.changed.map(({ result, text }) => ({ kind: result.change === 'created' ? 'created' : 'updated', recordId: result.record.id, revision: result.record.revision, at: changedAt, body: text })),
       publisher,
@@ -274,14 +277,19 @@ export class DatasetTable {
     return { record, change: 'updated', previous: null, restored: tombstone };
   }
 
-  /** Stores an index revision (its nodes and manifest) and queues it with its head; the nodes it replaces are retired. */
-  private applyIndex(index: IndexWrite, publisher: Publisher, nowMs: number): void {
+  /**
+   * Stores an index revision (its nodes, its stats aggregates changed by
+   * `changes`, and its manifest, which names their directory once they are
+   * built) and queues it with its head; the nodes it replaces are retired.
+   */
+  private applyIndex(index: IndexWrite, changes: readonly StatsChange[], publisher: Publisher, nowMs: number): void {
+    const statsKey = this.stats.apply(changes, index.manifest.epoch, index.manifest.revision, publisher, nowMs);
+    if (statsKey !== null) index.manifest.stats = statsKey;
     for (const key of index.replaced) {
       this.sql.exec(key.startsWith(CHUNK_KEY_PREFIX) ? 'DELETE FROM chunks WHERE key = ?' : 'DELETE FROM segments WHERE key = ?', key);
       publisher.retire(key, nowMs);
     }
     this.storeIndex(index, publisher);
-    publisher.enqueue(MANIFEST_KEY);
     publisher.enqueue(HEAD_KEY);
   }
 
@@ -295,6 +303,32 @@ export class DatasetTable {
       this.sql.exec('INSERT INTO segments (key, children) VALUES (?, ?)', key, JSON.stringify(children));
       publisher.enqueue(key);
     }
-    writeMeta(this.sql, 'manifest', JSON.stringify(index.manifest));
+    this.storeManifest(index.manifest, publisher);
+  }
+
+  /** Stores `manifest` as the current one and queues it (not its head). */
+  private storeManifest(manifest: SegmentedManifest, publisher: Publisher): void {
+    writeMeta(this.sql, 'manifest', JSON.stringify(manifest));
+    publisher.enqueue(MANIFEST_KEY);
+  }
+
+  /**
+   * Runs one slice of the build of the stats aggregates for records stored
+   * before they existed (StatsTable.buildSlice); when it is the last, makes
+   * a new index revision whose manifest names their directory. True while
+   * slices remain. Call inside a storage transaction.
+   */
+  buildStatsSlice(publisher: Publisher, nowMs: number): boolean {
+    const manifest = this.manifest();
+    const records = (after: string, limit: number) =>
+      this.sql
+        .exec<{ id: string; body: string }>('SELECT id, body FROM records WHERE id > ? ORDER BY id LIMIT ?', after, limit)
+        .toArray()
+        .map(({ id, body }) => ({ id, entry: toIndexEntry(JSON.parse(body) as Event) }));
+    const revision = manifest.revision + 1;
+    if (!this.stats.buildSlice(records, manifest.epoch, revision, publisher, nowMs)) return true;
+    this.storeManifest({ ...manifest, revision, stats: this.stats.directoryKey()! }, publisher);
+    publisher.enqueue(HEAD_KEY);
+    return false;
   }
 }

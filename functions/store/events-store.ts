@@ -1,10 +1,11 @@
 /**
  * Reading the published copy in KV: the index head, the manifest, index
  * segments and chunks (walked from the manifest down, reading only the
- * segments whose range and days meet the query, in order), record versions, the latest record under `event:<id>`,
- * tombstones, the change log's pages and the tallies. The
- * namespace is passed in; the layout is described in domain/layout.ts. Only
- * the Coordinator writes these keys (store/publisher.ts).
+ * segments whose range and days meet the query, in order), record versions,
+ * the `/stats` aggregates, the latest record under `event:<id>`, tombstones,
+ * the change log's pages and the tallies. The namespace is passed in; the
+ * layout is described in domain/layout.ts. Only the Coordinator writes these
+ * keys (store/publisher.ts).
  *
  * KV is eventually consistent: a reader may hold a manifest older or newer
  * than the chunks and record versions its location can see. A key the
@@ -14,6 +15,8 @@
  */
 import { CHANGES_HEAD_KEY, CHANGES_PAGE_SIZE, changesPageKey, pageOfSeq, tombstoneKey, type ChangeEntry, type ChangesCursor, type ChangesHead, type PublishedChange, type Tombstone } from '../domain/change-feed.ts';
 import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, rootOf, toIndexEntry, type ChunkRef, type IndexEntry, type IndexHead, type IndexRef, type Manifest } from '../domain/layout.ts';
+import { monthsToRefine, statsFromCells, yearsInRange, type Cell, type StatsDirectory, type StatsYear } from '../domain/stats-cells.ts';
+import type { EventStats } from '../domain/stats.ts';
 import { MAX_CHUNKS_PER_PAGE, MAX_SEGMENTS_PER_PAGE, encodeCursor, keyRange, matchesFilter, refsInRange, selectEntries, updatedCursor, type EventFilter, type KeyRange } from '../domain/query.ts';
 import type { Event, Tally } from '../domain/schema.ts';
 import { parseStoredRecord } from '../domain/stored-record.ts';
@@ -54,12 +57,14 @@ export async function readManifest(kv: KVNamespace, fresh = false): Promise<Mani
 }
 
 /**
- * Reads the index head (what validators and `/healthz` need, of fixed size).
+ * Reads the index head (what validators and `/healthz` need, of fixed size),
+ * with the shortest cache time when `fresh`.
  * Where none can be read yet (a store published before heads existed, or a
  * location still caching "not found"), the head of the manifest.
  */
-export async function readHead(kv: KVNamespace): Promise<IndexHead> {
-  return (await kv.get<IndexHead>(HEAD_KEY, 'json')) ?? headOf(await readManifest(kv));
+export async function readHead(kv: KVNamespace, fresh = false): Promise<IndexHead> {
+  const head = fresh ? await kv.get<IndexHead>(HEAD_KEY, { type: 'json', cacheTtl: SHORTEST_CACHE_TTL_SECONDS }) : await kv.get<IndexHead>(HEAD_KEY, 'json');
+  return head ?? headOf(await readManifest(kv, fresh));
 }
 
 /**
@@ -76,6 +81,23 @@ export async function withFreshManifest<T>(kv: KVNamespace, manifest: Manifest, 
     const fresh = await readManifest(kv, true);
     if (fresh.epoch === manifest.epoch && fresh.revision === manifest.revision) throw error;
     return { value: await read(fresh), manifest: fresh };
+  }
+}
+
+/**
+ * Runs `read` against `head`; when it meets a key the head names but KV does
+ * not serve, re-reads the head once with the shortest cache time and runs
+ * `read` again against a newer one. Returns the result and the head it was
+ * built from; throws `StaleIndexError` when that does not help.
+ */
+export async function withFreshHead<T>(kv: KVNamespace, head: IndexHead, read: (head: IndexHead) => Promise<T>): Promise<{ value: T; head: IndexHead }> {
+  try {
+    return { value: await read(head), head };
+  } catch (error) {
+    if (!(error instanceof StaleIndexError)) throw error;
+    const fresh = await readHead(kv, true);
+    if (fresh.epoch === head.epoch && fresh.revision === head.revision) throw error;
+    return { value: await read(fresh), head: fresh };
   }
 }
 
@@ -158,8 +180,15 @@ export interface StoredEvent {
 
 /** Reads the latest version of one record; null when there is none or the stored value is not a valid record of that id (never served). */
 export async function readEvent(kv: KVNamespace, id: string): Promise<StoredEvent | null> {
-  const text = await kv.get(eventKey(id), 'text');
-  if (text === null) return null;
+  const text = await readEventText(kv, id);
+  return text === null ? null : storedEvent(text, id);
+}
+
+/** The text KV holds under `event:<id>` (not validated yet: see `storedEvent`); null when there is none. */
+export const readEventText = (kv: KVNamespace, id: string): Promise<string | null> => kv.get(eventKey(id), 'text');
+
+/** The record in a text read from `event:<id>`; null when it is not a valid record of that id (never served). */
+export function storedEvent(text: string, id: string): StoredEvent | null {
   const stored = parseStoredRecord(text, id);
   if (stored.ok) return { record: stored.record, text };
   console.warn('not serving an invalid value under', `${EVENT_KEY_PREFIX}${id}`, '-', stored.problem);
@@ -167,23 +196,29 @@ export async function readEvent(kv: KVNamespace, id: string): Promise<StoredEven
 }
 
 /**
- * Reads the record versions that index entries name, in entry order, with
- * bulk reads (at most six at once). Versions are written only by the
- * Coordinator and never change, so they are parsed, not validated again.
+ * Reads the record versions that index entries name, in entry order.
+ * Versions are written only by the Coordinator and never change, so they
+ * are parsed, not validated again.
  */
-async function readVersions(kv: KVNamespace, entries: readonly IndexEntry[]): Promise<Event[]> {
-  const keys = entries.map((entry) => eventVersionKey(entry.id, entry.rev));
+const readVersions = (kv: KVNamespace, entries: readonly IndexEntry[]): Promise<Event[]> => readImmutable<Event>(kv, entries.map((entry) => eventVersionKey(entry.id, entry.rev)));
+
+/**
+ * Reads keys that never change once named (record versions, stats
+ * aggregates), in order, with bulk reads of BULK_GET_MAX keys (at most six
+ * at once); a key not served raises `StaleIndexError`.
+ */
+async function readImmutable<T>(kv: KVNamespace, keys: readonly string[]): Promise<T[]> {
   const batches: string[][] = [];
   for (let start = 0; start < keys.length; start += BULK_GET_MAX) batches.push(keys.slice(start, start + BULK_GET_MAX));
-  const found = new Map<string, Event>();
-  for (const outcome of await settleLimited(batches, (batch) => kv.get<Event>(batch, { type: 'json', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS }))) {
+  const found = new Map<string, T>();
+  for (const outcome of await settleLimited(batches, (batch) => kv.get<T>(batch, { type: 'json', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS }))) {
     if (outcome.status === 'rejected') throw outcome.reason;
-    for (const [key, record] of outcome.value) if (record) found.set(key, record);
+    for (const [key, value] of outcome.value) if (value !== null) found.set(key, value);
   }
   return keys.map((key) => {
-    const record = found.get(key);
-    if (!record) throw new StaleIndexError(key);
-    return record;
+    const value = found.get(key);
+    if (value === undefined) throw new StaleIndexError(key);
+    return value;
   });
 }
 
@@ -234,18 +269,65 @@ export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: n
   return { events: await readVersions(kv, picked), nextCursor, manifest };
 }
 
+/** Most index chunks one `/stats` request scans for what the aggregates cannot answer (`q`, `bbox`, a cursor). */
+export const MAX_STATS_SCAN_CHUNKS = 16;
+
+/**
+ * The index entries matching `filter` after the sort key `after` (from the
+ * newest when null), newest first, from at most MAX_STATS_SCAN_CHUNKS chunks
+ * in the filter's date range, reached through the segments on the way (one
+ * per level and at most MAX_SEGMENTS_PER_PAGE more; chunks read at most six
+ * at once, never a record); `next` is the sort key to continue after when
+ * the scan stopped before the end of the range, else null.
+ */
+export async function scanEntries(kv: KVNamespace, filter: EventFilter, after: string | null, manifest: Manifest): Promise<{ entries: IndexEntry[]; next: string | null }> {
+  const range = keyRange(after, filter);
+  const walk = new ChunkWalk(kv, manifest, range, rootOf(manifest).level + MAX_SEGMENTS_PER_PAGE);
+  const scanned: ChunkRef[] = [];
+  let next = await walk.next();
+  while (next !== null && next !== 'budget' && scanned.length < MAX_STATS_SCAN_CHUNKS) {
+    scanned.push(next);
+    next = await walk.next();
+  }
+  const outcomes = await settleLimited(scanned, (ref) => readNode<IndexEntry>(kv, ref.key));
+  const entries = outcomes.flatMap((outcome) => {
+    if (outcome.status === 'rejected') throw outcome.reason;
+    return selectEntries(outcome.value, range, filter);
+  });
+  if (next === null) return { entries, next: null };
+  // The further of the two points the scan covered everything down to (as in queryEvents).
+  const stoppedAt = [scanned.at(-1)?.last ?? null, walk.passed].filter((key): key is string => key !== null).sort()[0];
+  return { entries, next: stoppedAt ?? null };
+}
+
 /**
  * Every index entry matching `filter`, newest first, for aggregates over a
- * whole result set such as `/stats`: the segments and chunks in the filter's
- * date range (at most six reads at once), but no record.
+ * whole result set (`/stats` and `/actors` before the aggregates are built):
+ * the segments and chunks in the filter's date range (at most six reads at
+ * once), but no record. It grows with the dataset.
  */
-export async function scanEntries(kv: KVNamespace, filter: EventFilter, manifest: Manifest): Promise<IndexEntry[]> {
+export async function scanAllEntries(kv: KVNamespace, filter: EventFilter, manifest: Manifest): Promise<IndexEntry[]> {
   const range = keyRange(null, filter);
   const outcomes = await settleLimited(await chunkRefsInRange(kv, manifest, range), (ref) => readNode<IndexEntry>(kv, ref.key));
   return outcomes.flatMap((outcome) => {
     if (outcome.status === 'rejected') throw outcome.reason;
     return selectEntries(outcome.value, range, filter);
   });
+}
+
+/**
+ * The stats of the records matching `filter` (without `q` and `bbox`) from
+ * the aggregates whose directory is `directoryKey` (domain/stats-cells.ts):
+ * the directory, the years in range (bulk reads of 100) and the fine cells
+ * of at most two months, whatever the number of records.
+ */
+export async function readStats(kv: KVNamespace, directoryKey: string, filter: EventFilter): Promise<EventStats> {
+  const [directory] = await readImmutable<StatsDirectory>(kv, [directoryKey]);
+  const years = await readImmutable<StatsYear>(kv, yearsInRange(directory!, filter).map(([, key]) => key));
+  const months = monthsToRefine(years, filter);
+  const monthKeys = new Map(years.flatMap((year) => Object.entries(year.months)));
+  const fine = await readImmutable<Cell[]>(kv, months.map((month) => monthKeys.get(month)!));
+  return statsFromCells(years, new Map(months.map((month, index) => [month, fine[index]!])), filter);
 }
 
 /** Reads the published tallies; null before any were published. */

@@ -356,7 +356,8 @@ async function show(filter) {
     showCounts(stats.data);
     showList(events);
     showFollowLinks(filter);
-    status.textContent = `${events.length} ${events.length === 1 ? 'record' : 'records'}${truncated ? ` (the first ${events.length}; narrow the filter to see the rest)` : ''}.`;
+    const partial = stats.partial ? ' The timeline and counts cover only the newest records a text or map search scans in one request (/stats gives the rest with next_cursor).' : '';
+    status.textContent = `${events.length} ${events.length === 1 ? 'record' : 'records'}${truncated ? ` (the first ${events.length}; narrow the filter to see the rest)` : ''}.${partial}`;
   } catch (error) {
     if (controller.signal.aborted) return;
     status.textContent = '';

@@ -1,7 +1,7 @@
 /**
  * Read latency at one dataset size: repeated rounds of sequential requests
- * for an unfiltered page of 50, a page of 500, a sparse filter and a deep
- * cursor in the middle of the dataset.
+ * for an unfiltered page of 50, a page of 500, a sparse filter, a deep
+ * cursor in the middle of the dataset and `/stats` of the sparse filter.
  */
 import { syntheticRecord } from './records.ts';
 import { percentile, summarize, type Summary } from './stats.ts';
@@ -49,6 +49,7 @@ export async function measureReads(base: string, middle: number, requests: numbe
     'page of 500': '/events?limit=500',
     'filtered (SY strikes)': '/events?country=SY&type=strike&limit=50',
     'deep cursor (middle)': `/events?limit=50&cursor=${cursor}`,
+    'stats (SY strikes)': '/stats?country=SY&type=strike',
   };
   const rounds = new Map<string, { p50: number; p95: number }[]>(Object.keys(queries).map((query) => [query, []]));
   for (let repeat = 0; repeat < repeats; repeat++) {
