@@ -68,37 +68,32 @@ export async function readHead(kv: KVNamespace, fresh = false): Promise<IndexHea
 }
 
 /**
- * Runs `read` against `manifest`; when it meets a key the manifest names but
- * KV does not serve, re-reads the manifest once with the shortest cache time
- * and runs `read` again against a newer one. Returns the result and the
- * manifest it was built from; throws `StaleIndexError` when that does not help.
+ * Runs `read` against `version` (a manifest or a head); when it meets a key
+ * that version names but KV does not serve, reads the version again with
+ * `reread` (the shortest cache time) and runs `read` once more against a
+ * newer one. Throws `StaleIndexError` when that does not help.
  */
-export async function withFreshManifest<T>(kv: KVNamespace, manifest: Manifest, read: (manifest: Manifest) => Promise<T>): Promise<{ value: T; manifest: Manifest }> {
+async function withFresh<V extends { epoch: string; revision: number }, T>(version: V, reread: () => Promise<V>, read: (version: V) => Promise<T>): Promise<{ value: T; version: V }> {
   try {
-    return { value: await read(manifest), manifest };
+    return { value: await read(version), version };
   } catch (error) {
     if (!(error instanceof StaleIndexError)) throw error;
-    const fresh = await readManifest(kv, true);
-    if (fresh.epoch === manifest.epoch && fresh.revision === manifest.revision) throw error;
-    return { value: await read(fresh), manifest: fresh };
+    const fresh = await reread();
+    if (fresh.epoch === version.epoch && fresh.revision === version.revision) throw error;
+    return { value: await read(fresh), version: fresh };
   }
 }
 
-/**
- * Runs `read` against `head`; when it meets a key the head names but KV does
- * not serve, re-reads the head once with the shortest cache time and runs
- * `read` again against a newer one. Returns the result and the head it was
- * built from; throws `StaleIndexError` when that does not help.
- */
+/** Runs `read` against `manifest`, once more against a fresh manifest when a key it names is missing (see `withFresh`); the result and the manifest it was built from. */
+export async function withFreshManifest<T>(kv: KVNamespace, manifest: Manifest, read: (manifest: Manifest) => Promise<T>): Promise<{ value: T; manifest: Manifest }> {
+  const { value, version } = await withFresh(manifest, () => readManifest(kv, true), read);
+  return { value, manifest: version };
+}
+
+/** Runs `read` against `head`, once more against a fresh head when a key it names is missing (see `withFresh`); the result and the head it was built from. */
 export async function withFreshHead<T>(kv: KVNamespace, head: IndexHead, read: (head: IndexHead) => Promise<T>): Promise<{ value: T; head: IndexHead }> {
-  try {
-    return { value: await read(head), head };
-  } catch (error) {
-    if (!(error instanceof StaleIndexError)) throw error;
-    const fresh = await readHead(kv, true);
-    if (fresh.epoch === head.epoch && fresh.revision === head.revision) throw error;
-    return { value: await read(fresh), head: fresh };
-  }
+  const { value, version } = await withFresh(head, () => readHead(kv, true), read);
+  return { value, head: version };
 }
 
 /** Reads an immutable index node (a chunk's entries, a segment's children) the manifest names. */
