@@ -43,7 +43,7 @@ import type { Env } from '../env.ts';
 import { coordinator } from '../store/coordinator-stub.ts';
 import type { DeliveryPlan, DeliveryReport } from '../store/coordinator.ts';
 import type { DeliveryTarget } from '../store/subscriptions-table.ts';
-import { startFairly } from './fair-slots.ts';
+import { settleOrHandOff, startFairly } from './fair-slots.ts';
 
 /** Name of the dead-letter queue (wrangler.toml). */
 export const DEAD_LETTER_QUEUE = 'strikewire-deliveries-dlq';
@@ -220,25 +220,17 @@ export async function deliverBatch(
     });
   }
   const sending = batchSending(env, random, timeoutMs);
-  const inFlight = new Set<Send>();
   const handedOff = new Set<Send>();
   const run = startFairly(sends, (send) => send.target.url, async (send) => {
-    inFlight.add(send);
     const outcome = await deliver(send, sending);
-    inFlight.delete(send);
     // A handed-off message is already acknowledged: only its outcome is still recorded.
     recorder.add(handedOff.has(send) ? { ...outcome, recorded: () => undefined, unrecorded: () => undefined, settled: true } : outcome);
   });
-  let handoffTimer: ReturnType<typeof setTimeout> | undefined;
-  const handoff = new Promise<boolean>((resolve) => {
-    if (ctx) handoffTimer = setTimeout(() => resolve(false), handoffAfterMs);
-  });
-  const finished = await Promise.race([run.settled.then(() => true), handoff]);
-  clearTimeout(handoffTimer);
-  if (!finished && ctx) {
+  const handOff = await settleOrHandOff(run, handoffAfterMs, ctx);
+  if (handOff && ctx) {
     // Not attempted yet: back to the queue, no attempt counted.
-    for (const waiting of run.stop()) waiting.message.retry({ delaySeconds: 1 });
-    for (const send of inFlight) {
+    for (const waiting of handOff.notStarted) waiting.message.retry({ delaySeconds: 1 });
+    for (const send of handOff.inFlight) {
       handedOff.add(send);
       send.message.ack();
     }

@@ -1,7 +1,8 @@
 /**
  * Shares an invocation's few outbound connections fairly between keys (the
  * webhook endpoints of a batch), so one slow key cannot hold every
- * connection while the others' work waits.
+ * connection while the others' work waits; and hands a run off when it
+ * takes too long, so a batch never waits for its slowest endpoint.
  */
 import { MAX_CONNECTIONS } from '../store/limited.ts';
 
@@ -11,6 +12,8 @@ export interface FairRun<T> {
   settled: Promise<void>;
   /** Starts no more items; returns those still waiting (their work never starts). */
   stop(): T[];
+  /** The items whose work has started and not settled yet. */
+  inFlight(): T[];
 }
 
 /**
@@ -24,6 +27,7 @@ export function startFairly<T>(items: readonly T[], keyOf: (item: T) => string, 
   const waiting = [...items];
   const runningByKey = new Map<string, number>();
   const running = (item: T) => runningByKey.get(keyOf(item)) ?? 0;
+  const started = new Set<T>();
   let active = 0;
   let allSettled = (): void => undefined;
   const settled = new Promise<void>((resolve) => (allSettled = resolve));
@@ -35,10 +39,12 @@ export function startFairly<T>(items: readonly T[], keyOf: (item: T) => string, 
       const key = keyOf(item);
       runningByKey.set(key, running(item) + 1);
       active++;
+      started.add(item);
       void Promise.resolve()
         .then(() => work(item))
         .catch((error: unknown) => console.error('fair slot work failed:', error instanceof Error ? error.message : String(error)))
         .finally(() => {
+          started.delete(item);
           runningByKey.set(key, (runningByKey.get(key) ?? 1) - 1);
           active--;
           startNext();
@@ -47,5 +53,29 @@ export function startFairly<T>(items: readonly T[], keyOf: (item: T) => string, 
     if (active === 0 && waiting.length === 0) allSettled();
   };
   startNext();
-  return { settled, stop: () => waiting.splice(0, waiting.length) };
+  return { settled, stop: () => waiting.splice(0, waiting.length), inFlight: () => [...started] };
+}
+
+/** What a run handed off: the items it never started, and those still in flight. */
+export interface HandOff<T> {
+  notStarted: T[];
+  inFlight: T[];
+}
+
+/**
+ * Waits for `run` to settle, but, with an execution context, for at most
+ * `afterMs`: then stops it and returns what it hands off (the caller sends
+ * the items not started back to the queue and lets those in flight finish
+ * under `ctx.waitUntil`). Null when the run settled in time.
+ */
+export async function settleOrHandOff<T>(run: FairRun<T>, afterMs: number, ctx: Pick<ExecutionContext, 'waitUntil'> | undefined): Promise<HandOff<T> | null> {
+  if (!ctx) {
+    await run.settled;
+    return null;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), afterMs)));
+  const settled = await Promise.race([run.settled.then(() => true as const), late]);
+  clearTimeout(timer);
+  return settled ? null : { notStarted: run.stop(), inFlight: run.inFlight() };
 }

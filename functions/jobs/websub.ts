@@ -31,7 +31,7 @@ import { coordinator } from '../store/coordinator-stub.ts';
 import { readHead } from '../store/events-store.ts';
 import type { WebSubReport, WebSubTarget } from '../store/websub-table.ts';
 import { DELIVERY_TIMEOUT_MS, HANDOFF_AFTER_MS, PLATFORM_RETRY_SECONDS, attempt } from './deliver.ts';
-import { startFairly } from './fair-slots.ts';
+import { settleOrHandOff, startFairly } from './fair-slots.ts';
 
 /** Seconds a notification waits for its revision to be published before it is tried again (no attempt counted). */
 const UNPUBLISHED_RETRY_SECONDS = 2;
@@ -137,12 +137,9 @@ export async function deliverWebSub(
   });
   const allowLoopbackHttp = env.ALLOW_LOOPBACK_WEBHOOKS === 'true';
   let finished: WebSubOutcome[] = [];
-  const inFlight = new Set<Message<WebSubMessage>>();
   const handedOff = new Set<Message<WebSubMessage>>();
   const run = startFairly(sends, (message) => plan.targets[message.body.subscription_id]!.callback, async (message) => {
-    inFlight.add(message);
     const outcome = await distribute(message, plan.targets[message.body.subscription_id]!, plan.recorded_attempts[message.body.msg_id]! + 1, { render, random, timeoutMs, allowLoopbackHttp });
-    inFlight.delete(message);
     // A handed-off message is already acknowledged: only its outcome is still recorded.
     finished.push(handedOff.has(message) ? { ...outcome, settle: () => undefined } : outcome);
   });
@@ -159,16 +156,11 @@ export async function deliverWebSub(
     }
     for (const outcome of outcomes) outcome.settle();
   };
-  let handoffTimer: ReturnType<typeof setTimeout> | undefined;
-  const handoff = new Promise<boolean>((resolve) => {
-    if (ctx) handoffTimer = setTimeout(() => resolve(false), handoffAfterMs);
-  });
-  const done = await Promise.race([run.settled.then(() => true), handoff]);
-  clearTimeout(handoffTimer);
-  if (!done && ctx) {
+  const handOff = await settleOrHandOff(run, handoffAfterMs, ctx);
+  if (handOff && ctx) {
     // Not attempted yet: back to the queue, no attempt counted.
-    for (const waiting of run.stop()) waiting.retry({ delaySeconds: 1 });
-    for (const message of inFlight) {
+    for (const waiting of handOff.notStarted) waiting.retry({ delaySeconds: 1 });
+    for (const message of handOff.inFlight) {
       handedOff.add(message);
       message.ack();
     }
