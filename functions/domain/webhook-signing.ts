@@ -99,15 +99,10 @@ function unixSeconds(timestamp: Date | number): number {
 /** The HMAC-SHA256 signing key of a secret. */
 const importSecret = (secret: string): Promise<CryptoKey> => crypto.subtle.importKey('raw', secretKey(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
 
-/** `v1,<base64 HMAC-SHA256(key, "<msgId>.<timestamp>.<body>")>` with an imported key. */
+/** The Standard Webhooks signature `v1,<base64 HMAC-SHA256(key, "<msgId>.<timestamp>.<body>")>`, with an imported key. */
 async function signWithKey(key: CryptoKey, { msgId, timestamp, body }: Omit<SignInput, 'secret'>): Promise<string> {
   const signed = new TextEncoder().encode(`${msgId}.${unixSeconds(timestamp)}.${body}`);
   return `v1,${toBase64(new Uint8Array(await crypto.subtle.sign('HMAC', key, signed)))}`;
-}
-
-/** The Standard Webhooks signature `v1,<base64 HMAC-SHA256(key, "<msgId>.<timestamp>.<body>")>`. */
-export async function signPayload({ secret, ...input }: SignInput): Promise<string> {
-  return signWithKey(await importSecret(secret), input);
 }
 
 /** What a delivery's headers are made from: `secret` may list several secrets while one is being rotated. */
@@ -145,8 +140,6 @@ export function webhookSigner(): WebhookSigner {
   };
 }
 
-/** The headers of one delivery attempt (see `webhookSigner`, which keeps the keys for many). */
-export const webhookHeaders = (input: HeadersInput): Promise<WebhookHeaders> => webhookSigner()(input);
 
 /** The envelope of a message of `type`, for a change that happened at `occurredAt`. */
 export function buildEnvelope<T extends WebhookEventType>(type: T, data: WebhookData[T], occurredAt: Date): WebhookEnvelope<T> {
