@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
+import { LOCAL_OBSERVABILITY } from './server.ts';
 
 /** The Worker's files: what `wrangler dev` runs. */
 const WORKER_PATHS = ['functions', 'wrangler.toml', 'package-lock.json'];
@@ -28,5 +29,5 @@ export function describeMachine(): string {
   const wranglerPackage = createRequire(import.meta.url).resolve('wrangler/package.json');
   const wranglerVersion = (JSON.parse(readFileSync(wranglerPackage, 'utf8')) as { version: string }).version;
   const memoryGiB = (totalmem() / 1024 ** 3).toFixed(1);
-  return `machine: ${cores[0]?.model.trim() ?? 'unknown CPU'}, ${cores.length} cores, ${memoryGiB} GiB RAM, Node ${process.version}, wrangler ${wranglerVersion}, code ${codeVersion()}; local workerd under wrangler dev, not Cloudflare's edge`;
+  return `machine: ${cores[0]?.model.trim() ?? 'unknown CPU'}, ${cores.length} cores, ${memoryGiB} GiB RAM, Node ${process.version}, wrangler ${wranglerVersion}, code ${codeVersion()}; local workerd under wrangler dev (its local observability collector ${LOCAL_OBSERVABILITY === 'false' ? 'off' : 'on'}), not Cloudflare's edge`;
 }

@@ -30,6 +30,18 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Whether `wrangler dev` runs its local observability collector
+ * (`X_LOCAL_OBSERVABILITY`, on by default in wrangler 4): it streams a trace
+ * of every invocation, every storage call and fetch included, to a collector
+ * Worker in the same single-threaded workerd, which took about a fifth of
+ * workerd's CPU in a `perf` profile of the webhook benchmark and halved its
+ * delivery rate. Cloudflare collects traces outside the Worker's thread, so
+ * the benchmarks leave it off; `X_LOCAL_OBSERVABILITY=true npm run bench…`
+ * measures with it.
+ */
+export const LOCAL_OBSERVABILITY = process.env.X_LOCAL_OBSERVABILITY ?? 'false';
+
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -68,8 +80,9 @@ export async function startDevServer(port?: number, vars: Record<string, string>
     child = spawn(
       'wrangler',
       ['dev', ...(entry === undefined ? [] : [entry]), '--port', String(chosenPort), '--ip', '127.0.0.1', '--persist-to', state, '--var', 'SEED_FROM_BUNDLE:false', '--var', `ADMIN_TOKEN:${token}`, ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]), '--log-level', 'error'],
-      // Own process group, so that ending it also ends workerd; no metrics, no fetch of the Request.cf placeholder.
-      { detached: true, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
+      // Own process group, so that ending it also ends workerd; no metrics, no fetch of the Request.cf placeholder;
+      // and, unless the caller's environment asks for it, without wrangler's local observability collector (see LOCAL_OBSERVABILITY).
+      { detached: true, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', X_LOCAL_OBSERVABILITY: LOCAL_OBSERVABILITY } },
     );
     for (let attempt = 0; attempt < 240 && !hasExited(child); attempt++) {
       try {
