@@ -103,6 +103,43 @@ describe('a repeated request', () => {
   });
 });
 
+describe("the isolate's memory tier", () => {
+  it('answers a repeated request from memory, with no Cache API lookup, with the body and headers of the first', async () => {
+    for (const path of ['/events?limit=2&country=SY', '/feed.atom?limit=2&country=SY', '/events/hot-second']) {
+      const first = await getCounting(path);
+      expect(first.response.status, path).toBe(200);
+      await untilCached(path, {}, cachedReads(path).length);
+      const match = vi.spyOn(caches.default, 'match');
+      try {
+        const repeat = await getCounting(path);
+        expect(match, path).not.toHaveBeenCalled();
+        expect(repeat.reads, path).toEqual(cachedReads(path));
+        expect(repeat.body, path).toBe(first.body);
+        for (const header of ['etag', 'last-modified', 'content-type', 'cache-control', 'vary']) expect(repeat.response.headers.get(header), `${path} ${header}`).toBe(first.response.headers.get(header));
+      } finally {
+        match.mockRestore();
+      }
+    }
+  });
+
+  it('keeps a copy no longer than its lifetime: a record body (60 s) is looked up again once that has passed, and rebuilt', async () => {
+    const path = '/events/hot-first';
+    const first = await getCounting(path);
+    await untilCached(path, {}, 1);
+    const match = vi.spyOn(caches.default, 'match');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 61_000);
+      const late = await getCounting(path);
+      expect(match).toHaveBeenCalled();
+      expect(late.body).toBe(first.body);
+    } finally {
+      vi.useRealTimers();
+      match.mockRestore();
+    }
+  });
+});
+
 describe('a location whose head and manifest are of different revisions', () => {
   /** A GET through the app with `location`'s view of KV, waiting for its cache write. */
   async function readAt(location: string, path: string): Promise<{ etag: string | null; body: string }> {

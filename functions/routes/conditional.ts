@@ -31,6 +31,7 @@
  * different bodies.
  */
 import type { Context, MiddlewareHandler } from 'hono';
+import { LRUCache } from 'lru-cache';
 import { withDateInterval } from '../domain/dates.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import { canonicalQuery } from '../domain/query.ts';
@@ -38,7 +39,7 @@ import type { IndexHead, Manifest } from '../domain/layout.ts';
 import { readEventText, readHead, readManifest, readTallies, storedEvent, withFreshManifest } from '../store/events-store.ts';
 import { mediaTypeOf } from './negotiation.ts';
 import type { ReadEnv } from './read-env.ts';
-import { INDEX_BODY_LIFETIME_SECONDS, RECORD_BODY_LIFETIME_SECONDS, keepRendered, lookUpRendered, renderedKey } from './rendered-cache.ts';
+import { INDEX_BODY_LIFETIME_SECONDS, RECORD_BODY_LIFETIME_SECONDS, keepRendered, lookUpRendered, renderedKey, type RenderedCopy } from './rendered-cache.ts';
 
 /** Cache-Control for lists, feeds, exports and stats: fresh for a minute, then served stale for five while revalidated, which suits feed polling. */
 export const POLLING_CACHE_CONTROL = 'public, max-age=60, stale-while-revalidate=300';
@@ -128,7 +129,7 @@ export function recordRead({ withIndex = [] }: { withIndex?: readonly string[] }
     if (copy !== null) {
       const cached = await lookUpRendered(keyOf(head));
       if (cached) {
-        const validators = validatorsFrom(cached.headers);
+        const validators = validatorsFrom(cached);
         return isFresh(c, validators) ? c.body(null, 304, validators) : servedFromCache(cached);
       }
     }
@@ -170,7 +171,7 @@ export function changeLogRead(): MiddlewareHandler<ReadEnv> {
     const key = renderedKey(c.env.CF_VERSION_METADATA.id, new URL(c.req.url), indexVersion(head).revision, mediaTypeOf(c));
     const cached = await lookUpRendered(key);
     if (cached) {
-      const validators = validatorsFrom(cached.headers);
+      const validators = validatorsFrom(cached);
       return isFresh(c, validators) ? c.body(null, 304, validators) : servedFromCache(cached);
     }
     await next();
@@ -251,28 +252,32 @@ async function sendAndKeep(c: Context<ReadEnv>, { head, validators, scope, lifet
 /** The later of two ISO 8601 times, either of which may be unknown. */
 const later = (a: string | null, b: string | null): string | null => (a === null || (b !== null && b > a) ? b : a);
 
+/** Validators worked out lately, by version, media type and URL as requested: a repeated request is not digested again. */
+const recentValidators = new LRUCache<string, Readonly<Validators>>({ max: 4_096 });
+
 /** The validators of `version` for one representation of `url`: the ETag digests the version, the media type, the path and the canonical query. */
-async function validatorsOf(version: DataVersion, mediaType: string, url: URL): Promise<Validators> {
+async function validatorsOf(version: DataVersion, mediaType: string, url: URL): Promise<Readonly<Validators>> {
+  const memoKey = `${version.revision}\n${version.updatedAt}\n${mediaType}\n${url.pathname}${url.search}`;
+  const known = recentValidators.get(memoKey);
+  if (known !== undefined) return known;
   const etag = `"${(await sha256Hex(`${version.revision}\n${mediaType}\n${url.pathname}\n${canonicalQuery(url)}`)).slice(0, 40)}"`;
   const validators: Validators = { ETag: etag, 'Cache-Control': POLLING_CACHE_CONTROL };
   if (version.updatedAt) validators['Last-Modified'] = new Date(version.updatedAt).toUTCString();
+  recentValidators.set(memoKey, Object.freeze(validators));
   return validators;
 }
 
-/** The validators a cached response was stored with. */
-function validatorsFrom(headers: Headers): Validators {
-  const validators: Validators = { ETag: headers.get('ETag') ?? '', 'Cache-Control': POLLING_CACHE_CONTROL };
-  const lastModified = headers.get('Last-Modified');
+/** The validators a kept copy was sent with. */
+function validatorsFrom(copy: RenderedCopy): Validators {
+  const header = (name: string) => copy.headers.find(([key]) => key === name)?.[1];
+  const validators: Validators = { ETag: header('etag') ?? '', 'Cache-Control': POLLING_CACHE_CONTROL };
+  const lastModified = header('last-modified');
   if (lastModified) validators['Last-Modified'] = lastModified;
   return validators;
 }
 
-/** A cached body as served: its stored headers, with the clients' Cache-Control instead of the cache's own lifetime. */
-function servedFromCache(cached: Response): Response {
-  const response = new Response(cached.body, cached);
-  response.headers.set('Cache-Control', POLLING_CACHE_CONTROL);
-  return response;
-}
+/** A kept copy, served as it was first sent. */
+const servedFromCache = (copy: RenderedCopy): Response => new Response(copy.body, { status: copy.status, headers: copy.headers as [string, string][] });
 
 function setAll(headers: Headers, validators: Validators): void {
   for (const [name, value] of Object.entries(validators)) headers.set(name, value);

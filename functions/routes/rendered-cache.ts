@@ -1,8 +1,9 @@
 /**
- * Rendered bodies kept in the Workers Cache API (`caches.default`), so a
- * request repeated by many clients (a polled feed, a dashboard's query) is
- * answered from the data center's cache instead of being read from KV and
- * rendered again.
+ * Rendered bodies kept in two tiers: this isolate's memory, then the Workers
+ * Cache API (`caches.default`), so a request repeated by many clients (a
+ * polled feed, a dashboard's query) is answered without being read from KV
+ * and rendered again, and, while the isolate holds it, without a cache
+ * lookup either.
  *
  * An entry's key names everything its body depends on: the Worker version
  * (a deploy may render differently), the dataset revision the body was
@@ -10,11 +11,14 @@
  * their canonical form: a feed's self link, a page's title and form, an
  * export's next link repeat the query as it was written).
  * Nothing is ever invalidated: a write makes a new revision, whose requests
- * use new keys, and old entries age out. The Cache API works in `wrangler
- * dev` and the workerd tests; on the platform it only stores anything for a
- * Worker on a custom domain (on `*.workers.dev` every lookup misses, and
- * requests are built as if nothing were cached).
+ * use new keys, and old entries age out (the memory tier drops the least
+ * recently used beyond MEMORY_TIER_BYTES, and any entry past its lifetime).
+ * The Cache API works in `wrangler dev` and the workerd tests; on the
+ * platform it only stores anything for a Worker on a custom domain (on
+ * `*.workers.dev` every lookup misses, and the memory tier alone serves
+ * repeats within an isolate).
  */
+import { LRUCache } from 'lru-cache';
 
 /** How long a body built from the index is kept: it never changes for its key, so this only bounds what the cache holds. */
 export const INDEX_BODY_LIFETIME_SECONDS = 86_400;
@@ -23,20 +27,66 @@ export const RECORD_BODY_LIFETIME_SECONDS = 60;
 /** The path under the request's own origin where cache keys live (never a route). */
 const KEY_PREFIX = '/.rendered';
 
-/** The cache key of the body of `url` in `mediaType`, built from dataset revision `revision` by Worker version `workerVersion`. */
-export function renderedKey(workerVersion: string, url: URL, revision: string, mediaType: string): Request {
+/** The cache key (a URL) of the body of `url` in `mediaType`, built from dataset revision `revision` by Worker version `workerVersion`. */
+export function renderedKey(workerVersion: string, url: URL, revision: string, mediaType: string): string {
   const parts = [workerVersion, revision, mediaType].map(encodeURIComponent).join('/');
-  return new Request(`${url.origin}${KEY_PREFIX}/${parts}${url.pathname}${url.search}`);
+  return `${url.origin}${KEY_PREFIX}/${parts}${url.pathname}${url.search}`;
 }
 
-/** The cached response under `key`, if any. */
-export function lookUpRendered(key: Request): Promise<Response | undefined> {
-  return caches.default.match(key);
+/** Most bytes of rendered bodies one isolate keeps in memory (a Worker isolate may use 128 MB in all). */
+export const MEMORY_TIER_BYTES = 16 * 1024 * 1024;
+/** Bodies larger than this are kept by the Cache API only. */
+const MEMORY_TIER_ENTRY_BYTES = 2 * 1024 * 1024;
+/** Headers on Cache API copies only: when the entry's lifetime ends (ms since the epoch), so the memory tier keeps a copy no longer; and the Cache-Control it was sent with. */
+const EXPIRES_HEADER = 'x-rendered-expires';
+const SENT_CACHE_CONTROL_HEADER = 'x-rendered-cache-control';
+
+/** A rendered body as it was sent: status, headers and body bytes (never modified: build a Response from it). */
+export interface RenderedCopy {
+  readonly body: ArrayBuffer;
+  readonly status: number;
+  readonly headers: readonly [string, string][];
 }
 
-/** Stores a copy of `response` under `key` for `lifetimeSeconds`, while the response is sent (a failed put is logged: the next request renders again). */
-export function keepRendered(executionCtx: Pick<ExecutionContext, 'waitUntil'>, key: Request, response: Response, lifetimeSeconds: number): void {
-  const copy = new Response(response.clone().body, response);
-  copy.headers.set('Cache-Control', `public, max-age=${lifetimeSeconds}`);
-  executionCtx.waitUntil(caches.default.put(key, copy).catch((error: unknown) => console.warn('rendered body not cached:', key.url, error instanceof Error ? error.message : String(error))));
+/** A copy held in memory, and until when it may be served. */
+interface HeldCopy extends RenderedCopy {
+  expiresAt: number;
+}
+
+/** This isolate's memory tier, by cache key (bodies over MEMORY_TIER_ENTRY_BYTES are not kept). */
+const held = new LRUCache<string, HeldCopy>({ maxSize: MEMORY_TIER_BYTES, maxEntrySize: MEMORY_TIER_ENTRY_BYTES, sizeCalculation: (entry) => entry.body.byteLength + 512 });
+
+/** The copy kept under `key`, if any: from memory, else from the Cache API (then kept in memory for the rest of its lifetime). */
+export async function lookUpRendered(key: string): Promise<RenderedCopy | undefined> {
+  const inMemory = held.get(key);
+  if (inMemory !== undefined) {
+    if (inMemory.expiresAt > Date.now()) return inMemory;
+    held.delete(key);
+  }
+  const cached = await caches.default.match(key);
+  if (cached === undefined) return undefined;
+  const headers = new Headers(cached.headers);
+  const expiresAt = Number(headers.get(EXPIRES_HEADER));
+  headers.set('Cache-Control', headers.get(SENT_CACHE_CONTROL_HEADER) ?? '');
+  headers.delete(EXPIRES_HEADER);
+  headers.delete(SENT_CACHE_CONTROL_HEADER);
+  const copy: HeldCopy = { body: await cached.arrayBuffer(), status: cached.status, headers: [...headers], expiresAt };
+  if (expiresAt > Date.now()) held.set(key, copy);
+  return copy;
+}
+
+/** Stores a copy of `response` under `key` for `lifetimeSeconds`, in memory and in the Cache API, while the response is sent (a failed put is logged: the next request renders again). */
+export function keepRendered(executionCtx: Pick<ExecutionContext, 'waitUntil'>, key: string, response: Response, lifetimeSeconds: number): void {
+  const sent = response.clone();
+  const expiresAt = Date.now() + lifetimeSeconds * 1_000;
+  const keeping = (async () => {
+    const body = await sent.arrayBuffer();
+    held.set(key, { body, status: sent.status, headers: [...sent.headers], expiresAt });
+    const headers = new Headers(sent.headers);
+    headers.set(SENT_CACHE_CONTROL_HEADER, sent.headers.get('Cache-Control') ?? '');
+    headers.set('Cache-Control', `public, max-age=${lifetimeSeconds}`);
+    headers.set(EXPIRES_HEADER, String(expiresAt));
+    await caches.default.put(key, new Response(body, { status: sent.status, headers }));
+  })();
+  executionCtx.waitUntil(keeping.catch((error: unknown) => console.warn('rendered body not cached:', key, error instanceof Error ? error.message : String(error))));
 }
