@@ -19,7 +19,9 @@ import { simulation } from './platform/simulated-kv.ts';
 import { call, coordinatorStub, dayFrom2000, makeEvent, seed } from './helpers.ts';
 
 const NOW = '2026-11-28T12:00:00.000Z';
-const SHAPE: IndexShape = { chunkTarget: 8, chunkMax: 16, segmentTarget: 4, segmentMax: 8 };
+/** Writes here index whole, in one revision each: what staging does is index-backlog.test.ts's. */
+const WHOLE_WRITES = 100_000;
+const SHAPE: IndexShape = { chunkTarget: 8, chunkMax: 16, segmentTarget: 4, segmentMax: 8, chunksPerRevision: WHOLE_WRITES };
 const SIZES = [200, 1000, 3000];
 /** Records are spread over this many days, so writes land all over the index. */
 const DAYS = 3650;
@@ -192,7 +194,7 @@ describe('a growing dataset with a tiny index shape', () => {
 
 describe('the tree alone', () => {
   /** Smaller still, so a few thousand entries make five levels. */
-  const TREE_SHAPE: IndexShape = { chunkTarget: 2, chunkMax: 4, segmentTarget: 2, segmentMax: 4 };
+  const TREE_SHAPE: IndexShape = { chunkTarget: 2, chunkMax: 4, segmentTarget: 2, segmentMax: 4, chunksPerRevision: WHOLE_WRITES };
 
   /** Every entry under `refs` (nodes at `level`), checking each node's ref against what it holds. */
   function collect(refs: readonly IndexRef[], level: number, chunks: Map<string, IndexEntry[]>, segments: Map<string, IndexRef[]>): IndexEntry[] {

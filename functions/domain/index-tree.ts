@@ -41,10 +41,20 @@ export interface IndexShape {
   segmentTarget: number;
   /** A segment (or the manifest) with more children is split (a level is added above the manifest's). */
   segmentMax: number;
+  /** Most existing chunks one revision rewrites: a write touching more is indexed over several revisions (`groupByChunks`). */
+  chunksPerRevision: number;
 }
 
+/**
+ * Most chunks one index revision rewrites. A batch backfilling the past can
+ * touch a chunk per record; split into revisions of at most this many, each
+ * revision's publication (its chunks, the segments above them, manifest and
+ * head) stays a few hundred KV puts and a few MB at any size.
+ */
+export const CHUNKS_PER_REVISION = 64;
+
 /** The shape the published index is kept in. */
-export const DEFAULT_INDEX_SHAPE: IndexShape = { chunkTarget: CHUNK_TARGET, chunkMax: CHUNK_MAX, segmentTarget: SEGMENT_TARGET, segmentMax: SEGMENT_MAX };
+export const DEFAULT_INDEX_SHAPE: IndexShape = { chunkTarget: CHUNK_TARGET, chunkMax: CHUNK_MAX, segmentTarget: SEGMENT_TARGET, segmentMax: SEGMENT_MAX, chunksPerRevision: CHUNKS_PER_REVISION };
 
 /** Reads live nodes of the index (the caller's storage): a chunk's entries, a segment's children. Throws for a node that is not there. */
 export interface IndexNodes {
@@ -154,6 +164,56 @@ class RevisionWriter {
     return `${this.prefix}${this.serial++}`;
   }
 }
+
+/** The key of the chunk that sort key `k` belongs in under `manifest` (the chunk a change of `k` rewrites); null when the index is empty. */
+export function leafOf(manifest: SegmentedManifest, nodes: IndexNodes, k: string): string | null {
+  let refs: readonly IndexRef[] = manifest.segments;
+  for (let level = manifest.height; ; level--) {
+    if (refs.length === 0) return null;
+    const ref = refs[Math.max(locateChild(refs, k), 0)]!;
+    if (level === 0) return ref.key;
+    refs = nodes.children(ref.key);
+  }
+}
+
+/** One record's part of an index change: the sort keys it takes out, and its new entry (null when it leaves the index). */
+export interface RecordIndexChange {
+  id: string;
+  remove: string[];
+  upsert: IndexEntry | null;
+}
+
+/**
+ * Splits record changes into groups, in the order given, each rewriting at
+ * most `maxChunks` existing chunks (`chunkOf` names the chunk a sort key
+ * belongs in, null for an empty index). A record's removal and its new
+ * entry always go in the same group, so no revision lists a record twice or
+ * loses one on the move; a record touching more chunks than the limit still
+ * goes, alone. Empty when there is no change.
+ */
+export function groupByChunks<T extends RecordIndexChange>(changes: readonly T[], chunkOf: (k: string) => string | null, maxChunks: number): T[][] {
+  const groups: T[][] = [];
+  let group: T[] = [];
+  let chunks = new Set<string | null>();
+  for (const change of changes) {
+    const touched = [...change.remove, ...(change.upsert ? [change.upsert.k] : [])].map(chunkOf);
+    const union = new Set([...chunks, ...touched]);
+    if (group.length > 0 && union.size > maxChunks) {
+      groups.push(group);
+      group = [];
+      chunks = new Set(touched);
+    } else chunks = union;
+    group.push(change);
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
+/** The index change of a group of record changes. */
+export const indexChangeOf = (group: readonly RecordIndexChange[]): IndexChange => ({
+  remove: group.flatMap((change) => change.remove),
+  upsert: group.flatMap((change) => (change.upsert ? [change.upsert] : [])),
+});
 
 /**
  * Applies a change to the index of `manifest`, reading the nodes on the

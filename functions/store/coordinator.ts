@@ -93,7 +93,8 @@ export interface DeliveryReport {
 
 /** The Coordinator's state, as `GET /admin/status` shows it. */
 export interface CoordinatorStatus {
-  dataset: { epoch: string; revision: number; records: number };
+  /** `index_backlog`: records written but not in the index yet (a write touching more chunks than one revision rewrites; indexed by the alarm, a revision at a time). */
+  dataset: { epoch: string; revision: number; records: number; index_backlog: number };
   publish: PublishStatus;
   /** `fanout`: record revisions (and, for WebSub, writes) still being fanned out to subscribers, and replays still being queued; `pending`: messages not handed to the queue yet; `unconfirmed`: handed over, final outcome not reported yet. */
   outbox: { fanout: number; pending: number; unconfirmed: number };
@@ -208,10 +209,11 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     return report;
   }
 
-  /** Publishes a slice, builds a slice of the stats aggregates (once), sends the outbox, continues reconciliation, and sets the next alarm. */
+  /** Publishes a slice, indexes a slice of the index backlog, builds a slice of the stats aggregates (once), sends the outbox, continues reconciliation, and sets the next alarm. */
   override async alarm(): Promise<void> {
     await this.exclusive(async () => {
       await this.publisher.run(Date.now());
+      if (this.backlogDue()) this.ctx.storage.transactionSync(() => this.dataset.indexBacklogSlice(this.publisher, new Date().toISOString(), Date.now()));
       if (!this.stats.ready()) this.ctx.storage.transactionSync(() => this.dataset.buildStatsSlice(this.publisher, Date.now()));
       if (this.fanout.pending() > 0) await this.fanout.expand(this.ctx.storage, new Date().toISOString());
       if (this.websub.pending() > 0) await this.websub.expand(this.ctx.storage, new Date().toISOString());
@@ -238,9 +240,11 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
   /** The dataset, publishing, outbox and quarantine state. */
   status(): CoordinatorStatus {
     const manifest = this.dataset.manifest();
+    const backlog = this.dataset.backlogSize();
+    const publish = this.publisher.status(manifest.revision);
     return {
-      dataset: { epoch: manifest.epoch, revision: manifest.revision, records: this.dataset.count() },
-      publish: this.publisher.status(manifest.revision),
+      dataset: { epoch: manifest.epoch, revision: manifest.revision, records: this.dataset.count(), index_backlog: backlog },
+      publish: { ...publish, up_to_date: publish.up_to_date && backlog === 0 },
       outbox: { fanout: this.fanout.pending() + this.websub.pending() + this.replays.pending(), pending: this.outbox.size(), unconfirmed: this.outbox.unconfirmed() },
       reconciliation: { pass_under_way: this.reconciler.passUnderWay() },
       quarantine: { count: this.reconciler.quarantineCount() },
@@ -568,10 +572,15 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     return null;
   }
 
-  /** Sets the alarm to the earliest moment publishing, the outbox, reconciliation or the stats build has work. */
+  /** Whether the index backlog has records and the revision its last slice made is published, so the next may be made. */
+  private backlogDue(): boolean {
+    return this.dataset.backlogSize() > 0 && this.publisher.publishedRevision() >= this.dataset.backlogRevision();
+  }
+
+  /** Sets the alarm to the earliest moment publishing, the index backlog, the outbox, reconciliation or the stats build has work. */
   private async rearm(): Promise<void> {
     const nowMs = Date.now();
-    const times = [this.publisher.nextRunAt(nowMs), this.fanout.pending() > 0 || this.websub.pending() > 0 ? nowMs : null, this.websub.nextExpiryAt(), this.replays.nextRunAt(nowMs), this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs), this.stats.ready() ? null : nowMs].filter((time): time is number => time !== null);
+    const times = [this.publisher.nextRunAt(nowMs), this.backlogDue() ? nowMs : null, this.fanout.pending() > 0 || this.websub.pending() > 0 ? nowMs : null, this.websub.nextExpiryAt(), this.replays.nextRunAt(nowMs), this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs), this.stats.ready() ? null : nowMs].filter((time): time is number => time !== null);
     if (times.length === 0) return;
     const wanted = Math.min(...times);
     const current = await this.ctx.storage.getAlarm();

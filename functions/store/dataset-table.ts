@@ -15,6 +15,15 @@
  * still flat (every chunk in it, the design before segments) is segmented
  * once, when the Coordinator starts (`segmentFlatIndex`).
  *
+ * One index revision rewrites at most `chunksPerRevision` existing chunks:
+ * a write touching more (a batch backfilling the past lands a record in
+ * each chunk) indexes what fits now and leaves the rest in `index_backlog`
+ * (the record's id, the sort key the index still holds for it, and when it
+ * changed). The records themselves are committed whole; the alarm indexes
+ * the backlog one revision at a time, each once the one before is published
+ * (`indexBacklogSlice`), so every revision KV gets stays a bounded number of
+ * chunks, whatever the batch.
+ *
  * A retraction takes the record out of `records` and the index and leaves
  * a tombstone (its id, the retraction's revision, time and reason, and the
  * last version); `event:<id>` is deleted from KV and `tombstone:<id>` put.
@@ -23,7 +32,7 @@
 import { tombstoneKey, type Tombstone } from '../domain/change-feed.ts';
 import { mergeRecord, type RecordChange } from '../domain/changes.ts';
 import { sha256Hex } from '../domain/digest.ts';
-import { DEFAULT_INDEX_SHAPE, applyIndexChange, segmentFlatIndex, type IndexChange, type IndexNodes, type IndexShape, type IndexWrite } from '../domain/index-tree.ts';
+import { DEFAULT_INDEX_SHAPE, applyIndexChange, groupByChunks, indexChangeOf, leafOf, segmentFlatIndex, type IndexChange, type IndexNodes, type IndexShape, type IndexWrite, type RecordIndexChange } from '../domain/index-tree.ts';
 import { CHUNK_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, headOf, eventVersionKey, sortKey, toIndexEntry, type IndexEntry, type IndexRef, type Manifest, type SegmentedManifest } from '../domain/layout.ts';
 import type { Event, EventInput } from '../domain/schema.ts';
 import { readMeta, writeMeta } from './meta-table.ts';
@@ -38,7 +47,11 @@ export const DATASET_SCHEMA = [
   'CREATE TABLE IF NOT EXISTS chunks (key TEXT PRIMARY KEY, entries TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS segments (key TEXT PRIMARY KEY, children TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, retracted_at TEXT NOT NULL, reason TEXT, last_version TEXT NOT NULL)',
+  'CREATE TABLE IF NOT EXISTS index_backlog (id TEXT PRIMARY KEY, remove_key TEXT, changed_at TEXT NOT NULL)',
 ];
+
+/** Backlog rows one alarm turn looks at to make its revision. */
+const BACKLOG_SLICE = 2_000;
 
 /** What one write did to one record; `previous` is the version it replaced, if any; `restored` the tombstone it replaced, if it was retracted. */
 export interface WriteResult {
@@ -62,7 +75,17 @@ export interface WritePlan {
   changed: { result: WriteResult; text: string; digest: string }[];
   /** The new index revision; null when nothing changed. */
   index: IndexWrite | null;
+  /** The ids of the changed records this revision indexes. */
+  indexed: ReadonlySet<string>;
+  /** The changed records left to later revisions (`index_backlog`). */
+  deferred: { id: string; remove_key: string | null; changed_at: string }[];
 }
+
+/** A record's index change, with the sort key the index holds for it now. */
+type PlannedIndexChange = RecordIndexChange & { indexedKey: string | null; updatedAt: string };
+
+/** The newest `updated_at` of the records a group indexes. */
+const newestOf = (group: readonly PlannedIndexChange[]): string => group.reduce((max, change) => (change.updatedAt > max ? change.updatedAt : max), '');
 
 /** The records, index and manifest of the dataset. */
 export class DatasetTable {
@@ -175,26 +198,74 @@ export class DatasetTable {
     const latest = new Map(inputs.map((input) => [input.id, input]));
     const stored = this.current([...latest.keys()]);
     const results: WriteResult[] = [];
-    const change: IndexChange = { remove: [], upsert: [] };
+    const changes: PlannedIndexChange[] = [];
     for (const input of latest.values()) {
       const previous = stored.get(input.id) ?? null;
       const retracted = previous ? null : this.tombstone(input.id);
       const result: WriteResult = retracted ? this.restoration(retracted, input, now) : { ...mergeRecord(previous, input, now), previous };
       results.push(result);
       if (result.change === 'unchanged') continue;
-      if (previous && sortKey(previous) !== sortKey(result.record)) change.remove.push(sortKey(previous));
-      change.upsert.push({ ...toIndexEntry(result.record), changed_at: changedAt });
+      changes.push(this.plannedChange(input.id, this.indexedKey(input.id, previous), result.record, changedAt));
     }
     const changedResults = results.filter((result) => result.change !== 'unchanged');
-    if (changedResults.length === 0) return { results, changed: [], index: null };
+    if (changedResults.length === 0) return { results, changed: [], index: null, indexed: new Set(), deferred: [] };
     const changed = await Promise.all(
       changedResults.map(async (result) => {
         const text = JSON.stringify(result.record);
         return { result, text, digest: await sha256Hex(text) };
       }),
     );
-    const newest = changedResults.reduce((max, { record }) => (record.updated_at > max ? record.updated_at : max), '');
-    return { results, changed, index: applyIndexChange(this.manifest(), this.nodes, change, newest, now, this.shape()) };
+    const manifest = this.manifest();
+    const shape = this.shape();
+    const [first = [], ...later] = groupByChunks(changes, (k) => leafOf(manifest, this.nodes, k), shape.chunksPerRevision);
+    return {
+      results,
+      changed,
+      index: applyIndexChange(manifest, this.nodes, indexChangeOf(first), newestOf(first), now, shape),
+      indexed: new Set(first.map((change) => change.id)),
+      deferred: later.flat().map((change) => ({ id: change.id, remove_key: change.indexedKey, changed_at: changedAt })),
+    };
+  }
+
+  /** The sort key the index holds for record `id` now: the one a backlog row kept, else the current version's; null when it is not in the index. */
+  private indexedKey(id: string, current: Event | null): string | null {
+    const pending = this.sql.exec<{ remove_key: string | null }>('SELECT remove_key FROM index_backlog WHERE id = ?', id).toArray()[0];
+    return pending ? pending.remove_key : current ? sortKey(current) : null;
+  }
+
+  /** The index change that makes the index hold `record` (null: nothing) in place of `indexedKey`. */
+  private plannedChange(id: string, indexedKey: string | null, record: Event | null, changedAt: string): PlannedIndexChange {
+    const entry = record ? { ...toIndexEntry(record), changed_at: changedAt } : null;
+    return { id, remove: indexedKey !== null && indexedKey !== entry?.k ? [indexedKey] : [], upsert: entry, indexedKey, updatedAt: record?.updated_at ?? '' };
+  }
+
+  /** Records written but not indexed yet (`index_backlog`). */
+  backlogSize(): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM index_backlog').one().n;
+  }
+
+  /** The revision the last backlog slice made; the next may be made once it is published. 0 when none. */
+  backlogRevision(): number {
+    return Number(readMeta(this.sql, 'backlog_revision') ?? 0);
+  }
+
+  /**
+   * Indexes the next group of backlog records (at most `chunksPerRevision`
+   * chunks) as a revision of its own, from their current versions. Call
+   * once the revision before is published, inside a storage transaction.
+   */
+  indexBacklogSlice(publisher: Publisher, now: string, nowMs: number): void {
+    const rows = this.sql.exec<{ id: string; remove_key: string | null; changed_at: string }>('SELECT id, remove_key, changed_at FROM index_backlog ORDER BY rowid LIMIT ?', BACKLOG_SLICE).toArray();
+    if (rows.length === 0) return;
+    const current = this.current(rows.map((row) => row.id));
+    const manifest = this.manifest();
+    const shape = this.shape();
+    const changes = rows.map((row) => this.plannedChange(row.id, row.remove_key, current.get(row.id) ?? null, row.changed_at));
+    const [group = []] = groupByChunks(changes, (k) => leafOf(manifest, this.nodes, k), shape.chunksPerRevision);
+    const index = applyIndexChange(manifest, this.nodes, indexChangeOf(group), newestOf(group), now, shape);
+    for (const change of group) this.sql.exec('DELETE FROM index_backlog WHERE id = ?', change.id);
+    this.applyIndex(index, group.map((change) => ({ id: change.id, entry: change.upsert })), publisher, nowMs);
+    writeMeta(this.sql, 'backlog_revision', String(index.manifest.revision));
   }
 
   /** The tombstone of a retracted record; null when `id` was never retracted or was restored. */
@@ -220,8 +291,10 @@ export class DatasetTable {
     }
     const tombstone: Tombstone = { id, revision: current.revision + 1, retracted_at: changes.commitTime(now), reason };
     const manifest = this.manifest();
-    const change: IndexChange = { remove: [sortKey(current)], upsert: [] };
+    const indexedKey = this.indexedKey(id, current);
+    const change: IndexChange = { remove: indexedKey === null ? [] : [indexedKey], upsert: [] };
     const index = applyIndexChange(manifest, this.nodes, change, manifest.updated_at ?? now, now, this.shape());
+    this.sql.exec('DELETE FROM index_backlog WHERE id = ?', id);
     this.sql.exec('DELETE FROM records WHERE id = ?', id);
     this.sql.exec(
       'INSERT INTO tombstones (id, revision, retracted_at, reason, last_version) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, retracted_at = excluded.retracted_at, reason = excluded.reason, last_version = excluded.last_version',
@@ -263,7 +336,14 @@ export class DatasetTable {
       publisher.enqueue(eventVersionKey(record.id, record.revision));
       publisher.enqueue(eventKey(record.id));
     }
-    this.applyIndex(plan.index, plan.changed.map(({ result }) => ({ id: result.record.id, entry: toIndexEntry(result.record) })), publisher, nowMs);
+    for (const { id, remove_key, changed_at } of plan.deferred) {
+      this.sql.exec('INSERT INTO index_backlog (id, remove_key, changed_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET remove_key = excluded.remove_key, changed_at = excluded.changed_at', id, remove_key, changed_at);
+    }
+    for (const id of plan.indexed) this.sql.exec('DELETE FROM index_backlog WHERE id = ?', id);
+    // What this write leaves waits until its own revision is published, so the two are not published as one.
+    if (plan.deferred.length > 0) writeMeta(this.sql, 'backlog_revision', String(plan.index.manifest.revision));
+    const indexedNow = plan.changed.filter(({ result }) => plan.indexed.has(result.record.id));
+    this.applyIndex(plan.index, indexedNow.map(({ result }) => ({ id: result.record.id, entry: toIndexEntry(result.record) })), publisher, nowMs);
     changes.append(
       plan.changed.map(({ result, text }) => ({ kind: result.change === 'created' ? 'created' : 'updated', recordId: result.record.id, revision: result.record.revision, at: changedAt, body: text })),
       publisher,

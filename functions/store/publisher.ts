@@ -137,6 +137,11 @@ export class Publisher {
     writeMeta(this.sql, 'publish_retry_at', String(Math.round(nowMs + delay)));
   }
 
+  /** The revision of the last manifest put to KV (0 before the first). */
+  publishedRevision(): number {
+    return readCounter(this.sql, 'published_revision');
+  }
+
   /** When the next slice has work it may do, or null when there is none. */
   nextRunAt(nowMs: number): number | null {
     const times: number[] = [];
