@@ -124,7 +124,7 @@ export function recordRead({ withIndex = [] }: { withIndex?: readonly string[] }
     const mediaType = mediaTypeOf(c);
     const id = routeRecordId(c);
     const [text, head] = await Promise.all([readEventText(c.env.EVENTS, id), withIndex.includes(mediaType) ? readHead(c.env.EVENTS) : null]);
-    const copy = text === null ? null : `record:${await sha256Hex(text)}`;
+    const copy = text === null ? null : `record:${await recordDigest(text)}`;
     const keyOf = (index: IndexHead | null) => renderedKey(c.env.CF_VERSION_METADATA.id, url, index ? `${indexVersion(index).revision}:${copy}` : copy!, mediaType);
     if (copy !== null) {
       const cached = await lookUpRendered(keyOf(head));
@@ -251,6 +251,18 @@ async function sendAndKeep(c: Context<ReadEnv>, { head, validators, scope, lifet
 
 /** The later of two ISO 8601 times, either of which may be unknown. */
 const later = (a: string | null, b: string | null): string | null => (a === null || (b !== null && b > a) ? b : a);
+
+/** Digests of `event:<id>` values read lately, by the value itself (at most 4 MiB of them): a repeated record request is not digested again. */
+const recentRecordDigests = new LRUCache<string, string>({ maxSize: 4 * 1024 * 1024, sizeCalculation: (_digest, text) => text.length * 2 + 128 });
+
+/** The SHA-256 (hex) of a record's stored text, remembered for the texts read lately. */
+async function recordDigest(text: string): Promise<string> {
+  const known = recentRecordDigests.get(text);
+  if (known !== undefined) return known;
+  const digest = await sha256Hex(text);
+  recentRecordDigests.set(text, digest);
+  return digest;
+}
 
 /** Validators worked out lately, by version, media type and URL as requested: a repeated request is not digested again. */
 const recentValidators = new LRUCache<string, Readonly<Validators>>({ max: 4_096 });
