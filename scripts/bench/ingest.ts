@@ -27,12 +27,13 @@ interface AdminStatus {
 /** How the benchmark learns that records are published. */
 export type PublishProbe = 'admin-status' | 'read-back';
 
-/** One way of sending records: `perRequest` records a POST (1: a single object), `concurrency` POSTs in flight. */
+/** One way of sending records: `perRequest` records a POST (1: a single object), `concurrency` POSTs in flight, dated after the newest (`appended`) or spread over the past (`backfill`). */
 export interface IngestMode {
   label: string;
   records: number;
   perRequest: number;
   concurrency: number;
+  dates: 'appended' | 'backfill';
 }
 
 /** One repeat of one mode. */
