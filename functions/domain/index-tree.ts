@@ -47,11 +47,16 @@ export interface IndexShape {
 
 /**
  * Most chunks one index revision rewrites. A batch backfilling the past can
- * touch a chunk per record; split into revisions of at most this many, each
- * revision's publication (its chunks, the segments above them, manifest and
- * head) stays a few hundred KV puts and a few MB at any size.
+ * touch a chunk per record (500 records: ~320 of ~520 chunks at 100,000
+ * records, ~480 at a million); split into revisions of at most this many,
+ * one revision loads at most this many chunks in the writer (≤ 256 entries
+ * each, some 25 MB of JSON) and publishes at most this many, the segments
+ * above them, manifest and head: some 600 KV puts, spread over the
+ * publisher's slices of 200, at any dataset size. Each revision costs at
+ * least a second (the head and manifest are put at most once a second), so
+ * fewer, larger revisions keep a backfill near the rate of an append.
  */
-export const CHUNKS_PER_REVISION = 64;
+export const CHUNKS_PER_REVISION = 256;
 
 /** The shape the published index is kept in. */
 export const DEFAULT_INDEX_SHAPE: IndexShape = { chunkTarget: CHUNK_TARGET, chunkMax: CHUNK_MAX, segmentTarget: SEGMENT_TARGET, segmentMax: SEGMENT_MAX, chunksPerRevision: CHUNKS_PER_REVISION };

@@ -217,7 +217,7 @@ export class DatasetTable {
     );
     const manifest = this.manifest();
     const shape = this.shape();
-    const [first = [], ...later] = groupByChunks(changes, (k) => leafOf(manifest, this.nodes, k), shape.chunksPerRevision);
+    const [first = [], ...later] = groupByChunks(changes, this.chunkFinder(manifest), shape.chunksPerRevision);
     return {
       results,
       changed,
@@ -237,6 +237,20 @@ export class DatasetTable {
   private plannedChange(id: string, indexedKey: string | null, record: Event | null, changedAt: string): PlannedIndexChange {
     const entry = record ? { ...toIndexEntry(record), changed_at: changedAt } : null;
     return { id, remove: indexedKey !== null && indexedKey !== entry?.k ? [indexedKey] : [], upsert: entry, indexedKey, updatedAt: record?.updated_at ?? '' };
+  }
+
+  /** Finds the chunk a sort key belongs in under `manifest`, each segment on the way read and parsed once. */
+  private chunkFinder(manifest: SegmentedManifest): (k: string) => string | null {
+    const children = new Map<string, IndexRef[]>();
+    const nodes: IndexNodes = {
+      entries: this.nodes.entries,
+      children: (key) => {
+        let known = children.get(key);
+        if (known === undefined) children.set(key, (known = this.nodes.children(key)));
+        return known;
+      },
+    };
+    return (k) => leafOf(manifest, nodes, k);
   }
 
   /** Records written but not indexed yet (`index_backlog`). */
@@ -261,7 +275,7 @@ export class DatasetTable {
     const manifest = this.manifest();
     const shape = this.shape();
     const changes = rows.map((row) => this.plannedChange(row.id, row.remove_key, current.get(row.id) ?? null, row.changed_at));
-    const [group = []] = groupByChunks(changes, (k) => leafOf(manifest, this.nodes, k), shape.chunksPerRevision);
+    const [group = []] = groupByChunks(changes, this.chunkFinder(manifest), shape.chunksPerRevision);
     const index = applyIndexChange(manifest, this.nodes, indexChangeOf(group), newestOf(group), now, shape);
     for (const change of group) this.sql.exec('DELETE FROM index_backlog WHERE id = ?', change.id);
     this.applyIndex(index, group.map((change) => ({ id: change.id, entry: change.upsert })), publisher, nowMs);
