@@ -52,15 +52,18 @@ const count = positive('count', values.count);
 const repeats = positive('repeats', values.repeats);
 const progress = progressLogger(performance.now());
 
+/** The URL a Cache API key names (a Request or, as the Worker passes it, a URL string). */
+const urlOf = (key: Request | string): string => (typeof key === 'string' ? key : key.url);
+
 /** The Cache API's `caches.default`, kept in memory. */
 class MemoryCache {
   readonly entries = new Map<string, { body: ArrayBuffer; status: number; headers: [string, string][] }>();
-  async match(key: Request): Promise<Response | undefined> {
-    const hit = this.entries.get(key.url);
+  async match(key: Request | string): Promise<Response | undefined> {
+    const hit = this.entries.get(urlOf(key));
     return hit ? new Response(hit.body.slice(0), { status: hit.status, headers: hit.headers }) : undefined;
   }
-  async put(key: Request, response: Response): Promise<void> {
-    this.entries.set(key.url, { body: await response.arrayBuffer(), status: response.status, headers: [...response.headers] });
+  async put(key: Request | string, response: Response): Promise<void> {
+    this.entries.set(urlOf(key), { body: await response.arrayBuffer(), status: response.status, headers: [...response.headers] });
   }
 }
 const cache = new MemoryCache();
