@@ -176,7 +176,7 @@ export class Publisher {
     const pendingRecords = count("key LIKE 'event:%' OR key LIKE 'event-version:%'");
     const pendingChunks = count("key LIKE 'index:chunk:%'");
     const pendingOther = count("key NOT LIKE 'event:%' AND key NOT LIKE 'event-version:%' AND key NOT LIKE 'index:chunk:%'");
-    const publishedRevision = readCounter(this.sql, 'published_revision');
+    const publishedRevision = this.publishedRevision();
     const retryAt = readCounter(this.sql, 'publish_retry_at');
     const next = this.nextRunAt(Date.now());
     return {
