@@ -36,6 +36,23 @@ export function withDateInterval<Dated extends DatedRecord>(record: Dated): Date
   return Object.fromEntries(entries) as Dated & DateInterval;
 }
 
+/** Where `withDateInterval` puts the interval in a record's JSON: before its `location` key (`"location":` cannot occur inside a JSON string, whose quotes are escaped, and no field before it has a `location` of its own). */
+const LOCATION_KEY = ',"location":';
+
+/**
+ * The JSON text of `withDateInterval(record)` made from the JSON text of
+ * the stored record (as JSON.stringify wrote it, without an interval) and
+ * the record's interval, without parsing it: the same bytes as
+ * `JSON.stringify(withDateInterval(JSON.parse(text)))`. Null when the text
+ * is not of that form (it already has an interval, or no `location` key where
+ * JSON.stringify puts it): parse it then.
+ */
+export function withDateIntervalText(text: string, interval: DateInterval): string | null {
+  const at = text.indexOf(LOCATION_KEY);
+  if (at < 0 || text.lastIndexOf('"date_start":', at) >= 0) return null;
+  return `${text.slice(0, at)},"date_start":${JSON.stringify(interval.date_start)},"date_end":${JSON.stringify(interval.date_end)}${text.slice(at)}`;
+}
+
 const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
 
 /** `YYYY-MM-DD` as "25 Dec 2023". */

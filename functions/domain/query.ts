@@ -189,6 +189,12 @@ export type EventQuery = v.InferOutput<typeof EventQuerySchema>;
 /** The filter part of a query (`order` is how it is listed, not what it selects). */
 export type EventFilter = Omit<EventQuery, 'limit' | 'cursor' | 'order'>;
 
+/**
+ * True when `filter` selects nothing (every entry matches it): no field is
+ * set but `date_match`, which means nothing without `since` or `until`.
+ */
+export const filtersNothing = (filter: EventFilter): boolean => Object.entries(filter).every(([name, value]) => value === undefined || name === 'date_match');
+
 /** True when an index entry satisfies every filter given. */
 export function matchesFilter(entry: IndexEntry, filter: EventFilter): boolean {
   if (filter.since || filter.until) {

@@ -32,7 +32,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { LRUCache } from 'lru-cache';
-import { withDateInterval } from '../domain/dates.ts';
+import { dateInterval, withDateInterval, withDateIntervalText } from '../domain/dates.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import { canonicalQuery } from '../domain/query.ts';
 import type { IndexHead, Manifest } from '../domain/layout.ts';
@@ -134,7 +134,7 @@ export function recordRead({ withIndex = [] }: { withIndex?: readonly string[] }
       }
     }
     const stored = text === null ? null : storedEvent(text, id);
-    const served = stored ? { record: stored.record, text: JSON.stringify(withDateInterval(stored.record)) } : null;
+    const served = stored ? { record: stored.record, text: withDateIntervalText(stored.text, dateInterval(stored.record)) ?? JSON.stringify(withDateInterval(stored.record)) } : null;
     c.set('record', served);
     const record: DataVersion = { revision: `record:${served ? await sha256Hex(served.text) : 'none'}`, updatedAt: stored?.record.updated_at ?? null };
     const withDataset = (dataset: DataVersion): DataVersion => ({ revision: `${record.revision}:${dataset.revision}`, updatedAt: later(record.updatedAt, dataset.updatedAt) });
@@ -147,7 +147,7 @@ export function recordRead({ withIndex = [] }: { withIndex?: readonly string[] }
     const builtFrom = head ? (c.get('manifest') ?? head) : null;
     const sent = builtFrom && indexVersion(builtFrom).revision !== indexVersion(head!).revision ? await validatorsOf(withDataset(indexVersion(builtFrom)), mediaType, url) : validators;
     setAll(c.res.headers, sent);
-    keepRendered(c.executionCtx, keyOf(builtFrom), c.res, RECORD_BODY_LIFETIME_SECONDS);
+    await sendKept(c, keyOf(builtFrom), RECORD_BODY_LIFETIME_SECONDS);
   };
 }
 
@@ -175,7 +175,7 @@ export function changeLogRead(): MiddlewareHandler<ReadEnv> {
       return isFresh(c, validators) ? c.body(null, 304, validators) : servedFromCache(cached);
     }
     await next();
-    if (await validateByDigest(c, POLLING_CACHE_CONTROL)) keepRendered(c.executionCtx, key, c.res, RECORD_BODY_LIFETIME_SECONDS);
+    if (await validateByDigest(c, POLLING_CACHE_CONTROL)) await sendKept(c, key, RECORD_BODY_LIFETIME_SECONDS);
   };
 }
 
@@ -246,7 +246,18 @@ async function sendAndKeep(c: Context<ReadEnv>, { head, validators, scope, lifet
   const builtFrom = indexVersion(c.get('manifest') ?? c.get('head') ?? head);
   const served = builtFrom.revision === indexVersion(head).revision ? validators : await validatorsOf(await scope(builtFrom), mediaType, url);
   setAll(c.res.headers, served);
-  keepRendered(c.executionCtx, renderedKey(c.env.CF_VERSION_METADATA.id, url, builtFrom.revision, mediaType), c.res, lifetimeSeconds);
+  await sendKept(c, renderedKey(c.env.CF_VERSION_METADATA.id, url, builtFrom.revision, mediaType), lifetimeSeconds);
+}
+
+/**
+ * Keeps the response built under `key` (keepRendered) and sends the copy it
+ * returns. `c.res` is cleared first so that Hono takes the copy as it is
+ * (it has the same headers) instead of wrapping it and copying them over.
+ */
+async function sendKept(c: Context<ReadEnv>, key: string, lifetimeSeconds: number): Promise<void> {
+  const sent = await keepRendered(c.executionCtx, key, c.res, lifetimeSeconds);
+  c.res = undefined;
+  c.res = sent;
 }
 
 /** The later of two ISO 8601 times, either of which may be unknown. */

@@ -10,7 +10,7 @@
 import { vValidator } from '@hono/valibot-validator';
 import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
-import { addDays, dateInterval, withDateInterval } from '../domain/dates.ts';
+import { addDays, dateInterval } from '../domain/dates.ts';
 import { EventQuerySchema, TallyQuerySchema, matchesTallyQuery } from '../domain/query.ts';
 import { EventIdSchema, type Event } from '../domain/schema.ts';
 import { EventPage, NEARBY_DAYS } from '../pages/event-page.tsx';
@@ -20,7 +20,7 @@ import { queryEvents, readEvent, readTombstone } from '../store/events-store.ts'
 import { conditionalGet, readIndex, recordRead, routeRecordId, talliesVersion } from './conditional.ts';
 import type { ReadEnv } from './read-env.ts';
 import { validationHook } from './errors.ts';
-import { listEvents, listRead } from './listing.ts';
+import { listEvents, listEventsJson, listRead } from './listing.ts';
 import { JSON_OR_PAGE, dropEmptyParameters, htmlPage, isHtml, negotiate, negotiatedError, negotiatedValidationHook, originOf } from './negotiation.ts';
 
 /** Most records listed as within NEARBY_DAYS of a record on its page. */
@@ -60,9 +60,9 @@ export const eventsRoutes = new Hono<ReadEnv>()
     vValidator('query', EventQuerySchema, negotiatedValidationHook((c, message, fields) => InvalidQueryPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, message, fields }))),
     listRead(),
     async (c) => {
+      if (!isHtml(c)) return c.body(await listEventsJson(c, c.req.valid('query')), 200, { 'Content-Type': 'application/json' });
       const page = await listEvents(c, c.req.valid('query'));
-      if (isHtml(c)) return htmlPage(c, EventsPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, events: page.events, nextCursor: page.nextCursor }));
-      return c.json({ data: page.events.map(withDateInterval), next_cursor: page.nextCursor });
+      return htmlPage(c, EventsPage({ origin: originOf(c), query: new URL(c.req.url).searchParams, events: page.events, nextCursor: page.nextCursor }));
     },
   )
   .get(

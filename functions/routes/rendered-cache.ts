@@ -75,18 +75,22 @@ export async function lookUpRendered(key: string): Promise<RenderedCopy | undefi
   return copy;
 }
 
-/** Stores a copy of `response` under `key` for `lifetimeSeconds`, in memory and in the Cache API, while the response is sent (a failed put is logged: the next request renders again). */
-export function keepRendered(executionCtx: Pick<ExecutionContext, 'waitUntil'>, key: string, response: Response, lifetimeSeconds: number): void {
-  const sent = response.clone();
+/**
+ * Keeps a copy of `response` under `key` for `lifetimeSeconds`, in memory
+ * at once and in the Cache API while the response is sent (a failed put is
+ * logged: the next request renders again), and returns the response to send
+ * in its place: the body is read once and its bytes shared by what is sent
+ * and what is kept, rather than the stream teed and read twice.
+ */
+export async function keepRendered(executionCtx: Pick<ExecutionContext, 'waitUntil'>, key: string, response: Response, lifetimeSeconds: number): Promise<Response> {
+  const body = await response.arrayBuffer();
   const expiresAt = Date.now() + lifetimeSeconds * 1_000;
-  const keeping = (async () => {
-    const body = await sent.arrayBuffer();
-    held.set(key, { body, status: sent.status, headers: [...sent.headers], expiresAt });
-    const headers = new Headers(sent.headers);
-    headers.set(SENT_CACHE_CONTROL_HEADER, sent.headers.get('Cache-Control') ?? '');
-    headers.set('Cache-Control', `public, max-age=${lifetimeSeconds}`);
-    headers.set(EXPIRES_HEADER, String(expiresAt));
-    await caches.default.put(key, new Response(body, { status: sent.status, headers }));
-  })();
-  executionCtx.waitUntil(keeping.catch((error: unknown) => console.warn('rendered body not cached:', key, error instanceof Error ? error.message : String(error))));
+  held.set(key, { body, status: response.status, headers: [...response.headers], expiresAt });
+  const headers = new Headers(response.headers);
+  headers.set(SENT_CACHE_CONTROL_HEADER, response.headers.get('Cache-Control') ?? '');
+  headers.set('Cache-Control', `public, max-age=${lifetimeSeconds}`);
+  headers.set(EXPIRES_HEADER, String(expiresAt));
+  const putting = (async () => caches.default.put(key, new Response(body, { status: response.status, headers })))();
+  executionCtx.waitUntil(putting.catch((error: unknown) => console.warn('rendered body not cached:', key, error instanceof Error ? error.message : String(error))));
+  return new Response(body, { status: response.status, headers: response.headers });
 }

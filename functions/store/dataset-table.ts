@@ -33,6 +33,7 @@ import { tombstoneKey, type Tombstone } from '../domain/change-feed.ts';
 import { mergeRecord, type RecordChange } from '../domain/changes.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import { DEFAULT_INDEX_SHAPE, applyIndexChange, groupByChunks, indexChangeOf, leafOf, segmentFlatIndex, type IndexChange, type IndexNodes, type IndexShape, type IndexWrite, type RecordIndexChange } from '../domain/index-tree.ts';
+import { chunkEntries, chunkText } from '../domain/chunk-text.ts';
 import { CHUNK_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, headOf, eventVersionKey, sortKey, toIndexEntry, type IndexEntry, type IndexRef, type Manifest, type SegmentedManifest } from '../domain/layout.ts';
 import type { Event, EventInput } from '../domain/schema.ts';
 import { readMeta, writeMeta } from './meta-table.ts';
@@ -131,7 +132,7 @@ export class DatasetTable {
 
   /** The live index nodes, read from SQLite. */
   private readonly nodes: IndexNodes = {
-    entries: (key) => JSON.parse(this.requiredNodeText(key)) as IndexEntry[],
+    entries: (key) => chunkEntries(this.requiredNodeText(key)),
     children: (key) => JSON.parse(this.requiredNodeText(key)) as IndexRef[],
   };
 
@@ -390,7 +391,7 @@ export class DatasetTable {
   /** Stores an index revision's new chunks and segments (queued, chunks first) and its manifest. */
   private storeIndex(index: IndexWrite, publisher: Publisher): void {
     for (const [key, entries] of index.chunks) {
-      this.sql.exec('INSERT INTO chunks (key, entries) VALUES (?, ?)', key, JSON.stringify(entries));
+      this.sql.exec('INSERT INTO chunks (key, entries) VALUES (?, ?)', key, chunkText(entries));
       publisher.enqueue(key);
     }
     for (const [key, children] of index.segments) {

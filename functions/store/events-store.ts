@@ -13,11 +13,13 @@
  * `withFreshManifest` then re-reads the manifest once with the shortest
  * cache time, and the app answers 503 with Retry-After if that does not help.
  */
+import { chunkEntries, chunkKeys, entryKey, type EntryKey } from '../domain/chunk-text.ts';
 import { CHANGES_HEAD_KEY, CHANGES_PAGE_SIZE, changesPageKey, pageOfSeq, tombstoneKey, type ChangeEntry, type ChangesCursor, type ChangesHead, type PublishedChange, type Tombstone } from '../domain/change-feed.ts';
+import { withDateInterval, withDateIntervalText } from '../domain/dates.ts';
 import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, rootOf, toIndexEntry, type ChunkRef, type IndexEntry, type IndexHead, type IndexRef, type Manifest } from '../domain/layout.ts';
 import { monthsToRefine, statsFromCells, yearsInRange, type Cell, type StatsDirectory, type StatsYear } from '../domain/stats-cells.ts';
 import type { EventStats } from '../domain/stats.ts';
-import { MAX_CHUNKS_PER_PAGE, MAX_SEGMENTS_PER_PAGE, encodeCursor, keyRange, matchesFilter, refsInRange, selectEntries, updatedCursor, type EventFilter, type KeyRange } from '../domain/query.ts';
+import { MAX_CHUNKS_PER_PAGE, MAX_SEGMENTS_PER_PAGE, encodeCursor, filtersNothing, keyRange, matchesFilter, refsInRange, selectEntries, updatedCursor, type EventFilter, type KeyRange } from '../domain/query.ts';
 import type { Event, Tally } from '../domain/schema.ts';
 import { parseStoredRecord } from '../domain/stored-record.ts';
 import { settleLimited } from './limited.ts';
@@ -96,12 +98,22 @@ export async function withFreshHead<T>(kv: KVNamespace, head: IndexHead, read: (
   return { value, head: version };
 }
 
-/** Reads an immutable index node (a chunk's entries, a segment's children) the manifest names. */
-async function readNode<T>(kv: KVNamespace, key: string): Promise<T[]> {
-  const node = await kv.get<T[]>(key, { type: 'json', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
+/** Reads an immutable index segment's children, as the manifest names it. */
+async function readSegment(kv: KVNamespace, key: string): Promise<IndexRef[]> {
+  const node = await kv.get<IndexRef[]>(key, { type: 'json', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
   if (!node) throw new StaleIndexError(key);
   return node;
 }
+
+/** Reads an immutable index chunk's text (domain/chunk-text.ts), as a segment names it. */
+async function readChunkText(kv: KVNamespace, key: string): Promise<string> {
+  const text = await kv.get(key, { type: 'text', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
+  if (text === null) throw new StaleIndexError(key);
+  return text;
+}
+
+/** Reads an immutable index chunk's entries. */
+const readChunk = async (kv: KVNamespace, key: string): Promise<IndexEntry[]> => chunkEntries(await readChunkText(kv, key));
 
 /**
  * A walk down the index to the chunks that can hold entries in a range,
@@ -144,7 +156,7 @@ class ChunkWalk {
       if (this.segmentReads === this.segmentBudget) return 'budget';
       this.segmentReads++;
       frame.next++;
-      this.stack.push({ refs: refsInRange(await readNode<IndexRef>(this.kv, ref.key), this.range), next: 0, level: frame.level - 1, segment: ref });
+      this.stack.push({ refs: refsInRange(await readSegment(this.kv, ref.key), this.range), next: 0, level: frame.level - 1, segment: ref });
     }
   }
 }
@@ -158,7 +170,7 @@ export async function chunkRefsInRange(kv: KVNamespace, manifest: Manifest, rang
   const root = rootOf(manifest);
   let refs = refsInRange(root.refs, range);
   for (let level = root.level; level > 0; level--) {
-    const outcomes = await settleLimited(refs, (ref) => readNode<IndexRef>(kv, ref.key));
+    const outcomes = await settleLimited(refs, (ref) => readSegment(kv, ref.key));
     refs = outcomes.flatMap((outcome) => {
       if (outcome.status === 'rejected') throw outcome.reason;
       return refsInRange(outcome.value, range);
@@ -190,23 +202,42 @@ export function storedEvent(text: string, id: string): StoredEvent | null {
   return null;
 }
 
+/** The immutable keys of the record versions that index entries name, in entry order. */
+const versionKeys = (entries: readonly Pick<EntryKey, 'id' | 'rev'>[]): string[] => entries.map((entry) => eventVersionKey(entry.id, entry.rev));
+
 /**
  * Reads the record versions that index entries name, in entry order.
  * Versions are written only by the Coordinator and never change, so they
  * are parsed, not validated again.
  */
-const readVersions = (kv: KVNamespace, entries: readonly IndexEntry[]): Promise<Event[]> => readImmutable<Event>(kv, entries.map((entry) => eventVersionKey(entry.id, entry.rev)));
+const readVersions = (kv: KVNamespace, entries: readonly Pick<EntryKey, 'id' | 'rev'>[]): Promise<Event[]> => readImmutable<Event>(kv, versionKeys(entries));
+
+/**
+ * Reads the record versions that index entries name as the JSON the API
+ * serves (with `date_start`/`date_end`), in entry order: each stored text
+ * with the entry's interval spliced in, parsed only when that cannot be done
+ * (an entry indexed before intervals, or a text not as the Coordinator writes
+ * it).
+ */
+async function readServedVersions(kv: KVNamespace, entries: readonly EntryKey[]): Promise<string[]> {
+  const texts = await readImmutable<string>(kv, versionKeys(entries), 'text');
+  return texts.map((text, at) => {
+    const interval = entries[at]!.interval;
+    return (interval && withDateIntervalText(text, interval)) ?? JSON.stringify(withDateInterval(JSON.parse(text) as Event));
+  });
+}
 
 /**
  * Reads keys that never change once named (record versions, stats
- * aggregates), in order, with bulk reads of BULK_GET_MAX keys (at most six
- * at once); a key not served raises `StaleIndexError`.
+ * aggregates), in order, parsed as JSON or as text, with bulk reads of
+ * BULK_GET_MAX keys (at most six at once); a key not served raises
+ * `StaleIndexError`.
  */
-async function readImmutable<T>(kv: KVNamespace, keys: readonly string[]): Promise<T[]> {
+async function readImmutable<T>(kv: KVNamespace, keys: readonly string[], type: 'json' | 'text' = 'json'): Promise<T[]> {
   const batches: string[][] = [];
   for (let start = 0; start < keys.length; start += BULK_GET_MAX) batches.push(keys.slice(start, start + BULK_GET_MAX));
   const found = new Map<string, T>();
-  for (const outcome of await settleLimited(batches, (batch) => kv.get<T>(batch, { type: 'json', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS }))) {
+  for (const outcome of await settleLimited(batches, (batch) => (type === 'text' ? (kv.get(batch, { type: 'text', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS }) as Promise<Map<string, T | null>>) : kv.get<T>(batch, { type: 'json', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS })))) {
     if (outcome.status === 'rejected') throw outcome.reason;
     for (const [key, value] of outcome.value) if (value !== null) found.set(key, value);
   }
@@ -224,17 +255,28 @@ export interface EventPage {
   manifest: Manifest;
 }
 
+/** One page of a query as the JSON the API serves for each record. */
+export interface ServedPage {
+  texts: string[];
+  nextCursor: string | null;
+}
+
 /**
- * Reads one page, newest first, of the records matching `filter` after the
- * sort key `after`, from `manifest`: the segments on the way (one per level,
+ * Finds one page, newest first, of the entries matching `filter` after the
+ * sort key `after`, in `manifest`: the segments on the way (one per level,
  * and at most MAX_SEGMENTS_PER_PAGE more) and at most MAX_CHUNKS_PER_PAGE
- * chunks, then the page's record versions; when a budget runs out first, the
- * page is short and `nextCursor` goes on from where the scan stopped.
+ * chunks; when a budget runs out first, the page is short and `nextCursor`
+ * goes on from where the scan stopped. With no filter but the cursor, only
+ * the chunks' first lines (their keys) are parsed.
  */
-export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: number, after: string | null, manifest: Manifest): Promise<EventPage> {
+async function pickPage(kv: KVNamespace, filter: EventFilter, limit: number, after: string | null, manifest: Manifest): Promise<{ picked: EntryKey[]; nextCursor: string | null }> {
   const range = keyRange(after, filter);
+  const picked: EntryKey[] = [];
+  // Entries sort newest first, so those before the cursor are a suffix of the chunk; one more than the page is enough to know there is more.
+  const select = filtersNothing(filter)
+    ? (text: string) => chunkKeys(text, range.upper, limit + 1 - picked.length)
+    : (text: string) => selectEntries(chunkEntries(text), range, filter).map(entryKey);
   const walk = new ChunkWalk(kv, manifest, range, rootOf(manifest).level + MAX_SEGMENTS_PER_PAGE);
-  const picked: IndexEntry[] = [];
   let lastScanned: string | null = null;
   let scanned = 0;
   let more: boolean;
@@ -248,7 +290,7 @@ export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: n
       more = next !== null;
       break;
     }
-    picked.push(...selectEntries(await readNode<IndexEntry>(kv, next.key), range, filter));
+    picked.push(...select(await readChunkText(kv, next.key)));
     lastScanned = next.last;
     scanned++;
   }
@@ -261,7 +303,19 @@ export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: n
     const stoppedAt = [lastScanned, walk.passed].filter((key): key is string => key !== null).sort()[0];
     if (stoppedAt !== undefined) nextCursor = encodeCursor(stoppedAt);
   }
+  return { picked, nextCursor };
+}
+
+/** Reads one page, newest first, of the records matching `filter` after the sort key `after`, from `manifest` (see `pickPage`), then the page's record versions. */
+export async function queryEvents(kv: KVNamespace, filter: EventFilter, limit: number, after: string | null, manifest: Manifest): Promise<EventPage> {
+  const { picked, nextCursor } = await pickPage(kv, filter, limit, after, manifest);
   return { events: await readVersions(kv, picked), nextCursor, manifest };
+}
+
+/** Reads the same page as `queryEvents`, its records as the JSON the API serves, spliced from their stored texts rather than parsed and written again. */
+export async function queryServedEvents(kv: KVNamespace, filter: EventFilter, limit: number, after: string | null, manifest: Manifest): Promise<ServedPage> {
+  const { picked, nextCursor } = await pickPage(kv, filter, limit, after, manifest);
+  return { texts: await readServedVersions(kv, picked), nextCursor };
 }
 
 /** Most index chunks one `/stats` request scans for what the aggregates cannot answer (`q`, `bbox`, a cursor). */
@@ -284,7 +338,7 @@ export async function scanEntries(kv: KVNamespace, filter: EventFilter, after: s
     scanned.push(next);
     next = await walk.next();
   }
-  const outcomes = await settleLimited(scanned, (ref) => readNode<IndexEntry>(kv, ref.key));
+  const outcomes = await settleLimited(scanned, (ref) => readChunk(kv, ref.key));
   const entries = outcomes.flatMap((outcome) => {
     if (outcome.status === 'rejected') throw outcome.reason;
     return selectEntries(outcome.value, range, filter);
@@ -303,7 +357,7 @@ export async function scanEntries(kv: KVNamespace, filter: EventFilter, after: s
  */
 export async function scanAllEntries(kv: KVNamespace, filter: EventFilter, manifest: Manifest): Promise<IndexEntry[]> {
   const range = keyRange(null, filter);
-  const outcomes = await settleLimited(await chunkRefsInRange(kv, manifest, range), (ref) => readNode<IndexEntry>(kv, ref.key));
+  const outcomes = await settleLimited(await chunkRefsInRange(kv, manifest, range), (ref) => readChunk(kv, ref.key));
   return outcomes.flatMap((outcome) => {
     if (outcome.status === 'rejected') throw outcome.reason;
     return selectEntries(outcome.value, range, filter);

@@ -14,6 +14,7 @@
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import { app } from '../../functions/app.ts';
+import { chunkText } from '../../functions/domain/chunk-text.ts';
 import { mergeRecord } from '../../functions/domain/changes.ts';
 import { segmentFlatIndex } from '../../functions/domain/index-tree.ts';
 import { CHUNK_KEY_PREFIX, CHUNK_TARGET, EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, headOf, toIndexEntry, type ChunkRef, type FlatManifest, type IndexEntry } from '../../functions/domain/layout.ts';
@@ -90,7 +91,7 @@ export function buildStore(size: number): MemoryKv {
   let entries: IndexEntry[] = [];
   const close = () => {
     const key = `${CHUNK_KEY_PREFIX}${epoch}-${revision}-c${chunks.length}`;
-    values.push([key, JSON.stringify(entries)]);
+    values.push([key, chunkText(entries)]);
     chunks.push({
       key,
       first: entries[0]!.k,
@@ -111,7 +112,7 @@ export function buildStore(size: number): MemoryKv {
   const flat: FlatManifest = { format: 2, epoch, revision, count: size, updated_at: newest.updated_at, changed_at: WRITTEN_AT, chunks };
   const tree = segmentFlatIndex(flat);
   for (const [key, refs] of tree.segments) values.push([key, JSON.stringify(refs)]);
-  for (const [key, chunk] of tree.chunks) values.push([key, JSON.stringify(chunk)]);
+  for (const [key, chunk] of tree.chunks) values.push([key, chunkText(chunk)]);
   values.push([MANIFEST_KEY, JSON.stringify(tree.manifest)]);
   values.push([HEAD_KEY, JSON.stringify(headOf(tree.manifest))]);
   return new MemoryKv(values);
