@@ -46,6 +46,12 @@ export const CHUNK_KEY_PREFIX = 'index:chunk:';
 /** KV key prefix of index segments. */
 export const SEGMENT_KEY_PREFIX = 'index:segment:';
 
+/** KV key prefix of front pages. */
+export const FRONT_PAGE_KEY_PREFIX = 'page:events:';
+
+/** KV key of the front page of index revision `revision` of storage `epoch`; its value never changes. */
+export const frontPageKey = (epoch: string, revision: number): string => `${FRONT_PAGE_KEY_PREFIX}${epoch}-${revision}`;
+
 /** KV key prefix of immutable record versions. */
 export const EVENT_VERSION_KEY_PREFIX = 'event-version:';
 
@@ -145,6 +151,15 @@ interface ManifestFields {
   changed_at: string | null;
   /** Key of the `/stats` aggregates' directory of this revision (domain/stats-cells.ts); absent until they are built. */
   stats?: string;
+  /**
+   * Key of this revision's front page (`frontPageKey`): `/events` at its
+   * default limit with no filter, as the JSON it serves, rendered by the
+   * writer (domain/page-json.ts). Absent in revisions from before front
+   * pages; a location may not read it yet, or at all when the writer could
+   * not render it before a newer revision replaced it: readers then build
+   * the page from the index.
+   */
+  front_page?: string;
 }
 
 /**
@@ -180,7 +195,15 @@ export type Manifest = SegmentedManifest | FlatManifest;
 export type IndexHead = ManifestFields;
 
 /** The head of `manifest`. */
-export const headOf = ({ epoch, revision, count, updated_at, changed_at, stats }: Manifest): IndexHead => ({ epoch, revision, count, updated_at, changed_at, ...(stats === undefined ? {} : { stats }) });
+export const headOf = ({ epoch, revision, count, updated_at, changed_at, stats, front_page }: Manifest): IndexHead => ({
+  epoch,
+  revision,
+  count,
+  updated_at,
+  changed_at,
+  ...(stats === undefined ? {} : { stats }),
+  ...(front_page === undefined ? {} : { front_page }),
+});
 
 /** The root's children and the level they are at (0: chunks), for a manifest of either shape. */
 export const rootOf = (manifest: Manifest): { refs: readonly IndexRef[]; level: number } =>

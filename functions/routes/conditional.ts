@@ -39,7 +39,7 @@ import type { IndexHead, Manifest } from '../domain/layout.ts';
 import { readEventText, readHead, readManifest, readTallies, storedEvent, withFreshManifest } from '../store/events-store.ts';
 import { mediaTypeOf } from './negotiation.ts';
 import type { ReadEnv } from './read-env.ts';
-import { INDEX_BODY_LIFETIME_SECONDS, RECORD_BODY_LIFETIME_SECONDS, keepRendered, lookUpRendered, renderedKey, type RenderedCopy } from './rendered-cache.ts';
+import { INDEX_BODY_LIFETIME_SECONDS, RECORD_BODY_LIFETIME_SECONDS, holdPublished, keepRendered, lookUpRendered, renderedKey, type RenderedCopy } from './rendered-cache.ts';
 
 /** Cache-Control for lists, feeds, exports and stats: fresh for a minute, then served stale for five while revalidated, which suits feed polling. */
 export const POLLING_CACHE_CONTROL = 'public, max-age=60, stale-while-revalidate=300';
@@ -246,7 +246,10 @@ async function sendAndKeep(c: Context<ReadEnv>, { head, validators, scope, lifet
   const builtFrom = indexVersion(c.get('manifest') ?? c.get('head') ?? head);
   const served = builtFrom.revision === indexVersion(head).revision ? validators : await validatorsOf(await scope(builtFrom), mediaType, url);
   setAll(c.res.headers, served);
-  await sendKept(c, renderedKey(c.env.CF_VERSION_METADATA.id, url, builtFrom.revision, mediaType), lifetimeSeconds);
+  const key = renderedKey(c.env.CF_VERSION_METADATA.id, url, builtFrom.revision, mediaType);
+  const published = c.get('publishedBody');
+  if (published === undefined) await sendKept(c, key, lifetimeSeconds);
+  else holdPublished(key, published, c.res.status, c.res.headers, lifetimeSeconds);
 }
 
 /**

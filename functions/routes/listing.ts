@@ -8,10 +8,11 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { updatedPosition, type EventQuery } from '../domain/query.ts';
+import { DEFAULT_LIMIT, filtersNothing, updatedPosition, type EventQuery } from '../domain/query.ts';
 import { withDateInterval } from '../domain/dates.ts';
+import { eventsPageJson } from '../domain/page-json.ts';
 import type { Event } from '../domain/schema.ts';
-import { ForeignEpochError, queryByUpdate, queryEvents, queryServedEvents } from '../store/events-store.ts';
+import { ForeignEpochError, queryByUpdate, queryEvents, queryServedEvents, readFrontPage } from '../store/events-store.ts';
 import { changeLogRead, indexRead, readIndex } from './conditional.ts';
 import { jsonError } from './errors.ts';
 import type { ReadEnv } from './read-env.ts';
@@ -45,7 +46,9 @@ export async function listEvents(c: Context<ReadEnv>, query: Omit<EventQuery, 'c
  * The JSON body of `/events` for `query`: `{ data, next_cursor }`, the
  * same bytes as `c.json` would write for `listEvents`'s page. By date, the
  * records' stored texts are spliced in (queryServedEvents) rather than
- * parsed and written again.
+ * parsed and written again; the front page (no filter, no cursor, the
+ * default limit) is the one the writer published for the head's revision,
+ * where this location can read it.
  */
 export async function listEventsJson(c: Context<ReadEnv>, query: EventQuery): Promise<string> {
   const { limit, cursor, order, ...filter } = query;
@@ -53,9 +56,17 @@ export async function listEventsJson(c: Context<ReadEnv>, query: EventQuery): Pr
     const page = await listByUpdate(c, query);
     return JSON.stringify({ data: page.events.map(withDateInterval), next_cursor: page.nextCursor });
   }
+  const frontPage = c.get('head')?.front_page;
+  if (frontPage !== undefined && cursor === undefined && limit === DEFAULT_LIMIT && filtersNothing(filter)) {
+    const published = await readFrontPage(c.env.EVENTS, frontPage);
+    if (published !== null) {
+      c.set('publishedBody', published);
+      return published;
+    }
+  }
   const after = dateCursor(c, cursor);
   const page = await readIndex(c, (manifest) => queryServedEvents(c.env.EVENTS, filter, limit, after, manifest));
-  return `{"data":[${page.texts.join(',')}],"next_cursor":${JSON.stringify(page.nextCursor)}}`;
+  return eventsPageJson(page.texts, page.nextCursor);
 }
 
 /** The sort key of an `order=date` cursor; null without one; a 400 for a cursor of `order=updated`. */

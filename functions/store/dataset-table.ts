@@ -34,7 +34,8 @@ import { mergeRecord, type RecordChange } from '../domain/changes.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import { DEFAULT_INDEX_SHAPE, applyIndexChange, groupByChunks, indexChangeOf, leafOf, segmentFlatIndex, type IndexChange, type IndexNodes, type IndexShape, type IndexWrite, type RecordIndexChange } from '../domain/index-tree.ts';
 import { chunkEntries, chunkText } from '../domain/chunk-text.ts';
-import { CHUNK_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, headOf, eventVersionKey, sortKey, toIndexEntry, type IndexEntry, type IndexRef, type Manifest, type SegmentedManifest } from '../domain/layout.ts';
+import { frontPageJson } from '../domain/page-json.ts';
+import { CHUNK_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, frontPageKey, headOf, rootOf, eventVersionKey, sortKey, toIndexEntry, type IndexEntry, type IndexRef, type Manifest, type SegmentedManifest } from '../domain/layout.ts';
 import type { Event, EventInput } from '../domain/schema.ts';
 import { readMeta, writeMeta } from './meta-table.ts';
 import type { ChangeLog } from './change-log.ts';
@@ -384,8 +385,43 @@ export class DatasetTable {
       this.sql.exec(key.startsWith(CHUNK_KEY_PREFIX) ? 'DELETE FROM chunks WHERE key = ?' : 'DELETE FROM segments WHERE key = ?', key);
       publisher.retire(key, nowMs);
     }
+    this.nameFrontPage(index.manifest, publisher, nowMs);
     this.storeIndex(index, publisher);
     publisher.enqueue(HEAD_KEY);
+  }
+
+  /**
+   * Names the front page of a new index revision in its manifest and queues
+   * it (rendered when it is put: `frontPageText`), retiring the one of the
+   * revision it replaces. Call before the manifest is stored.
+   */
+  private nameFrontPage(manifest: SegmentedManifest, publisher: Publisher, nowMs: number): void {
+    const replaced = this.manifest().front_page;
+    if (replaced !== undefined) publisher.retire(replaced, nowMs);
+    manifest.front_page = frontPageKey(manifest.epoch, manifest.revision);
+    publisher.enqueue(manifest.front_page);
+  }
+
+  /**
+   * The front page under `key`, rendered from the current index and record
+   * versions (domain/page-json.ts); null when `key` is not the current
+   * revision's (a newer one replaced it before it was put) or a record
+   * version it lists is no longer current: it is then never published, and
+   * readers of that revision build the page from the index.
+   */
+  frontPageText(key: string): string | null {
+    const manifest = this.manifest();
+    if (manifest.front_page !== key) return null;
+    const nodeText = (ref: IndexRef) => this.requiredNodeText(ref.key);
+    const children = (ref: IndexRef) => this.nodes.children(ref.key);
+    function* chunksUnder(refs: readonly IndexRef[], level: number): Generator<string> {
+      for (const ref of refs) {
+        if (level === 0) yield nodeText(ref);
+        else yield* chunksUnder(children(ref), level - 1);
+      }
+    }
+    const { refs, level } = rootOf(manifest);
+    return frontPageJson({ chunks: () => chunksUnder(refs, level), recordText: (id, revision) => this.currentText(id, revision) });
   }
 
   /** Stores an index revision's new chunks and segments (queued, chunks first) and its manifest. */
@@ -422,7 +458,9 @@ export class DatasetTable {
         .map(({ id, body }) => ({ id, entry: toIndexEntry(JSON.parse(body) as Event) }));
     const revision = manifest.revision + 1;
     if (!this.stats.buildSlice(records, manifest.epoch, revision, publisher, nowMs)) return true;
-    this.storeManifest({ ...manifest, revision, stats: this.stats.directoryKey()! }, publisher);
+    const next: SegmentedManifest = { ...manifest, revision, stats: this.stats.directoryKey()! };
+    this.nameFrontPage(next, publisher, nowMs);
+    this.storeManifest(next, publisher);
     publisher.enqueue(HEAD_KEY);
     return false;
   }

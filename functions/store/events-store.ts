@@ -15,8 +15,8 @@
  */
 import { chunkEntries, chunkKeys, entryKey, type EntryKey } from '../domain/chunk-text.ts';
 import { CHANGES_HEAD_KEY, CHANGES_PAGE_SIZE, changesPageKey, pageOfSeq, tombstoneKey, type ChangeEntry, type ChangesCursor, type ChangesHead, type PublishedChange, type Tombstone } from '../domain/change-feed.ts';
-import { withDateInterval, withDateIntervalText } from '../domain/dates.ts';
 import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, rootOf, toIndexEntry, type ChunkRef, type IndexEntry, type IndexHead, type IndexRef, type Manifest } from '../domain/layout.ts';
+import { servedRecordJson } from '../domain/page-json.ts';
 import { monthsToRefine, statsFromCells, yearsInRange, type Cell, type StatsDirectory, type StatsYear } from '../domain/stats-cells.ts';
 import type { EventStats } from '../domain/stats.ts';
 import { MAX_CHUNKS_PER_PAGE, MAX_SEGMENTS_PER_PAGE, encodeCursor, filtersNothing, keyRange, matchesFilter, refsInRange, selectEntries, updatedCursor, type EventFilter, type KeyRange } from '../domain/query.ts';
@@ -179,6 +179,9 @@ export async function chunkRefsInRange(kv: KVNamespace, manifest: Manifest, rang
   return refs;
 }
 
+/** Reads a front page (domain/page-json.ts) a head names; null where this location cannot read it (not yet, or never published). */
+export const readFrontPage = (kv: KVNamespace, key: string): Promise<string | null> => kv.get(key, { type: 'text', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
+
 /** A record as stored under `event:<id>` with the exact text served. */
 export interface StoredEvent {
   record: Event;
@@ -221,10 +224,7 @@ const readVersions = (kv: KVNamespace, entries: readonly Pick<EntryKey, 'id' | '
  */
 async function readServedVersions(kv: KVNamespace, entries: readonly EntryKey[]): Promise<string[]> {
   const texts = await readImmutable<string>(kv, versionKeys(entries), 'text');
-  return texts.map((text, at) => {
-    const interval = entries[at]!.interval;
-    return (interval && withDateIntervalText(text, interval)) ?? JSON.stringify(withDateInterval(JSON.parse(text) as Event));
-  });
+  return texts.map((text, at) => servedRecordJson(text, entries[at]!.interval));
 }
 
 /**

@@ -16,8 +16,9 @@ import * as v from 'valibot';
 import { app } from '../../functions/app.ts';
 import { chunkText } from '../../functions/domain/chunk-text.ts';
 import { mergeRecord } from '../../functions/domain/changes.ts';
+import { frontPageJson } from '../../functions/domain/page-json.ts';
 import { segmentFlatIndex } from '../../functions/domain/index-tree.ts';
-import { CHUNK_KEY_PREFIX, CHUNK_TARGET, EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, headOf, toIndexEntry, type ChunkRef, type FlatManifest, type IndexEntry } from '../../functions/domain/layout.ts';
+import { CHUNK_KEY_PREFIX, CHUNK_TARGET, EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, frontPageKey, headOf, toIndexEntry, type ChunkRef, type FlatManifest, type IndexEntry } from '../../functions/domain/layout.ts';
 import { EventInputSchema, type Event } from '../../functions/domain/schema.ts';
 import { syntheticRecord } from './records.ts';
 
@@ -89,9 +90,11 @@ export function buildStore(size: number): MemoryKv {
   const values: [string, string][] = [];
   const chunks: ChunkRef[] = [];
   let entries: IndexEntry[] = [];
+  const newestChunks: string[] = [];
   const close = () => {
     const key = `${CHUNK_KEY_PREFIX}${epoch}-${revision}-c${chunks.length}`;
     values.push([key, chunkText(entries)]);
+    if (chunks.length < 2) newestChunks.push(chunkText(entries));
     chunks.push({
       key,
       first: entries[0]!.k,
@@ -113,6 +116,10 @@ export function buildStore(size: number): MemoryKv {
   const tree = segmentFlatIndex(flat);
   for (const [key, refs] of tree.segments) values.push([key, JSON.stringify(refs)]);
   for (const [key, chunk] of tree.chunks) values.push([key, chunkText(chunk)]);
+  // The front page the Coordinator publishes with each revision.
+  tree.manifest.front_page = frontPageKey(epoch, revision);
+  const frontPage = frontPageJson({ chunks: () => newestChunks, recordText: (id) => JSON.stringify(storedRecord(numberOf(id))) });
+  values.push([tree.manifest.front_page, frontPage!]);
   values.push([MANIFEST_KEY, JSON.stringify(tree.manifest)]);
   values.push([HEAD_KEY, JSON.stringify(headOf(tree.manifest))]);
   return new MemoryKv(values);
