@@ -102,7 +102,9 @@ export async function measureHot(base: string, recordId: string, connections: nu
     // Never found in the rendered-body cache: the bench entry gives each such request its own Worker version, which every cache key names.
     // Reported without a target: its five KV reads go through the local KV simulator, which costs more here than the Worker's own work,
     // so this is not the Worker CPU issue 9's cold-page target is about (that needs an in-memory harness).
+    // The front page, published ready-made by the Coordinator (two KV reads), and a page built from the index (five).
     { label: 'page of 50, cold (never cached)', path: '/events?limit=50', headers: { Accept: 'application/json', [COLD_HEADER]: '1' }, status: 200, sizeOf: '/events?limit=50', target: null },
+    { label: 'page of 49 from the index, cold', path: '/events?limit=49', headers: { Accept: 'application/json', [COLD_HEADER]: '1' }, status: 200, sizeOf: '/events?limit=49', target: null },
   ];
   const results: HotResult[] = [];
   for (const hot of requests) {
