@@ -249,18 +249,22 @@ async function sendAndKeep(c: Context<ReadEnv>, { head, validators, scope, lifet
   const key = renderedKey(c.env.CF_VERSION_METADATA.id, url, builtFrom.revision, mediaType);
   const published = c.get('publishedBody');
   if (published === undefined) await sendKept(c, key, lifetimeSeconds);
-  else holdPublished(key, published, c.res.status, c.res.headers, lifetimeSeconds);
+  else send(c, holdPublished(key, published, c.res, lifetimeSeconds));
+}
+
+/** Keeps the response built under `key` (keepRendered) and sends the copy it returns. */
+async function sendKept(c: Context<ReadEnv>, key: string, lifetimeSeconds: number): Promise<void> {
+  send(c, await keepRendered(c.executionCtx, key, c.res, lifetimeSeconds));
 }
 
 /**
- * Keeps the response built under `key` (keepRendered) and sends the copy it
- * returns. `c.res` is cleared first so that Hono takes the copy as it is
- * (it has the same headers) instead of wrapping it and copying them over.
+ * Sends `response` in place of the one built, which it copies. `c.res` is
+ * cleared first so that Hono takes it as it is (it has the same headers)
+ * instead of wrapping it and copying them over.
  */
-async function sendKept(c: Context<ReadEnv>, key: string, lifetimeSeconds: number): Promise<void> {
-  const sent = await keepRendered(c.executionCtx, key, c.res, lifetimeSeconds);
+function send(c: Context<ReadEnv>, response: Response): void {
   c.res = undefined;
-  c.res = sent;
+  c.res = response;
 }
 
 /** The later of two ISO 8601 times, either of which may be unknown. */

@@ -41,9 +41,9 @@ const MEMORY_TIER_ENTRY_BYTES = 2 * 1024 * 1024;
 const EXPIRES_HEADER = 'x-rendered-expires';
 const SENT_CACHE_CONTROL_HEADER = 'x-rendered-cache-control';
 
-/** A rendered body as it was sent: status, headers and body, as bytes or as the text of a published value (never modified: build a Response from it). */
+/** A rendered body as it was sent: status, headers and body bytes (never modified: build a Response from it). */
 export interface RenderedCopy {
-  readonly body: ArrayBuffer | string;
+  readonly body: ArrayBuffer;
   readonly status: number;
   readonly headers: readonly [string, string][];
 }
@@ -54,7 +54,7 @@ interface HeldCopy extends RenderedCopy {
 }
 
 /** This isolate's memory tier, by cache key (bodies over MEMORY_TIER_ENTRY_BYTES are not kept). */
-const held = new LRUCache<string, HeldCopy>({ maxSize: MEMORY_TIER_BYTES, maxEntrySize: MEMORY_TIER_ENTRY_BYTES, sizeCalculation: (entry) => (typeof entry.body === 'string' ? entry.body.length * 2 : entry.body.byteLength) + 512 });
+const held = new LRUCache<string, HeldCopy>({ maxSize: MEMORY_TIER_BYTES, maxEntrySize: MEMORY_TIER_ENTRY_BYTES, sizeCalculation: (entry) => entry.body.byteLength + 512 });
 
 /** The copy kept under `key`, if any: from memory, else from the Cache API (then kept in memory for the rest of its lifetime). */
 export async function lookUpRendered(key: string): Promise<RenderedCopy | undefined> {
@@ -78,12 +78,15 @@ export async function lookUpRendered(key: string): Promise<RenderedCopy | undefi
 /**
  * Keeps a body that is a copy of a value published in KV (the writer's
  * front page) under `key` for `lifetimeSeconds`, in this isolate's memory
- * only, as its text: other isolates read the same value from KV, whose
- * edges cache it, so a copy in the Cache API would only cost a put. The
- * response sent is left as it is.
+ * only: other isolates read the same value from KV, whose edges cache it,
+ * so a copy in the Cache API would only cost a put. Returns the response to
+ * send in place of `response`: the same, built from the bytes kept (the
+ * text is encoded once).
  */
-export function holdPublished(key: string, text: string, status: number, headers: Headers, lifetimeSeconds: number): void {
-  held.set(key, { body: text, status, headers: [...headers], expiresAt: Date.now() + lifetimeSeconds * 1_000 });
+export function holdPublished(key: string, text: string, response: Response, lifetimeSeconds: number): Response {
+  const body = new TextEncoder().encode(text).buffer as ArrayBuffer;
+  held.set(key, { body, status: response.status, headers: [...response.headers], expiresAt: Date.now() + lifetimeSeconds * 1_000 });
+  return new Response(body, { status: response.status, headers: response.headers });
 }
 
 /**
