@@ -13,7 +13,6 @@ import { describe, expect, it, vi } from 'vitest';
 import { withDateInterval } from '../functions/domain/dates.ts';
 import { HEAD_KEY, type IndexHead, type SegmentedManifest } from '../functions/domain/layout.ts';
 import { eventsPageJson, frontPageJson } from '../functions/domain/page-json.ts';
-import { chunkText } from '../functions/domain/chunk-text.ts';
 import { DEFAULT_LIMIT } from '../functions/domain/query.ts';
 import { toIndexEntry } from '../functions/domain/layout.ts';
 import { queryEvents, queryServedEvents, readManifest } from '../functions/store/events-store.ts';
@@ -42,9 +41,9 @@ describe('frontPageJson', () => {
   it('is null when a record version it lists is not at hand', () => {
     const entries = [record(3), record(2), record(1)].map(toIndexEntry);
     const texts = new Map([record(3), record(2), record(1)].map((event) => [event.id, JSON.stringify(event)]));
-    expect(frontPageJson({ chunks: () => [chunkText(entries)], recordText: (id) => texts.get(id) ?? null })).toBe(eventsPageJson([record(3), record(2), record(1)].map((event) => JSON.stringify(withDateInterval(event))), null));
+    expect(frontPageJson({ chunks: () => [entries], recordText: (id) => texts.get(id) ?? null })).toBe(eventsPageJson([record(3), record(2), record(1)].map((event) => JSON.stringify(withDateInterval(event))), null));
     texts.delete(record(2).id);
-    expect(frontPageJson({ chunks: () => [chunkText(entries)], recordText: (id) => texts.get(id) ?? null })).toBeNull();
+    expect(frontPageJson({ chunks: () => [entries], recordText: (id) => texts.get(id) ?? null })).toBeNull();
   });
 });
 

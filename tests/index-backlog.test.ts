@@ -16,7 +16,7 @@ import { MANIFEST_KEY, type IndexEntry, type IndexRef, type SegmentedManifest } 
 import { coordinatorStub, dayFrom2000, getJson, makeEvent, seed, settled } from './helpers.ts';
 
 const NOW = '2026-11-29T12:00:00.000Z';
-const SHAPE: IndexShape = { chunkTarget: 8, chunkMax: 16, segmentTarget: 4, segmentMax: 8, chunksPerRevision: 6 };
+const SHAPE: IndexShape = { chunkTarget: 8, chunkMax: 16, segmentTarget: 4, segmentMax: 8, chunksPerRevision: 6, patchMax: 4, compactionsPerRevision: 2 };
 /** Records are spread over this many days. */
 const DAYS = 3650;
 /** Record i of a series, on a day spread across ten years by a stride. */

@@ -12,7 +12,9 @@ import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyIndexChange, type IndexShape } from '../functions/domain/index-tree.ts';
-import { HEAD_KEY, MANIFEST_KEY, emptyManifest, headOf, toIndexEntry, type IndexEntry, type IndexRef, type SegmentedManifest } from '../functions/domain/layout.ts';
+import { patchedEntries, type ChunkPatch } from '../functions/domain/chunk-patch.ts';
+import { entryKey } from '../functions/domain/chunk-text.ts';
+import { HEAD_KEY, MANIFEST_KEY, emptyManifest, headOf, toIndexEntry, type ChunkRef, type IndexEntry, type IndexRef, type SegmentedManifest } from '../functions/domain/layout.ts';
 import { MAX_CHUNKS_PER_PAGE, MAX_SEGMENTS_PER_PAGE, keyRange } from '../functions/domain/query.ts';
 import { chunkRefsInRange, queryEvents, readManifest } from '../functions/store/events-store.ts';
 import { simulation } from './platform/simulated-kv.ts';
@@ -21,7 +23,7 @@ import { call, coordinatorStub, dayFrom2000, makeEvent, seed } from './helpers.t
 const NOW = '2026-11-28T12:00:00.000Z';
 /** Writes here index whole, in one revision each: what staging does is index-backlog.test.ts's. */
 const WHOLE_WRITES = 100_000;
-const SHAPE: IndexShape = { chunkTarget: 8, chunkMax: 16, segmentTarget: 4, segmentMax: 8, chunksPerRevision: WHOLE_WRITES };
+const SHAPE: IndexShape = { chunkTarget: 8, chunkMax: 16, segmentTarget: 4, segmentMax: 8, chunksPerRevision: WHOLE_WRITES, patchMax: 4, compactionsPerRevision: 2 };
 const SIZES = [200, 1000, 3000];
 /** Records are spread over this many days, so writes land all over the index. */
 const DAYS = 3650;
@@ -57,7 +59,9 @@ async function pageCost(): Promise<{ reads: string[]; bytes: number }> {
     expect(response.status).toBe(200);
     expect(((await response.json()) as { data: unknown[] }).data).toHaveLength(10);
     keys = get.mock.calls.flatMap(([key]) => (Array.isArray(key) ? key : [String(key)]));
-    const reads = get.mock.calls.map(([key]) => (Array.isArray(key) ? 'records' : String(key).replace(/:[0-9a-f]+-\d.*$/, '')));
+    // A bulk read is the page's records, or a chunk with its patch.
+    const kindOf = (key: string) => key.replace(/:[0-9a-f]+-\d.*$/, '');
+    const reads = get.mock.calls.map(([key]) => (Array.isArray(key) ? (kindOf(String(key[0])) === 'index:chunk' ? 'index:chunk' : 'records') : kindOf(String(key))));
     get.mockRestore();
     return { reads, bytes: await storedBytes(keys) };
   } finally {
@@ -75,12 +79,13 @@ async function sample(size: number): Promise<Sample> {
 }
 
 /** The index keys a write of `records` puts, by kind. */
-async function indexPutsOf(records: ReturnType<typeof makeEvent>[]): Promise<{ chunks: number; segments: number; manifest: number; head: number }> {
+async function indexPutsOf(records: ReturnType<typeof makeEvent>[]): Promise<{ chunks: number; patches: number; segments: number; manifest: number; head: number }> {
   simulation.reset();
   await seed(records, NOW);
   const puts = [...simulation.stats().keys].filter(([, counts]) => counts.puts > 0).map(([key]) => key);
   return {
     chunks: puts.filter((key) => key.startsWith('index:chunk:')).length,
+    patches: puts.filter((key) => key.startsWith('index:patch:')).length,
     segments: puts.filter((key) => key.startsWith('index:segment:')).length,
     manifest: puts.filter((key) => key === MANIFEST_KEY).length,
     head: puts.filter((key) => key === HEAD_KEY).length,
@@ -135,11 +140,11 @@ describe('a growing dataset with a tiny index shape', () => {
     expect(samples.at(-1)!.pageBytes).toBeLessThan(1.3 * samples[0]!.pageBytes + extraLevels * SHAPE.segmentMax * 220);
   });
 
-  it('rewrites only the touched chunk and the segments above it on a write, at every size', () => {
+  it('writes a patch of the touched chunk (or, folding a patch in, the chunk), and the segments above it on a write, at every size', () => {
     for (const { height, puts } of writes) {
       // A split makes two chunks (and may split each segment above, adding a level at most once).
-      expect(puts.chunks).toBeGreaterThanOrEqual(1);
-      expect(puts.chunks).toBeLessThanOrEqual(2);
+      expect(puts.chunks + puts.patches).toBeGreaterThanOrEqual(1);
+      expect(puts.chunks + puts.patches).toBeLessThanOrEqual(2);
       expect(puts.segments).toBeGreaterThanOrEqual(height);
       expect(puts.segments).toBeLessThanOrEqual(2 * height + 1);
       expect(puts.manifest).toBe(1);
@@ -157,7 +162,9 @@ describe('a growing dataset with a tiny index shape', () => {
     const manifest = await readManifest(env.EVENTS);
     const get = vi.spyOn(env.EVENTS, 'get');
     const page = await queryEvents(env.EVENTS, { since: '2011-01-01', until: '2011-01-31' }, 50, null, manifest);
-    const reads = get.mock.calls.map(([key]) => (Array.isArray(key) ? 'records' : String(key).replace(/:[0-9a-f]+-\d.*$/, '')));
+    // A bulk read is the page's records, or a chunk with its patch.
+    const kindOf = (key: string) => key.replace(/:[0-9a-f]+-\d.*$/, '');
+    const reads = get.mock.calls.map(([key]) => (Array.isArray(key) ? (kindOf(String(key[0])) === 'index:chunk' ? 'index:chunk' : 'records') : kindOf(String(key))));
     get.mockRestore();
     expect(reads.filter((kind) => kind === 'index:segment').length).toBeLessThanOrEqual((manifest.format === 3 ? manifest.height : 0) + MAX_SEGMENTS_PER_PAGE);
     expect(reads.filter((kind) => kind === 'index:chunk').length).toBeLessThanOrEqual(MAX_CHUNKS_PER_PAGE);
@@ -192,14 +199,21 @@ describe('a growing dataset with a tiny index shape', () => {
   });
 });
 
+/** The chunk refs of an index, walked through its segments. */
+function allChunkRefs(manifest: SegmentedManifest, segments: Map<string, IndexRef[]>): ChunkRef[] {
+  const walk = (refs: readonly IndexRef[], level: number): ChunkRef[] => (level === 0 ? [...refs] : refs.flatMap((ref) => walk(segments.get(ref.key)!, level - 1)));
+  return walk(manifest.segments, manifest.height);
+}
+
 describe('the tree alone', () => {
   /** Smaller still, so a few thousand entries make five levels. */
-  const TREE_SHAPE: IndexShape = { chunkTarget: 2, chunkMax: 4, segmentTarget: 2, segmentMax: 4, chunksPerRevision: WHOLE_WRITES };
+  const TREE_SHAPE: IndexShape = { chunkTarget: 2, chunkMax: 4, segmentTarget: 2, segmentMax: 4, chunksPerRevision: WHOLE_WRITES, patchMax: 3, compactionsPerRevision: 2 };
 
-  /** Every entry under `refs` (nodes at `level`), checking each node's ref against what it holds. */
-  function collect(refs: readonly IndexRef[], level: number, chunks: Map<string, IndexEntry[]>, segments: Map<string, IndexRef[]>): IndexEntry[] {
+  /** Every entry under `refs` (nodes at `level`), patches applied, checking each node's ref against what it holds. */
+  function collect(refs: readonly IndexRef[], level: number, chunks: Map<string, IndexEntry[]>, patches: Map<string, ChunkPatch>, segments: Map<string, IndexRef[]>): IndexEntry[] {
     return refs.flatMap((ref) => {
-      const entries = level === 0 ? chunks.get(ref.key)! : collect(segments.get(ref.key)!, level - 1, chunks, segments);
+      const chunkOf = (chunk: ChunkRef) => (chunk.patch ? patchedEntries(chunks.get(chunk.key)!, patches.get(chunk.patch)!) : chunks.get(chunk.key)!);
+      const entries = level === 0 ? chunkOf(ref) : collect(segments.get(ref.key)!, level - 1, chunks, patches, segments);
       if (level === 0) expect(entries.length).toBeLessThanOrEqual(TREE_SHAPE.chunkMax);
       else expect(segments.get(ref.key)!.length).toBeLessThanOrEqual(TREE_SHAPE.segmentMax);
       expect(entries.length).toBeGreaterThan(0);
@@ -210,8 +224,16 @@ describe('the tree alone', () => {
 
   it('keeps every entry once, sorted, in bounded nodes, through random writes of inserts and deletes', () => {
     const chunks = new Map<string, IndexEntry[]>();
+    const patches = new Map<string, ChunkPatch>();
     const segments = new Map<string, IndexRef[]>();
-    const nodes = { entries: (key: string) => chunks.get(key)!, children: (key: string) => segments.get(key)! };
+    const nodes = {
+      entries: (key: string) => chunks.get(key)!,
+      keys: (key: string) => chunks.get(key)!.map(entryKey),
+      patch: (key: string) => patches.get(key)!,
+      children: (key: string) => segments.get(key)!,
+    };
+    let patchesWritten = 0;
+    let compactions = 0;
     let manifest: SegmentedManifest = emptyManifest('tree');
     const expected = new Map<string, IndexEntry>();
     let seedValue = 1;
@@ -233,26 +255,35 @@ describe('the tree alone', () => {
         }
       }
       const write = applyIndexChange(manifest, nodes, { remove, upsert }, NOW, NOW, TREE_SHAPE);
+      // A chunk replaced while its ref named a patch: the patch was folded in (or the chunk split or dropped).
+      const patched = new Set(allChunkRefs(manifest, segments).filter((ref) => ref.patch).map((ref) => ref.key));
+      compactions += write.replaced.filter((key) => patched.has(key)).length;
+      patchesWritten += write.patches.size;
+      for (const [, patch] of write.patches) expect(patch.remove.length + patch.upsert.length).toBeLessThanOrEqual(TREE_SHAPE.patchMax + 40);
       for (const key of write.replaced) {
         chunks.delete(key);
+        patches.delete(key);
         segments.delete(key);
       }
       for (const [key, entries] of write.chunks) chunks.set(key, entries);
+      for (const [key, patch] of write.patches) patches.set(key, patch);
       for (const [key, children] of write.segments) segments.set(key, children);
       manifest = write.manifest;
       for (const k of remove) expected.delete(k);
       for (const entry of upsert) expected.set(entry.k, entry);
       heights.add(manifest.height);
       expect(manifest.segments.length).toBeLessThanOrEqual(TREE_SHAPE.segmentMax);
-      const all = collect(manifest.segments, manifest.height, chunks, segments);
+      const all = collect(manifest.segments, manifest.height, chunks, patches, segments);
       expect(all.map((entry) => entry.k)).toEqual([...expected.keys()].sort().reverse());
       expect(manifest.count).toBe(expected.size);
     }
     expect(Math.max(...heights)).toBeGreaterThanOrEqual(3);
+    expect(patchesWritten).toBeGreaterThan(100);
+    expect(compactions).toBeGreaterThan(10);
     // Emptied, it comes down to one level with nothing in it, every node retired.
     const emptied = applyIndexChange(manifest, nodes, { remove: [...expected.keys()], upsert: [] }, NOW, NOW, TREE_SHAPE);
     expect(emptied.manifest).toMatchObject({ height: 1, segments: [], count: 0 });
-    expect(emptied.chunks.size + emptied.segments.size).toBe(0);
-    expect(new Set(emptied.replaced)).toEqual(new Set([...chunks.keys(), ...segments.keys()]));
+    expect(emptied.chunks.size + emptied.patches.size + emptied.segments.size).toBe(0);
+    expect(new Set(emptied.replaced)).toEqual(new Set([...chunks.keys(), ...patches.keys(), ...segments.keys()]));
   });
 });

@@ -5,23 +5,31 @@
  * before segments) into a segmented one.
  *
  * A write loads only the nodes on its paths (through the `IndexNodes` the
- * caller passes in, the Coordinator's SQLite), rewrites the touched chunks
- * and the segments above them under keys of the new revision and keeps every
- * other node as it is, so its cost grows with the number of records it
- * changes and the tree's height, never with the size of the dataset. A node
- * that grows past its maximum is split; one left empty is dropped; when the
- * manifest would list more than `segmentMax` segments a level is added, and
- * when it lists a single segment above the first level, that level goes.
+ * caller passes in, the Coordinator's SQLite), writes each touched chunk's
+ * changes as a new patch of it (chunk-patch.ts) and the segments above them
+ * under keys of the new revision, and keeps every other node as it is, so
+ * its cost grows with the number of records it changes and the tree's
+ * height, never with the size of the dataset. A chunk is rewritten with its
+ * patch folded in when the patch grows past `patchMax` (at most
+ * `compactionsPerRevision` such a revision, the first in index order; the
+ * others wait, their patches a little longer), or when it must be split or
+ * dropped. A node that grows past its maximum is split; one left empty is
+ * dropped; when the manifest would list more than `segmentMax` segments a
+ * level is added, and when it lists a single segment above the first level,
+ * that level goes.
  */
+import { composePatch, EMPTY_PATCH, patchedEntries, patchedKeys, patchSize, type ChunkPatch } from './chunk-patch.ts';
+import { entryKey, type EntryKey } from './chunk-text.ts';
 import {
   CHUNK_KEY_PREFIX,
   CHUNK_MAX,
   CHUNK_TARGET,
+  PATCH_KEY_PREFIX,
+  PATCH_MAX,
   SEGMENT_KEY_PREFIX,
   SEGMENT_MAX,
   SEGMENT_TARGET,
   chunkInterval,
-  entryInterval,
   newestFirst,
   type ChunkRef,
   type FlatManifest,
@@ -41,29 +49,53 @@ export interface IndexShape {
   segmentTarget: number;
   /** A segment (or the manifest) with more children is split (a level is added above the manifest's). */
   segmentMax: number;
-  /** Most existing chunks one revision rewrites: a write touching more is indexed over several revisions (`groupByChunks`). */
+  /** Most existing chunks one revision touches: a write touching more is indexed over several revisions (`groupByChunks`). */
   chunksPerRevision: number;
+  /** A chunk's patch holding more changes than this is folded into a new chunk. */
+  patchMax: number;
+  /** Most chunks one revision rewrites to fold their patches in (chunks that must be split or dropped do not count). */
+  compactionsPerRevision: number;
 }
 
 /**
- * Most chunks one index revision rewrites. A batch backfilling the past can
+ * Most chunks one index revision touches. A batch backfilling the past can
  * touch a chunk per record (500 records: ~320 of ~520 chunks at 100,000
- * records, ~480 at a million); split into revisions of at most this many,
- * one revision loads at most this many chunks in the writer (≤ 256 entries
- * each, some 25 MB of JSON) and publishes at most this many, the segments
- * above them, manifest and head: some 600 KV puts, spread over the
- * publisher's slices of 200, at any dataset size. Each revision costs at
- * least a second (the head and manifest are put at most once a second), so
- * fewer, larger revisions keep a backfill near the rate of an append.
+ * records, ~480 at a million); each touched chunk costs a small patch (the
+ * writer parses the chunk's key line, not its entries), so one revision of
+ * this many publishes at most this many patches, the segments above them,
+ * COMPACTIONS_PER_REVISION rewritten chunks, manifest and head: well under
+ * 1,000 KV puts, spread over the publisher's slices of 200, at any dataset
+ * size. Each revision costs at least a second (the head and manifest are
+ * put at most once a second), so a batch of 500 should fit in one.
  */
-export const CHUNKS_PER_REVISION = 256;
+export const CHUNKS_PER_REVISION = 512;
+
+/**
+ * Most chunks one revision rewrites to fold their patches in: what bounds
+ * the writer's memory (each such chunk is parsed whole: ≤ 256 entries of
+ * about 1 KB) and the bytes one revision publishes. Patches grow by the
+ * changes made to their chunk; this many compactions of more than PATCH_MAX
+ * changes each take out more than a revision of 500 changes adds, so
+ * patches stay near PATCH_MAX.
+ */
+export const COMPACTIONS_PER_REVISION = 32;
 
 /** The shape the published index is kept in. */
-export const DEFAULT_INDEX_SHAPE: IndexShape = { chunkTarget: CHUNK_TARGET, chunkMax: CHUNK_MAX, segmentTarget: SEGMENT_TARGET, segmentMax: SEGMENT_MAX, chunksPerRevision: CHUNKS_PER_REVISION };
+export const DEFAULT_INDEX_SHAPE: IndexShape = {
+  chunkTarget: CHUNK_TARGET,
+  chunkMax: CHUNK_MAX,
+  segmentTarget: SEGMENT_TARGET,
+  segmentMax: SEGMENT_MAX,
+  chunksPerRevision: CHUNKS_PER_REVISION,
+  patchMax: PATCH_MAX,
+  compactionsPerRevision: COMPACTIONS_PER_REVISION,
+};
 
-/** Reads live nodes of the index (the caller's storage): a chunk's entries, a segment's children. Throws for a node that is not there. */
+/** Reads live nodes of the index (the caller's storage): a chunk's entries or only their keys, a chunk's patch, a segment's children. Throws for a node that is not there. */
 export interface IndexNodes {
   entries(key: string): IndexEntry[];
+  keys(key: string): EntryKey[];
+  patch(key: string): ChunkPatch;
   children(key: string): IndexRef[];
 }
 
@@ -75,10 +107,11 @@ export interface IndexChange {
   upsert: IndexEntry[];
 }
 
-/** The outcome of a change to the index: the new manifest, the chunks and segments to store under new keys, and the keys of the nodes they replace. */
+/** The outcome of a change to the index: the new manifest, the chunks, patches and segments to store under new keys, and the keys of the nodes they replace. */
 export interface IndexWrite {
   manifest: SegmentedManifest;
   chunks: Map<string, IndexEntry[]>;
+  patches: Map<string, ChunkPatch>;
   segments: Map<string, IndexRef[]>;
   replaced: string[];
 }
@@ -110,12 +143,15 @@ function split<T>(items: readonly T[], target: number, max: number): T[][] {
   return out;
 }
 
-/** The ref of a chunk holding `entries` (sorted newest first, at least one). */
-function chunkRef(key: string, entries: readonly IndexEntry[]): ChunkRef {
-  const intervals = entries.map(entryInterval);
+/** The days an entry stands for, from its key (an entry indexed before intervals stands for the date of its sort key). */
+const daysOf = ({ k, interval }: EntryKey): { start: string; end: string } => (interval ? { start: interval.date_start, end: interval.date_end } : { start: k.slice(0, 10), end: k.slice(0, 10) });
+
+/** The ref of a chunk whose (patched) entries have `keys` (sorted newest first, at least one). */
+function chunkRef(key: string, keys: readonly EntryKey[]): ChunkRef {
+  const intervals = keys.map(daysOf);
   const start = intervals.reduce((earliest, { start }) => (start < earliest ? start : earliest), intervals[0]!.start);
   const end = intervals.reduce((latest, { end }) => (end > latest ? end : latest), intervals[0]!.end);
-  return { key, first: entries[0]!.k, last: entries[entries.length - 1]!.k, count: entries.length, start, end };
+  return { key, first: keys[0]!.k, last: keys[keys.length - 1]!.k, count: keys.length, start, end };
 }
 
 /** The ref of a segment listing `children` (newest first, at least one). */
@@ -135,6 +171,7 @@ function segmentRef(key: string, children: readonly IndexRef[]): SegmentRef {
 /** Collects the nodes of one new index revision under fresh keys. */
 class RevisionWriter {
   readonly chunks = new Map<string, IndexEntry[]>();
+  readonly patches = new Map<string, ChunkPatch>();
   readonly segments = new Map<string, IndexRef[]>();
   private serial = 0;
   private readonly prefix: string;
@@ -151,8 +188,15 @@ class RevisionWriter {
     return split(entries, this.shape.chunkTarget, this.shape.chunkMax).map((piece) => {
       const key = `${CHUNK_KEY_PREFIX}${this.nextName()}`;
       this.chunks.set(key, piece);
-      return chunkRef(key, piece);
+      return chunkRef(key, piece.map(entryKey));
     });
+  }
+
+  /** Stores `patch` as a new patch of the chunk `key`, whose patched entries have `keys`; the chunk's ref. */
+  patchOf(key: string, patch: ChunkPatch, keys: readonly EntryKey[]): ChunkRef {
+    const patchKey = `${PATCH_KEY_PREFIX}${this.nextName()}`;
+    this.patches.set(patchKey, patch);
+    return { ...chunkRef(key, keys), patch: patchKey };
   }
 
   /** Stores `children` as segments (split when too many, or always into pieces of `segmentTarget` when `wrap`); their refs. */
@@ -229,6 +273,23 @@ export function applyIndexChange(manifest: SegmentedManifest, nodes: IndexNodes,
   const revision = manifest.revision + 1;
   const writer = new RevisionWriter(manifest.epoch, revision, shape);
   const replaced: string[] = [];
+  let compactions = 0;
+
+  /** The new refs in place of chunk `ref` with `change` applied: a new patch of it, or, when that will not do, new chunks (none when it is left empty). */
+  const rewriteChunk = (ref: ChunkRef, change: IndexChange): ChunkRef[] => {
+    const base = nodes.keys(ref.key);
+    const inBase = new Set(base.map((key) => key.k));
+    const composed = composePatch(ref.patch ? nodes.patch(ref.patch) : EMPTY_PATCH, change);
+    // A removal matters only for a key the chunk itself holds (one the patch had added is gone from `upsert` already).
+    const patch = { remove: composed.remove.filter((k) => inBase.has(k)), upsert: composed.upsert };
+    if (ref.patch) replaced.push(ref.patch);
+    const keys = patchedKeys(base, patch, entryKey);
+    const compacting = patchSize(patch) > shape.patchMax && compactions < shape.compactionsPerRevision;
+    if (keys.length > 0 && keys.length <= shape.chunkMax && !compacting) return [writer.patchOf(ref.key, patch, keys)];
+    if (compacting) compactions++;
+    replaced.push(ref.key);
+    return keys.length === 0 ? [] : writer.chunksOf(patchedEntries(nodes.entries(ref.key), patch));
+  };
 
   /** The new children list in place of `refs` (nodes at `level`), with `change` applied below them. */
   const rewrite = (refs: readonly IndexRef[], level: number, { remove, upsert }: IndexChange): IndexRef[] => {
@@ -248,13 +309,10 @@ export function applyIndexChange(manifest: SegmentedManifest, nodes: IndexNodes,
         if (ref) out.push(ref);
         continue;
       }
-      if (ref) replaced.push(ref.key);
       if (level === 0) {
-        const entries = new Map((ref ? nodes.entries(ref.key) : []).map((entry) => [entry.k, entry]));
-        for (const k of group.remove) entries.delete(k);
-        for (const entry of group.upsert) entries.set(entry.k, entry);
-        out.push(...writer.chunksOf([...entries.values()].sort(newestFirst)));
+        out.push(...(ref ? rewriteChunk(ref, group) : writer.chunksOf([...new Map(group.upsert.map((entry) => [entry.k, entry])).values()].sort(newestFirst))));
       } else {
+        if (ref) replaced.push(ref.key);
         out.push(...writer.segmentsOf(rewrite(ref ? nodes.children(ref.key) : [], level - 1, group)));
       }
     }
@@ -282,6 +340,7 @@ export function applyIndexChange(manifest: SegmentedManifest, nodes: IndexNodes,
   return {
     manifest: { format: 3, epoch: manifest.epoch, revision, count, updated_at: count ? newest : manifest.updated_at, changed_at: changed, height, segments: top },
     chunks: writer.chunks,
+    patches: writer.patches,
     segments: writer.segments,
     replaced,
   };
@@ -302,5 +361,5 @@ export function segmentFlatIndex(flat: FlatManifest, shape: IndexShape = DEFAULT
     height++;
   } while (top.length > shape.segmentMax);
   const { chunks: _chunks, format: _format, ...fields } = flat;
-  return { manifest: { ...fields, format: 3, height, segments: top as SegmentRef[] }, chunks: writer.chunks, segments: writer.segments, replaced: [] };
+  return { manifest: { ...fields, format: 3, height, segments: top as SegmentRef[] }, chunks: writer.chunks, patches: writer.patches, segments: writer.segments, replaced: [] };
 }

@@ -16,8 +16,10 @@
  * grow with the dataset (one more segment read per SEGMENT_MAX-fold growth),
  * and everything a page is built from is immutable once the manifest names
  * it: one manifest revision always gives the same body. Chunks and segments
- * are copy-on-write: a write stores the changed chunks and the segments above
- * them under new keys (the tree's maintenance is in index-tree.ts). The head
+ * are copy-on-write: a write stores a patch of each chunk it changes
+ * (`index:patch:…`, chunk-patch.ts; or the chunk itself, rewritten, when the
+ * patch is folded in) and the segments above them under new keys (the
+ * tree's maintenance is in index-tree.ts). The head
  * (`index:head`) repeats the manifest's epoch, revision, count and times
  * without its segments: validators and `/healthz` read it alone.
  */
@@ -43,6 +45,10 @@ export const SEGMENT_TARGET = 32;
 export const SEGMENT_MAX = 64;
 /** KV key prefix of index chunks. */
 export const CHUNK_KEY_PREFIX = 'index:chunk:';
+/** KV key prefix of chunk patches (chunk-patch.ts). */
+export const PATCH_KEY_PREFIX = 'index:patch:';
+/** Changes a chunk's patch may hold before the writer folds it into a new chunk. */
+export const PATCH_MAX = 32;
 /** KV key prefix of index segments. */
 export const SEGMENT_KEY_PREFIX = 'index:segment:';
 
@@ -129,6 +135,12 @@ export interface ChunkRef {
    */
   start?: string;
   end?: string;
+  /**
+   * Key of the chunk's patch (chunk-patch.ts), chunks only: the changes made
+   * to it since it was written, which readers apply to its entries. The
+   * range, count and days above are those of the patched chunk.
+   */
+  patch?: string;
 }
 
 /** A segment as its parent names it: a ChunkRef summing up the nodes it lists, and how many chunks lie under it. */

@@ -6,7 +6,7 @@
  * `frontPageKey`) with the same function the readers' pages are made of, so
  * both give the same bytes for one revision.
  */
-import { chunkEntries, entryKey } from './chunk-text.ts';
+import { entryKey } from './chunk-text.ts';
 import { withDateInterval, withDateIntervalText, type DateInterval } from './dates.ts';
 import type { IndexEntry } from './layout.ts';
 import { DEFAULT_LIMIT, encodeCursor } from './query.ts';
@@ -19,10 +19,10 @@ export const servedRecordJson = (text: string, interval: DateInterval | null): s
 /** The body of a page: `{ data, next_cursor }`, the same bytes as JSON.stringify of the parsed records would give. */
 export const eventsPageJson = (records: readonly string[], nextCursor: string | null): string => `{"data":[${records.join(',')}],"next_cursor":${JSON.stringify(nextCursor)}}`;
 
-/** What a front page is rendered from: the index's chunks in order (their stored texts, read as needed) and each indexed record version's stored text. */
+/** What a front page is rendered from: the index's chunks in order (read as needed) and each indexed record version's stored text. */
 export interface FrontPageSource {
-  /** The stored texts of the index's chunks, newest first. */
-  chunks(): Iterable<string>;
+  /** The entries of the index's chunks (patched), chunk by chunk, newest first. */
+  chunks(): Iterable<readonly IndexEntry[]>;
   /** The stored text of record `id` at `revision`; null when that version is not at hand (it was replaced since). */
   recordText(id: string, revision: number): string | null;
 }
@@ -35,8 +35,8 @@ export interface FrontPageSource {
  */
 export function frontPageJson(source: FrontPageSource): string | null {
   const entries: IndexEntry[] = [];
-  for (const text of source.chunks()) {
-    entries.push(...chunkEntries(text));
+  for (const chunk of source.chunks()) {
+    entries.push(...chunk);
     if (entries.length > DEFAULT_LIMIT) break;
   }
   const page = entries.slice(0, DEFAULT_LIMIT);

@@ -13,7 +13,7 @@
  * was committed is published and alerted by the next alarm.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { CHUNK_KEY_PREFIX, EVENT_KEY_PREFIX, FRONT_PAGE_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, SEGMENT_KEY_PREFIX } from '../domain/layout.ts';
+import { CHUNK_KEY_PREFIX, EVENT_KEY_PREFIX, FRONT_PAGE_KEY_PREFIX, PATCH_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, SEGMENT_KEY_PREFIX } from '../domain/layout.ts';
 import { deletedData } from '../domain/alert-payload.ts';
 import { CHANGES_KEY_PREFIX } from '../domain/change-feed.ts';
 import { payloadKey, type DeadLetter, type DeliveryMessage } from '../domain/delivery-messages.ts';
@@ -557,13 +557,13 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
     };
   }
 
-  /** The value to publish under a key the queue holds without one: records, index chunks and segments, front pages, the manifest and its head come from the truth. */
+  /** The value to publish under a key the queue holds without one: records, index chunks, patches and segments, front pages, the manifest and its head come from the truth. */
   private publishedValue(key: string): string | null {
     if (key === MANIFEST_KEY) return this.dataset.manifestText();
     if (key === HEAD_KEY) return this.dataset.headText();
     if (key.startsWith(CHANGES_KEY_PREFIX)) return this.changes.publishedValue(key);
     if (key.startsWith(STATS_KEY_PREFIX)) return this.stats.publishedValue(key);
-    if (key.startsWith(CHUNK_KEY_PREFIX) || key.startsWith(SEGMENT_KEY_PREFIX)) return this.dataset.indexNodeText(key);
+    if (key.startsWith(CHUNK_KEY_PREFIX) || key.startsWith(PATCH_KEY_PREFIX) || key.startsWith(SEGMENT_KEY_PREFIX)) return this.dataset.indexNodeText(key);
     if (key.startsWith(FRONT_PAGE_KEY_PREFIX)) return this.dataset.frontPageText(key);
     if (key.startsWith(EVENT_VERSION_KEY_PREFIX)) {
       const [id, revision] = key.slice(EVENT_VERSION_KEY_PREFIX.length).split(':');

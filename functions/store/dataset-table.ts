@@ -33,9 +33,10 @@ import { tombstoneKey, type Tombstone } from '../domain/change-feed.ts';
 import { mergeRecord, type RecordChange } from '../domain/changes.ts';
 import { sha256Hex } from '../domain/digest.ts';
 import { DEFAULT_INDEX_SHAPE, applyIndexChange, groupByChunks, indexChangeOf, leafOf, segmentFlatIndex, type IndexChange, type IndexNodes, type IndexShape, type IndexWrite, type RecordIndexChange } from '../domain/index-tree.ts';
-import { chunkEntries, chunkText } from '../domain/chunk-text.ts';
+import { patchedEntries, type ChunkPatch } from '../domain/chunk-patch.ts';
+import { chunkEntries, chunkKeys, chunkText } from '../domain/chunk-text.ts';
 import { frontPageJson } from '../domain/page-json.ts';
-import { CHUNK_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, frontPageKey, headOf, rootOf, eventVersionKey, sortKey, toIndexEntry, type IndexEntry, type IndexRef, type Manifest, type SegmentedManifest } from '../domain/layout.ts';
+import { CHUNK_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, PATCH_KEY_PREFIX, emptyManifest, eventKey, frontPageKey, headOf, rootOf, eventVersionKey, sortKey, toIndexEntry, type ChunkRef, type IndexEntry, type IndexRef, type Manifest, type SegmentedManifest } from '../domain/layout.ts';
 import type { Event, EventInput } from '../domain/schema.ts';
 import { readMeta, writeMeta } from './meta-table.ts';
 import type { ChangeLog } from './change-log.ts';
@@ -47,6 +48,7 @@ export const DATASET_SCHEMA = [
   'CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, body TEXT NOT NULL, digest TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS record_digests (id TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (id, digest))',
   'CREATE TABLE IF NOT EXISTS chunks (key TEXT PRIMARY KEY, entries TEXT NOT NULL)',
+  'CREATE TABLE IF NOT EXISTS patches (key TEXT PRIMARY KEY, body TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS segments (key TEXT PRIMARY KEY, children TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, retracted_at TEXT NOT NULL, reason TEXT, last_version TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS index_backlog (id TEXT PRIMARY KEY, remove_key TEXT, changed_at TEXT NOT NULL)',
@@ -87,6 +89,13 @@ export interface WritePlan {
 type PlannedIndexChange = RecordIndexChange & { indexedKey: string | null; updatedAt: string };
 
 /** The newest `updated_at` of the records a group indexes. */
+/** The table (and its text column) that holds an index node of `key`: chunks, patches or segments. */
+function nodeTableOf(key: string): { table: string; column: string } {
+  if (key.startsWith(CHUNK_KEY_PREFIX)) return { table: 'chunks', column: 'entries' };
+  if (key.startsWith(PATCH_KEY_PREFIX)) return { table: 'patches', column: 'body' };
+  return { table: 'segments', column: 'children' };
+}
+
 const newestOf = (group: readonly PlannedIndexChange[]): string => group.reduce((max, change) => (change.updatedAt > max ? change.updatedAt : max), '');
 
 /** The records, index and manifest of the dataset. */
@@ -134,6 +143,8 @@ export class DatasetTable {
   /** The live index nodes, read from SQLite. */
   private readonly nodes: IndexNodes = {
     entries: (key) => chunkEntries(this.requiredNodeText(key)),
+    keys: (key) => chunkKeys(this.requiredNodeText(key), null, Infinity),
+    patch: (key) => JSON.parse(this.requiredNodeText(key)) as ChunkPatch,
     children: (key) => JSON.parse(this.requiredNodeText(key)) as IndexRef[],
   };
 
@@ -169,10 +180,9 @@ export class DatasetTable {
     return row && (revision === undefined || row.revision === revision) ? row.body : null;
   }
 
-  /** A live index node as stored text (a chunk's entries, a segment's children); null when it is not live. */
+  /** A live index node as stored text (a chunk's entries, a chunk's patch, a segment's children); null when it is not live. */
   indexNodeText(key: string): string | null {
-    const query = key.startsWith(CHUNK_KEY_PREFIX) ? 'SELECT entries AS text FROM chunks WHERE key = ?' : 'SELECT children AS text FROM segments WHERE key = ?';
-    return this.sql.exec<{ text: string }>(query, key).toArray()[0]?.text ?? null;
+    return this.sql.exec<{ text: string }>(`SELECT ${nodeTableOf(key).column} AS text FROM ${nodeTableOf(key).table} WHERE key = ?`, key).toArray()[0]?.text ?? null;
   }
 
   /** Whether `digest` is that of a version of record `id` this storage published. */
@@ -245,7 +255,7 @@ export class DatasetTable {
   private chunkFinder(manifest: SegmentedManifest): (k: string) => string | null {
     const children = new Map<string, IndexRef[]>();
     const nodes: IndexNodes = {
-      entries: this.nodes.entries,
+      ...this.nodes,
       children: (key) => {
         let known = children.get(key);
         if (known === undefined) children.set(key, (known = this.nodes.children(key)));
@@ -382,7 +392,7 @@ export class DatasetTable {
     const statsKey = this.stats.apply(changes, index.manifest.epoch, index.manifest.revision, publisher, nowMs);
     if (statsKey !== null) index.manifest.stats = statsKey;
     for (const key of index.replaced) {
-      this.sql.exec(key.startsWith(CHUNK_KEY_PREFIX) ? 'DELETE FROM chunks WHERE key = ?' : 'DELETE FROM segments WHERE key = ?', key);
+      this.sql.exec(`DELETE FROM ${nodeTableOf(key).table} WHERE key = ?`, key);
       publisher.retire(key, nowMs);
     }
     this.nameFrontPage(index.manifest, publisher, nowMs);
@@ -412,11 +422,11 @@ export class DatasetTable {
   frontPageText(key: string): string | null {
     const manifest = this.manifest();
     if (manifest.front_page !== key) return null;
-    const nodeText = (ref: IndexRef) => this.requiredNodeText(ref.key);
+    const entriesOf = (ref: ChunkRef) => (ref.patch ? patchedEntries(this.nodes.entries(ref.key), this.nodes.patch(ref.patch)) : this.nodes.entries(ref.key));
     const children = (ref: IndexRef) => this.nodes.children(ref.key);
-    function* chunksUnder(refs: readonly IndexRef[], level: number): Generator<string> {
+    function* chunksUnder(refs: readonly IndexRef[], level: number): Generator<IndexEntry[]> {
       for (const ref of refs) {
-        if (level === 0) yield nodeText(ref);
+        if (level === 0) yield entriesOf(ref);
         else yield* chunksUnder(children(ref), level - 1);
       }
     }
@@ -428,6 +438,10 @@ export class DatasetTable {
   private storeIndex(index: IndexWrite, publisher: Publisher): void {
     for (const [key, entries] of index.chunks) {
       this.sql.exec('INSERT INTO chunks (key, entries) VALUES (?, ?)', key, chunkText(entries));
+      publisher.enqueue(key);
+    }
+    for (const [key, patch] of index.patches) {
+      this.sql.exec('INSERT INTO patches (key, body) VALUES (?, ?)', key, JSON.stringify(patch));
       publisher.enqueue(key);
     }
     for (const [key, children] of index.segments) {

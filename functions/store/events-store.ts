@@ -1,7 +1,8 @@
 /**
  * Reading the published copy in KV: the index head, the manifest, index
  * segments and chunks (walked from the manifest down, reading only the
- * segments whose range and days meet the query, in order), record versions,
+ * segments whose range and days meet the query, in order; a chunk with its
+ * patch in one bulk read, the patch applied), the front page, record versions,
  * the `/stats` aggregates, the latest record under `event:<id>`, tombstones,
  * the change log's pages and the tallies. The namespace is passed in; the
  * layout is described in domain/layout.ts. Only the Coordinator writes these
@@ -13,6 +14,7 @@
  * `withFreshManifest` then re-reads the manifest once with the shortest
  * cache time, and the app answers 503 with Retry-After if that does not help.
  */
+import { patchedEntries, patchedKeys, type ChunkPatch } from '../domain/chunk-patch.ts';
 import { chunkEntries, chunkKeys, entryKey, type EntryKey } from '../domain/chunk-text.ts';
 import { CHANGES_HEAD_KEY, CHANGES_PAGE_SIZE, changesPageKey, pageOfSeq, tombstoneKey, type ChangeEntry, type ChangesCursor, type ChangesHead, type PublishedChange, type Tombstone } from '../domain/change-feed.ts';
 import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, eventVersionKey, headOf, rootOf, toIndexEntry, type ChunkRef, type IndexEntry, type IndexHead, type IndexRef, type Manifest } from '../domain/layout.ts';
@@ -105,15 +107,32 @@ async function readSegment(kv: KVNamespace, key: string): Promise<IndexRef[]> {
   return node;
 }
 
-/** Reads an immutable index chunk's text (domain/chunk-text.ts), as a segment names it. */
-async function readChunkText(kv: KVNamespace, key: string): Promise<string> {
-  const text = await kv.get(key, { type: 'text', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
-  if (text === null) throw new StaleIndexError(key);
-  return text;
+/** A chunk as read: its stored text (domain/chunk-text.ts) and its patch, if its ref names one (domain/chunk-patch.ts). */
+interface ReadChunk {
+  text: string;
+  patch: ChunkPatch | null;
 }
 
-/** Reads an immutable index chunk's entries. */
-const readChunk = async (kv: KVNamespace, key: string): Promise<IndexEntry[]> => chunkEntries(await readChunkText(kv, key));
+/** Reads an immutable index chunk as a segment names it: its text, and its patch with it (one bulk read) when it has one. */
+async function readChunkOf(kv: KVNamespace, ref: ChunkRef): Promise<ReadChunk> {
+  if (!ref.patch) {
+    const text = await kv.get(ref.key, { type: 'text', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
+    if (text === null) throw new StaleIndexError(ref.key);
+    return { text, patch: null };
+  }
+  const [text, patch] = await readImmutable<string>(kv, [ref.key, ref.patch], 'text');
+  return { text: text!, patch: JSON.parse(patch!) as ChunkPatch };
+}
+
+/** A read chunk's entries, patched. */
+const entriesOf = ({ text, patch }: ReadChunk): IndexEntry[] => (patch ? patchedEntries(chunkEntries(text), patch) : chunkEntries(text));
+
+/** A read chunk's keys before `upper` (all when null), at most `most` of them, patched; only the key line is parsed. */
+const keysOf = ({ text, patch }: ReadChunk, upper: string | null, most: number): EntryKey[] =>
+  patch ? patchedKeys(chunkKeys(text, null, Infinity), patch, entryKey).filter((key) => upper === null || key.k < upper).slice(0, most) : chunkKeys(text, upper, most);
+
+/** Reads an immutable index chunk's entries, patched. */
+const readChunk = async (kv: KVNamespace, ref: ChunkRef): Promise<IndexEntry[]> => entriesOf(await readChunkOf(kv, ref));
 
 /**
  * A walk down the index to the chunks that can hold entries in a range,
@@ -274,8 +293,8 @@ async function pickPage(kv: KVNamespace, filter: EventFilter, limit: number, aft
   const picked: EntryKey[] = [];
   // Entries sort newest first, so those before the cursor are a suffix of the chunk; one more than the page is enough to know there is more.
   const select = filtersNothing(filter)
-    ? (text: string) => chunkKeys(text, range.upper, limit + 1 - picked.length)
-    : (text: string) => selectEntries(chunkEntries(text), range, filter).map(entryKey);
+    ? (chunk: ReadChunk) => keysOf(chunk, range.upper, limit + 1 - picked.length)
+    : (chunk: ReadChunk) => selectEntries(entriesOf(chunk), range, filter).map(entryKey);
   const walk = new ChunkWalk(kv, manifest, range, rootOf(manifest).level + MAX_SEGMENTS_PER_PAGE);
   let lastScanned: string | null = null;
   let scanned = 0;
@@ -290,7 +309,7 @@ async function pickPage(kv: KVNamespace, filter: EventFilter, limit: number, aft
       more = next !== null;
       break;
     }
-    picked.push(...select(await readChunkText(kv, next.key)));
+    picked.push(...select(await readChunkOf(kv, next)));
     lastScanned = next.last;
     scanned++;
   }
@@ -338,7 +357,7 @@ export async function scanEntries(kv: KVNamespace, filter: EventFilter, after: s
     scanned.push(next);
     next = await walk.next();
   }
-  const outcomes = await settleLimited(scanned, (ref) => readChunk(kv, ref.key));
+  const outcomes = await settleLimited(scanned, (ref) => readChunk(kv, ref));
   const entries = outcomes.flatMap((outcome) => {
     if (outcome.status === 'rejected') throw outcome.reason;
     return selectEntries(outcome.value, range, filter);
@@ -357,7 +376,7 @@ export async function scanEntries(kv: KVNamespace, filter: EventFilter, after: s
  */
 export async function scanAllEntries(kv: KVNamespace, filter: EventFilter, manifest: Manifest): Promise<IndexEntry[]> {
   const range = keyRange(null, filter);
-  const outcomes = await settleLimited(await chunkRefsInRange(kv, manifest, range), (ref) => readChunk(kv, ref.key));
+  const outcomes = await settleLimited(await chunkRefsInRange(kv, manifest, range), (ref) => readChunk(kv, ref));
   return outcomes.flatMap((outcome) => {
     if (outcome.status === 'rejected') throw outcome.reason;
     return selectEntries(outcome.value, range, filter);

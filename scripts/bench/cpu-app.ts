@@ -90,11 +90,11 @@ export function buildStore(size: number): MemoryKv {
   const values: [string, string][] = [];
   const chunks: ChunkRef[] = [];
   let entries: IndexEntry[] = [];
-  const newestChunks: string[] = [];
+  const newestChunks: IndexEntry[][] = [];
   const close = () => {
     const key = `${CHUNK_KEY_PREFIX}${epoch}-${revision}-c${chunks.length}`;
     values.push([key, chunkText(entries)]);
-    if (chunks.length < 2) newestChunks.push(chunkText(entries));
+    if (chunks.length < 2) newestChunks.push(entries);
     chunks.push({
       key,
       first: entries[0]!.k,
