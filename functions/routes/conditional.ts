@@ -32,8 +32,9 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { LRUCache } from 'lru-cache';
-import { dateInterval, withDateInterval, withDateIntervalText } from '../domain/dates.ts';
+import { dateInterval } from '../domain/dates.ts';
 import { sha256Hex } from '../domain/digest.ts';
+import { servedRecordJson } from '../domain/page-json.ts';
 import { canonicalQuery } from '../domain/query.ts';
 import type { IndexHead, Manifest } from '../domain/layout.ts';
 import { readEventText, readHead, readManifest, readTallies, storedEvent, withFreshManifest } from '../store/events-store.ts';
@@ -134,7 +135,7 @@ export function recordRead({ withIndex = [] }: { withIndex?: readonly string[] }
       }
     }
     const stored = text === null ? null : storedEvent(text, id);
-    const served = stored ? { record: stored.record, text: withDateIntervalText(stored.text, dateInterval(stored.record)) ?? JSON.stringify(withDateInterval(stored.record)) } : null;
+    const served = stored ? { record: stored.record, text: servedRecordJson(stored.text, dateInterval(stored.record)) } : null;
     c.set('record', served);
     const record: DataVersion = { revision: `record:${served ? await sha256Hex(served.text) : 'none'}`, updatedAt: stored?.record.updated_at ?? null };
     const withDataset = (dataset: DataVersion): DataVersion => ({ revision: `${record.revision}:${dataset.revision}`, updatedAt: later(record.updatedAt, dataset.updatedAt) });
