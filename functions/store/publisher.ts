@@ -15,6 +15,10 @@
  *   slice, well under 1,000 KV operations per invocation;
  * - a failed put (429, or any transient error) stays queued and the slice is
  *   retried with exponential backoff;
+ * - what a slice and the alarm's scheduling ask of the queue costs the same
+ *   however long it is (a bulk load can queue millions of keys): whether a
+ *   key waits, the oldest keys by `seq`, the keys written within the second;
+ *   `/admin/status`'s counts by kind are kept as counters, never counted;
  * - keys replaced by a newer manifest (chunks, record versions) stay
  *   readable for RETIRED_GRACE_MS, for readers still holding an older
  *   manifest, and are deleted afterwards; keys removed outright (a retracted
@@ -53,6 +57,16 @@ const DELETE_SLICE = 100;
 const LAST_KEYS = [MANIFEST_KEY, HEAD_KEY] as const;
 /** SQL condition: the row's key is not one of LAST_KEYS. */
 const NOT_LAST = `key NOT IN (${LAST_KEYS.map(() => '?').join(', ')})`;
+/** Meta counters of the queued keys by kind (what `/admin/status` shows), kept as keys are queued and dequeued. */
+const QUEUED_COUNTERS = { records: 'queued_records', chunks: 'queued_chunks', other: 'queued_other' } as const;
+/** Meta counter of the retired keys waiting for deletion. */
+const RETIRED_COUNTER = 'retired_count';
+/** Meta flag: the counters above are kept (set once the queue and retired keys of a store from before them were counted). */
+const COUNTED = 'queue_counted';
+
+/** The kind a queued key is counted under. */
+const kindOf = (key: string): keyof typeof QUEUED_COUNTERS => (key.startsWith('event:') || key.startsWith('event-version:') ? 'records' : key.startsWith('index:chunk:') ? 'chunks' : 'other');
+
 /** `retired_at` of a key removed outright: due for deletion at once (its grace period counts as over). */
 const REMOVED_AT = -RETIRED_GRACE_MS;
 /** Backoff after failed puts: doubling from the first delay up to the last. */
@@ -85,17 +99,54 @@ export class Publisher {
     private readonly kv: KVNamespace,
     private readonly resolve: ValueResolver,
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    this.countOnce();
+  }
+
+  /** Counts the queue by kind and the retired keys once, for a store that filled them before the counters were kept. */
+  private countOnce(): void {
+    if (readMeta(this.sql, COUNTED) !== null) return;
+    const counts = { records: 0, chunks: 0, other: 0 };
+    for (const { key } of this.sql.exec<{ key: string }>('SELECT key FROM publish_queue')) counts[kindOf(key)]++;
+    for (const [kind, counter] of Object.entries(QUEUED_COUNTERS)) writeMeta(this.sql, counter, String(counts[kind as keyof typeof counts]));
+    writeMeta(this.sql, RETIRED_COUNTER, String(this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM retired_keys').one().n));
+    writeMeta(this.sql, COUNTED, '1');
+  }
+
+  /** Marks `key` for deletion at `retiredAt` (or moves its time there); a key already marked keeps its time unless `moveTime`. */
+  private markRetired(key: string, retiredAt: number, moveTime: boolean): void {
+    const known = this.sql.exec('SELECT 1 FROM retired_keys WHERE key = ?', key).toArray().length > 0;
+    if (known && moveTime) this.sql.exec('UPDATE retired_keys SET retired_at = ? WHERE key = ?', retiredAt, key);
+    if (known) return;
+    this.sql.exec('INSERT INTO retired_keys (key, retired_at) VALUES (?, ?)', key, retiredAt);
+    addToCounter(this.sql, RETIRED_COUNTER, 1);
+  }
+
+  /** Takes `key` off the keys to delete; whether it was there. */
+  private unmarkRetired(key: string): boolean {
+    const removed = this.sql.exec('DELETE FROM retired_keys WHERE key = ?', key).rowsWritten > 0;
+    if (removed) addToCounter(this.sql, RETIRED_COUNTER, -1);
+    return removed;
+  }
 
   /** Queues `key` for publishing; `value` is stored with it, or resolved when it is published. Call inside the write's transaction. */
   enqueue(key: string, value: string | null = null): void {
     // A key written again is no longer to be deleted (a retracted record restored).
-    this.sql.exec('DELETE FROM retired_keys WHERE key = ?', key);
+    this.unmarkRetired(key);
+    const known = this.isQueued(key);
     this.sql.exec(
       'INSERT INTO publish_queue (key, seq, value) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM publish_queue), ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       key,
       value,
     );
+    if (!known) addToCounter(this.sql, QUEUED_COUNTERS[kindOf(key)], 1);
+  }
+
+  /** Takes `key` out of the queue; whether it was there. */
+  private dequeue(key: string): boolean {
+    const removed = this.sql.exec('DELETE FROM publish_queue WHERE key = ?', key).rowsWritten > 0;
+    if (removed) addToCounter(this.sql, QUEUED_COUNTERS[kindOf(key)], -1);
+    return removed;
   }
 
   /**
@@ -104,8 +155,7 @@ export class Publisher {
    * after the grace period.
    */
   retire(key: string, nowMs: number): void {
-    const queued = this.sql.exec('DELETE FROM publish_queue WHERE key = ?', key).rowsWritten > 0;
-    if (!queued) this.sql.exec('INSERT OR IGNORE INTO retired_keys (key, retired_at) VALUES (?, ?)', key, nowMs);
+    if (!this.dequeue(key)) this.markRetired(key, nowMs, false);
   }
 
   /**
@@ -114,8 +164,8 @@ export class Publisher {
    * is withdrawn. Call inside the write's transaction.
    */
   remove(key: string): void {
-    this.sql.exec('DELETE FROM publish_queue WHERE key = ?', key);
-    this.sql.exec('INSERT INTO retired_keys (key, retired_at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET retired_at = excluded.retired_at', key, REMOVED_AT);
+    this.dequeue(key);
+    this.markRetired(key, REMOVED_AT, true);
   }
 
   /** Runs one bounded slice of publishing at `nowMs`. */
@@ -142,40 +192,42 @@ export class Publisher {
     return readCounter(this.sql, 'published_revision');
   }
 
-  /** When the next slice has work it may do, or null when there is none. */
+  /**
+   * When the next slice has work it may do, or null when there is none.
+   * Each query stops at the first row it needs or walks only the keys
+   * written within the last second (`kv_writes`), whatever the length of
+   * the queue or of the retired keys.
+   */
   nextRunAt(nowMs: number): number | null {
     const times: number[] = [];
-    const queued = this.countQueuedBefore(null);
     const nextLast = LAST_KEYS.find((key) => this.isQueued(key));
-    if (queued > 0) {
-      // The earliest moment any queued key may be written again.
-      const blocked = this.sql.exec<{ n: number; until: number | null }>(
-        `SELECT COUNT(*) AS n, MIN(w.at) AS until FROM publish_queue q JOIN kv_writes w ON w.key = q.key WHERE q.${NOT_LAST}`,
-        ...LAST_KEYS,
-      ).one();
-      times.push(blocked.n < queued ? nowMs : (blocked.until ?? nowMs) + KEY_WRITE_INTERVAL_MS);
-    } else if (nextLast !== undefined && this.countRemovals() === 0) {
+    if (this.anyQueued()) {
+      // Now if a queued key may be written, else once the first of them may be written again.
+      const writable = this.sql.exec(`SELECT 1 FROM publish_queue q WHERE q.${NOT_LAST} AND NOT EXISTS (SELECT 1 FROM kv_writes w WHERE w.key = q.key) LIMIT 1`, ...LAST_KEYS).toArray().length > 0;
+      const blockedUntil = writable
+        ? null
+        : this.sql.exec<{ at: number | null }>(`SELECT MIN(w.at) AS at FROM kv_writes w WHERE w.${NOT_LAST} AND EXISTS (SELECT 1 FROM publish_queue q WHERE q.key = w.key)`, ...LAST_KEYS).one().at;
+      times.push(blockedUntil === null ? nowMs : blockedUntil + KEY_WRITE_INTERVAL_MS);
+    } else if (nextLast !== undefined && !this.anyRemovals()) {
       const written = this.lastWriteOf(nextLast);
       times.push(written === null ? nowMs : written + KEY_WRITE_INTERVAL_MS);
     }
     const retryAt = readCounter(this.sql, 'publish_retry_at');
     if (times.length > 0 && retryAt > 0) times[0] = Math.max(times[0]!, retryAt);
-    // The earliest deletion due, once its key may be written again.
-    const deleteAt = this.sql.exec<{ at: number | null }>(
-      'SELECT MIN(MAX(r.retired_at + ?, COALESCE(w.at + ?, 0))) AS at FROM retired_keys r LEFT JOIN kv_writes w ON w.key = r.key',
-      RETIRED_GRACE_MS,
-      KEY_WRITE_INTERVAL_MS,
-    ).one().at;
-    if (deleteAt !== null) times.push(Math.max(deleteAt, retryAt, nowMs));
+    // The earliest deletion due, once its key may be written again: the oldest retired key not written within the second (by the
+    // retired_at index), or one of the few that were, when it may be written again.
+    const oldestFree = this.sql.exec<{ at: number }>('SELECT retired_at AS at FROM retired_keys r WHERE NOT EXISTS (SELECT 1 FROM kv_writes w WHERE w.key = r.key) ORDER BY retired_at LIMIT 1').toArray()[0]?.at;
+    const blocked = this.sql.exec<{ at: number | null }>('SELECT MIN(MAX(r.retired_at + ?, w.at + ?)) AS at FROM kv_writes w JOIN retired_keys r ON r.key = w.key', RETIRED_GRACE_MS, KEY_WRITE_INTERVAL_MS).one().at;
+    const deleteAt = [oldestFree === undefined ? null : oldestFree + RETIRED_GRACE_MS, blocked].filter((at): at is number => at !== null);
+    if (deleteAt.length > 0) times.push(Math.max(Math.min(...deleteAt), retryAt, nowMs));
     return times.length > 0 ? Math.min(...times) : null;
   }
 
   /** The publishing state and counters. */
   status(publishedRevisionWanted: number): PublishStatus {
-    const count = (where: string, ...args: string[]) => this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM publish_queue WHERE ${where}`, ...args).one().n;
-    const pendingRecords = count("key LIKE 'event:%' OR key LIKE 'event-version:%'");
-    const pendingChunks = count("key LIKE 'index:chunk:%'");
-    const pendingOther = count("key NOT LIKE 'event:%' AND key NOT LIKE 'event-version:%' AND key NOT LIKE 'index:chunk:%'");
+    const pendingRecords = readCounter(this.sql, QUEUED_COUNTERS.records);
+    const pendingChunks = readCounter(this.sql, QUEUED_COUNTERS.chunks);
+    const pendingOther = readCounter(this.sql, QUEUED_COUNTERS.other);
     const publishedRevision = this.publishedRevision();
     const retryAt = readCounter(this.sql, 'publish_retry_at');
     const next = this.nextRunAt(Date.now());
@@ -185,7 +237,7 @@ export class Publisher {
       pending_records: pendingRecords,
       pending_chunks: pendingChunks,
       pending_other: pendingOther,
-      retired_keys: this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM retired_keys').one().n,
+      retired_keys: readCounter(this.sql, RETIRED_COUNTER),
       kv_puts: readCounter(this.sql, 'kv_puts'),
       kv_deletes: readCounter(this.sql, 'kv_deletes'),
       kv_failures: readCounter(this.sql, 'kv_failures'),
@@ -205,7 +257,7 @@ export class Publisher {
     const items: { key: string; value: string }[] = [];
     for (const row of rows) {
       const value = row.value ?? this.resolve(row.key);
-      if (value === null) this.sql.exec('DELETE FROM publish_queue WHERE key = ?', row.key);
+      if (value === null) this.dequeue(row.key);
       else items.push({ key: row.key, value });
     }
     return this.putEach(items);
@@ -219,10 +271,10 @@ export class Publisher {
   private async putLastKeysWhenComplete(nowMs: number): Promise<number> {
     for (const key of LAST_KEYS) {
       if (!this.isQueued(key)) continue;
-      if (this.lastWriteOf(key) !== null || this.countQueuedBefore(key) > 0) return 0;
+      if (this.lastWriteOf(key) !== null || this.waitsBefore(key)) return 0;
       const value = this.resolve(key);
       if (value === null) {
-        this.sql.exec('DELETE FROM publish_queue WHERE key = ?', key);
+        this.dequeue(key);
         continue;
       }
       if ((await this.putEach([{ key, value }])) > 0) return 1;
@@ -234,16 +286,19 @@ export class Publisher {
     return 0;
   }
 
-  /** How many queued keys must be put (and removed keys deleted) before `key` of LAST_KEYS; with null, the queued keys before the first of them. */
-  private countQueuedBefore(key: (typeof LAST_KEYS)[number] | null): number {
-    const earlier = key === null ? [] : LAST_KEYS.slice(0, LAST_KEYS.indexOf(key));
-    const queued = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM publish_queue WHERE ${NOT_LAST}${earlier.map(() => ' OR key = ?').join('')}`, ...LAST_KEYS, ...earlier).one().n;
-    return key === null ? queued : queued + this.countRemovals();
+  /** Whether any key but LAST_KEYS is queued (the first row that is not one of them answers). */
+  private anyQueued(): boolean {
+    return this.sql.exec(`SELECT 1 FROM publish_queue WHERE ${NOT_LAST} LIMIT 1`, ...LAST_KEYS).toArray().length > 0;
   }
 
-  /** How many keys removed outright still wait to be deleted. */
-  private countRemovals(): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM retired_keys WHERE retired_at = ?', REMOVED_AT).one().n;
+  /** Whether something must be put (or a removed key deleted) before `key` of LAST_KEYS. */
+  private waitsBefore(key: (typeof LAST_KEYS)[number]): boolean {
+    return this.anyQueued() || LAST_KEYS.slice(0, LAST_KEYS.indexOf(key)).some((earlier) => this.isQueued(earlier)) || this.anyRemovals();
+  }
+
+  /** Whether a key removed outright still waits to be deleted. */
+  private anyRemovals(): boolean {
+    return this.sql.exec('SELECT 1 FROM retired_keys WHERE retired_at = ? LIMIT 1', REMOVED_AT).toArray().length > 0;
   }
 
   /** Puts `items`, dequeuing each one that succeeded; returns how many failed. */
@@ -257,7 +312,7 @@ export class Publisher {
       // A failed attempt counts as a write too: a 429 means the key was written too recently.
       this.sql.exec('INSERT INTO kv_writes (key, at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET at = excluded.at', key, writtenAt);
       if (outcome.status === 'fulfilled') {
-        this.sql.exec('DELETE FROM publish_queue WHERE key = ?', key);
+        this.dequeue(key);
         return;
       }
       failures++;
@@ -285,7 +340,7 @@ export class Publisher {
       // A delete is a write: the key is not written again within the second.
       this.sql.exec('INSERT INTO kv_writes (key, at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET at = excluded.at', keys[index]!, deletedAt);
       if (outcome.status === 'rejected') failures++;
-      else this.sql.exec('DELETE FROM retired_keys WHERE key = ?', keys[index]!);
+      else this.unmarkRetired(keys[index]!);
     });
     addToCounter(this.sql, 'kv_deletes', keys.length - failures);
     addToCounter(this.sql, 'kv_failures', failures);
