@@ -115,11 +115,9 @@ export class Publisher {
 
   /** Marks `key` for deletion at `retiredAt` (or moves its time there); a key already marked keeps its time unless `moveTime`. */
   private markRetired(key: string, retiredAt: number, moveTime: boolean): void {
-    const known = this.sql.exec('SELECT 1 FROM retired_keys WHERE key = ?', key).toArray().length > 0;
-    if (known && moveTime) this.sql.exec('UPDATE retired_keys SET retired_at = ? WHERE key = ?', retiredAt, key);
-    if (known) return;
-    this.sql.exec('INSERT INTO retired_keys (key, retired_at) VALUES (?, ?)', key, retiredAt);
-    addToCounter(this.sql, RETIRED_COUNTER, 1);
+    const inserted = this.sql.exec('INSERT OR IGNORE INTO retired_keys (key, retired_at) VALUES (?, ?)', key, retiredAt).rowsWritten > 0;
+    if (inserted) addToCounter(this.sql, RETIRED_COUNTER, 1);
+    else if (moveTime) this.sql.exec('UPDATE retired_keys SET retired_at = ? WHERE key = ?', retiredAt, key);
   }
 
   /** Takes `key` off the keys to delete; whether it was there. */
@@ -133,13 +131,10 @@ export class Publisher {
   enqueue(key: string, value: string | null = null): void {
     // A key written again is no longer to be deleted (a retracted record restored).
     this.unmarkRetired(key);
-    const known = this.isQueued(key);
-    this.sql.exec(
-      'INSERT INTO publish_queue (key, seq, value) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM publish_queue), ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-      key,
-      value,
-    );
-    if (!known) addToCounter(this.sql, QUEUED_COUNTERS[kindOf(key)], 1);
+    const inserted = this.sql.exec('INSERT OR IGNORE INTO publish_queue (key, seq, value) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM publish_queue), ?)', key, value).rowsWritten > 0;
+    // A key queued again keeps its place and takes the new value.
+    if (inserted) addToCounter(this.sql, QUEUED_COUNTERS[kindOf(key)], 1);
+    else this.sql.exec('UPDATE publish_queue SET value = ? WHERE key = ?', value, key);
   }
 
   /** Takes `key` out of the queue; whether it was there. */
