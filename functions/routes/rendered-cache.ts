@@ -84,8 +84,12 @@ export async function lookUpRendered(key: string): Promise<RenderedCopy | undefi
  * text is encoded once).
  */
 export function holdPublished(key: string, text: string, response: Response, lifetimeSeconds: number): Response {
-  const body = new TextEncoder().encode(text).buffer as ArrayBuffer;
-  held.set(key, { body, status: response.status, headers: [...response.headers], expiresAt: Date.now() + lifetimeSeconds * 1_000 });
+  return hold(key, new TextEncoder().encode(text).buffer as ArrayBuffer, response, Date.now() + lifetimeSeconds * 1_000);
+}
+
+/** Keeps `body`, sent with `response`'s status and headers, in memory under `key` until `expiresAt`; the response to send, built from those bytes. */
+function hold(key: string, body: ArrayBuffer, response: Response, expiresAt: number): Response {
+  held.set(key, { body, status: response.status, headers: [...response.headers], expiresAt });
   return new Response(body, { status: response.status, headers: response.headers });
 }
 
@@ -99,12 +103,12 @@ export function holdPublished(key: string, text: string, response: Response, lif
 export async function keepRendered(executionCtx: Pick<ExecutionContext, 'waitUntil'>, key: string, response: Response, lifetimeSeconds: number): Promise<Response> {
   const body = await response.arrayBuffer();
   const expiresAt = Date.now() + lifetimeSeconds * 1_000;
-  held.set(key, { body, status: response.status, headers: [...response.headers], expiresAt });
+  const sent = hold(key, body, response, expiresAt);
   const headers = new Headers(response.headers);
   headers.set(SENT_CACHE_CONTROL_HEADER, response.headers.get('Cache-Control') ?? '');
   headers.set('Cache-Control', `public, max-age=${lifetimeSeconds}`);
   headers.set(EXPIRES_HEADER, String(expiresAt));
   const putting = (async () => caches.default.put(key, new Response(body, { status: response.status, headers })))();
   executionCtx.waitUntil(putting.catch((error: unknown) => console.warn('rendered body not cached:', key, error instanceof Error ? error.message : String(error))));
-  return new Response(body, { status: response.status, headers: response.headers });
+  return sent;
 }
