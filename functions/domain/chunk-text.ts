@@ -6,7 +6,7 @@
  * full. A page that filters on nothing but its cursor parses only the first
  * line (a few KB) instead of the whole chunk (about 100 KB of entries with
  * their search text), and splices the record texts the keys name into the
- * page (`servedRecordText`).
+ * page (`servedRecordJson`, page-json.ts).
  *
  * Chunks written before this format are one JSON array of entries on one
  * line (JSON never contains a raw newline), and are still read: their keys

@@ -214,7 +214,7 @@ class RevisionWriter {
   }
 }
 
-/** The key of the chunk that sort key `k` belongs in under `manifest` (the chunk a change of `k` rewrites); null when the index is empty. */
+/** The key of the chunk that sort key `k` belongs in under `manifest` (the chunk a change of `k` touches); null when the index is empty. */
 export function leafOf(manifest: SegmentedManifest, nodes: IndexNodes, k: string): string | null {
   let refs: readonly IndexRef[] = manifest.segments;
   for (let level = manifest.height; ; level--) {
@@ -233,7 +233,7 @@ export interface RecordIndexChange {
 }
 
 /**
- * Splits record changes into groups, in the order given, each rewriting at
+ * Splits record changes into groups, in the order given, each touching at
  * most `maxChunks` existing chunks (`chunkOf` names the chunk a sort key
  * belongs in, null for an empty index). A record's removal and its new
  * entry always go in the same group, so no revision lists a record twice or

@@ -93,7 +93,7 @@ export interface DeliveryReport {
 
 /** The Coordinator's state, as `GET /admin/status` shows it. */
 export interface CoordinatorStatus {
-  /** `index_backlog`: records written but not in the index yet (a write touching more chunks than one revision rewrites; indexed by the alarm, a revision at a time). */
+  /** `index_backlog`: records written but not in the index yet (a write touching more chunks than one revision touches; indexed by the alarm, a revision at a time). */
   dataset: { epoch: string; revision: number; records: number; index_backlog: number };
   publish: PublishStatus;
   /** `fanout`: record revisions (and, for WebSub, writes) still being fanned out to subscribers, and replays still being queued; `pending`: messages not handed to the queue yet; `unconfirmed`: handed over, final outcome not reported yet. */

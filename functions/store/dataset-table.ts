@@ -15,7 +15,7 @@
  * still flat (every chunk in it, the design before segments) is segmented
  * once, when the Coordinator starts (`segmentFlatIndex`).
  *
- * One index revision rewrites at most `chunksPerRevision` existing chunks:
+ * One index revision touches at most `chunksPerRevision` existing chunks:
  * a write touching more (a batch backfilling the past lands a record in
  * each chunk) indexes what fits now and leaves the rest in `index_backlog`
  * (the record's id, the sort key the index still holds for it, and when it
@@ -88,7 +88,6 @@ export interface WritePlan {
 /** A record's index change, with the sort key the index holds for it now. */
 type PlannedIndexChange = RecordIndexChange & { indexedKey: string | null; updatedAt: string };
 
-/** The newest `updated_at` of the records a group indexes. */
 /** The table (and its text column) that holds an index node of `key`: chunks, patches or segments. */
 function nodeTableOf(key: string): { table: string; column: string } {
   if (key.startsWith(CHUNK_KEY_PREFIX)) return { table: 'chunks', column: 'entries' };
@@ -96,6 +95,7 @@ function nodeTableOf(key: string): { table: string; column: string } {
   return { table: 'segments', column: 'children' };
 }
 
+/** The newest `updated_at` of the records a group indexes. */
 const newestOf = (group: readonly PlannedIndexChange[]): string => group.reduce((max, change) => (change.updatedAt > max ? change.updatedAt : max), '');
 
 /** The records, index and manifest of the dataset. */
@@ -182,7 +182,8 @@ export class DatasetTable {
 
   /** A live index node as stored text (a chunk's entries, a chunk's patch, a segment's children); null when it is not live. */
   indexNodeText(key: string): string | null {
-    return this.sql.exec<{ text: string }>(`SELECT ${nodeTableOf(key).column} AS text FROM ${nodeTableOf(key).table} WHERE key = ?`, key).toArray()[0]?.text ?? null;
+    const { table, column } = nodeTableOf(key);
+    return this.sql.exec<{ text: string }>(`SELECT ${column} AS text FROM ${table} WHERE key = ?`, key).toArray()[0]?.text ?? null;
   }
 
   /** Whether `digest` is that of a version of record `id` this storage published. */
