@@ -50,7 +50,7 @@ import { describeMachine } from './bench/machine.ts';
 import { measureKvCost, type KvCost } from './bench/kv-cost.ts';
 import { measurePeer, type PeerResult } from './bench/peer.ts';
 import { cursorAt, measureReads, TARGET_QUERY, type ReadResult } from './bench/reads.ts';
-import { backfillRecords, syntheticRecord, syntheticRecords } from './bench/records.ts';
+import { backfillRecords, daysCovered, syntheticRecord, syntheticRecords } from './bench/records.ts';
 import { startDevServer } from './bench/server.ts';
 import { count, fixed, summarize, table, withSpread, type Summary } from './bench/stats.ts';
 
@@ -179,7 +179,7 @@ const takeRecords = (count: number) => {
 };
 /** The next `count` records, new, dated on days spread over those the store's appended records cover. */
 const takeBackfill = (count: number) => {
-  const records = backfillRecords(nextIndex, count, nextIndex);
+  const records = backfillRecords(nextIndex, count, daysCovered(nextIndex));
   nextIndex += count;
   return records;
 };

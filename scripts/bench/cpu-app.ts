@@ -105,7 +105,7 @@ export function buildStore(size: number): MemoryKv {
     });
     entries = [];
   };
-  // Record i is dated i days after 1990-01-01: newest first is i descending.
+  // Records are dated in the order of their numbers (ids too within a day): newest first is i descending.
   for (let i = size - 1; i >= 0; i--) {
     entries.push(toIndexEntry(storedRecord(i)));
     if (entries.length === CHUNK_TARGET) close();
