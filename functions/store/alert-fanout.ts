@@ -67,8 +67,15 @@ export class AlertFanout {
     addMissingColumns(sql, 'alert_fanout', FANOUT_ADDED_COLUMNS);
   }
 
-  /** Queues the alerts of `changes` committed at `committedAt` (the real time of the commit). Call inside the write's transaction. */
+  /**
+   * Queues the alerts of `changes` committed at `committedAt` (the real time
+   * of the commit). Nothing is queued while there is no subscription: one
+   * made later is not told of changes committed before it (a bulk load
+   * into a store nobody subscribes to stores no alert per record). Call
+   * inside the write's transaction.
+   */
   add(changes: readonly RecordChangeToAlert[], committedAt: string): void {
+    if (changes.length === 0 || !this.subscriptions.any()) return;
     for (const { record, previous, ...given } of changes) {
       const type: RecordEventType = given.type ?? (previous === null ? 'event.created' : 'event.updated');
       this.storePayload(record.id, record.revision, recordAlertPayload(type, record, given.data));
@@ -89,6 +96,11 @@ export class AlertFanout {
     return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM alert_fanout').one().n;
   }
 
+  /** Whether alerts wait to be fanned out (the first row answers, however many wait). */
+  anyPending(): boolean {
+    return this.sql.exec('SELECT 1 FROM alert_fanout LIMIT 1').toArray().length > 0;
+  }
+
   /** The alert payload of a record revision, or null when it is gone. */
   payload(recordId: string, revision: number): string | null {
     return this.sql.exec<{ payload: string }>('SELECT payload FROM alert_payloads WHERE record_id = ? AND revision = ?', recordId, revision).toArray()[0]?.payload ?? null;
@@ -96,9 +108,10 @@ export class AlertFanout {
 
   /**
    * Expands fan-out rows, oldest first, through at most FANOUT_SLICE
-   * subscriptions in all (those created after the change was committed are
-   * not alerted of it), then deletes payloads nothing refers to any more.
-   * Returns whether rows are left.
+   * subscriptions in all, a row with none left to go through counting as
+   * one (those created after the change was committed are not alerted of
+   * it), then deletes payloads nothing refers to any more. Returns whether
+   * rows are left.
    */
   async expand(storage: DurableObjectStorage, now: string): Promise<boolean> {
     let budget = FANOUT_SLICE;
@@ -110,7 +123,7 @@ export class AlertFanout {
       const subscriptions = this.subscriptions.page(row.after_subscription, limit);
       // A subscription made after the change was committed is not told of it.
       const eligible = subscriptions.filter((subscription) => row.committed_at === '' || subscription.created_at <= row.committed_at);
-      budget -= subscriptions.length;
+      budget -= Math.max(1, subscriptions.length);
       const finished = subscriptions.length < limit;
       const record = JSON.parse(row.record) as Event;
       const previous = row.previous === null ? null : (JSON.parse(row.previous) as Event);
@@ -146,6 +159,6 @@ export class AlertFanout {
          LIMIT ?)`,
       PAYLOAD_CLEANUP_SLICE,
     );
-    return this.pending() > 0;
+    return this.anyPending();
   }
 }

@@ -215,7 +215,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
       await this.publisher.run(Date.now());
       if (this.backlogDue()) this.ctx.storage.transactionSync(() => this.dataset.indexBacklogSlice(this.publisher, new Date().toISOString(), Date.now()));
       if (!this.stats.ready()) this.ctx.storage.transactionSync(() => this.dataset.buildStatsSlice(this.publisher, Date.now()));
-      if (this.fanout.pending() > 0) await this.fanout.expand(this.ctx.storage, new Date().toISOString());
+      if (this.fanout.anyPending()) await this.fanout.expand(this.ctx.storage, new Date().toISOString());
       if (this.websub.pending() > 0) await this.websub.expand(this.ctx.storage, new Date().toISOString());
       const replayAt = this.replays.nextRunAt(Date.now());
       if (replayAt !== null && replayAt <= Date.now()) await this.replays.expand(this.ctx.storage, new Date().toISOString());
@@ -581,7 +581,7 @@ export class Coordinator extends DurableObject<CoordinatorBindings> {
   /** Sets the alarm to the earliest moment publishing, the index backlog, the outbox, reconciliation or the stats build has work. */
   private async rearm(): Promise<void> {
     const nowMs = Date.now();
-    const times = [this.publisher.nextRunAt(nowMs), this.backlogDue() ? nowMs : null, this.fanout.pending() > 0 || this.websub.pending() > 0 ? nowMs : null, this.websub.nextExpiryAt(), this.replays.nextRunAt(nowMs), this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs), this.stats.ready() ? null : nowMs].filter((time): time is number => time !== null);
+    const times = [this.publisher.nextRunAt(nowMs), this.backlogDue() ? nowMs : null, this.fanout.anyPending() || this.websub.pending() > 0 ? nowMs : null, this.websub.nextExpiryAt(), this.replays.nextRunAt(nowMs), this.outbox.nextSendAt(nowMs), this.reconciler.nextSliceAt(nowMs), this.stats.ready() ? null : nowMs].filter((time): time is number => time !== null);
     if (times.length === 0) return;
     const wanted = Math.min(...times);
     const current = await this.ctx.storage.getAlarm();

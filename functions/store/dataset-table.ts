@@ -38,7 +38,7 @@ import { chunkEntries, chunkKeys, chunkText } from '../domain/chunk-text.ts';
 import { frontPageJson } from '../domain/page-json.ts';
 import { CHUNK_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, PATCH_KEY_PREFIX, emptyManifest, eventKey, frontPageKey, headOf, rootOf, eventVersionKey, sortKey, toIndexEntry, type ChunkRef, type IndexEntry, type IndexRef, type Manifest, type SegmentedManifest } from '../domain/layout.ts';
 import type { Event, EventInput } from '../domain/schema.ts';
-import { readMeta, writeMeta } from './meta-table.ts';
+import { addToCounter, readCounter, readMeta, writeMeta } from './meta-table.ts';
 import type { ChangeLog } from './change-log.ts';
 import type { Publisher } from './publisher.ts';
 import type { StatsChange, StatsTable } from './stats-table.ts';
@@ -53,6 +53,11 @@ export const DATASET_SCHEMA = [
   'CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, retracted_at TEXT NOT NULL, reason TEXT, last_version TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS index_backlog (id TEXT PRIMARY KEY, remove_key TEXT, changed_at TEXT NOT NULL)',
 ];
+
+/** Meta counter of the rows of `records`, kept as rows are added and deleted (counting the table reads every row). */
+const RECORD_COUNT = 'record_count';
+/** Meta flag: RECORD_COUNT is kept (set once the records of a store from before it were counted). */
+const RECORDS_COUNTED = 'records_counted';
 
 /** Backlog rows one alarm turn looks at to make its revision. */
 const BACKLOG_SLICE = 2_000;
@@ -103,7 +108,16 @@ export class DatasetTable {
   constructor(
     private readonly sql: SqlStorage,
     private readonly stats: StatsTable,
-  ) {}
+  ) {
+    this.countOnce();
+  }
+
+  /** Counts the records once, for a store that held them before RECORD_COUNT was kept. */
+  private countOnce(): void {
+    if (readMeta(this.sql, RECORDS_COUNTED) !== null) return;
+    writeMeta(this.sql, RECORD_COUNT, String(this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM records').one().n));
+    writeMeta(this.sql, RECORDS_COUNTED, '1');
+  }
 
   /** A random id of this storage, created once: revisions and chunk keys are unique within it. */
   epoch(): string {
@@ -196,9 +210,9 @@ export class DatasetTable {
     this.sql.exec('INSERT OR IGNORE INTO record_digests (id, digest) VALUES (?, ?)', id, digest);
   }
 
-  /** How many records there are. */
+  /** How many records there are (a counter: the same cost at any size). */
   count(): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM records').one().n;
+    return readCounter(this.sql, RECORD_COUNT);
   }
 
   /**
@@ -322,7 +336,7 @@ export class DatasetTable {
     const change: IndexChange = { remove: indexedKey === null ? [] : [indexedKey], upsert: [] };
     const index = applyIndexChange(manifest, this.nodes, change, manifest.updated_at ?? now, now, this.shape());
     this.sql.exec('DELETE FROM index_backlog WHERE id = ?', id);
-    this.sql.exec('DELETE FROM records WHERE id = ?', id);
+    if (this.sql.exec('DELETE FROM records WHERE id = ?', id).rowsWritten > 0) addToCounter(this.sql, RECORD_COUNT, -1);
     this.sql.exec(
       'INSERT INTO tombstones (id, revision, retracted_at, reason, last_version) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, retracted_at = excluded.retracted_at, reason = excluded.reason, last_version = excluded.last_version',
       id, tombstone.revision, tombstone.retracted_at, reason, JSON.stringify(current),
@@ -351,13 +365,10 @@ export class DatasetTable {
         this.sql.exec('DELETE FROM tombstones WHERE id = ?', record.id);
         publisher.remove(tombstoneKey(record.id));
       }
-      this.sql.exec(
-        'INSERT INTO records (id, revision, body, digest) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, body = excluded.body, digest = excluded.digest',
-        record.id,
-        record.revision,
-        text,
-        digest,
-      );
+      // A new row is counted; a row there already (the record's earlier version) takes the new version.
+      const added = this.sql.exec('INSERT OR IGNORE INTO records (id, revision, body, digest) VALUES (?, ?, ?, ?)', record.id, record.revision, text, digest).rowsWritten > 0;
+      if (added) addToCounter(this.sql, RECORD_COUNT, 1);
+      else this.sql.exec('UPDATE records SET revision = ?, body = ?, digest = ? WHERE id = ?', record.revision, text, digest, record.id);
       this.rememberDigest(record.id, digest);
       if (previous) publisher.retire(eventVersionKey(previous.id, previous.revision), nowMs);
       publisher.enqueue(eventVersionKey(record.id, record.revision));

@@ -188,6 +188,11 @@ export class SubscriptionsTable {
     return this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions ORDER BY created_at, id').toArray().map((row) => toSubscription(row));
   }
 
+  /** Whether any subscription exists, active or not. */
+  any(): boolean {
+    return this.sql.exec('SELECT 1 FROM subscriptions LIMIT 1').toArray().length > 0;
+  }
+
   /** Up to `limit` subscriptions, active or not, in id order after `afterId` ('' for the first page). */
   page(afterId: string, limit: number): Subscription[] {
     return this.sql.exec<SubscriptionRow>('SELECT * FROM subscriptions WHERE id > ? ORDER BY id LIMIT ?', afterId, limit).toArray().map((row) => toSubscription(row));
