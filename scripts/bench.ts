@@ -33,7 +33,9 @@
  *   requests/s of the static route of its body size (costs at most 1.5x);
  * - at the largest read size, a cold request of each read endpoint makes at
  *   most 1.3x the KV operations and reads at most 1.3x the KV bytes it does
- *   at the smallest (scripts/bench/kv-cost.ts).
+ *   at the smallest (scripts/bench/kv-cost.ts); `/stats`, whose answer is a
+ *   series over every month the records span, at most 1.3x the KV bytes per
+ *   byte of its answer.
  *
  * Usage: npm run bench [-- --sizes 1000,20000,100000 --requests 200
  *   --hot-sizes 1000,100000 --hot-connections 16 --hot-seconds 1 --hot-pairs 10
@@ -47,7 +49,7 @@ import { countRecords, detectPublishProbe, measureIngest, postRecords, waitUntil
 import { positiveFlag as positive, progressLogger, secondsSince as seconds } from './bench/cli.ts';
 import { HOT_TARGET, measureHot, type HotResult } from './bench/hot.ts';
 import { describeMachine } from './bench/machine.ts';
-import { measureKvCost, type KvCost } from './bench/kv-cost.ts';
+import { measureKvCost, SPAN_SIZED, type KvCost } from './bench/kv-cost.ts';
 import { measurePeer, type PeerResult } from './bench/peer.ts';
 import { cursorAt, measureReads, TARGET_QUERY, type ReadResult } from './bench/reads.ts';
 import { backfillRecords, daysCovered, syntheticRecord, syntheticRecords } from './bench/records.ts';
@@ -311,22 +313,29 @@ if (readBlocks.length > 0) {
   }
 }
 
+/** KV bytes read per byte of the answer sent. */
+const perAnswerByte = (cost: KvCost): number => cost.bytes.median / Math.max(cost.answerBytes.median, 1);
+
 if (kvBlocks.length > 0) {
   const baseline = kvBlocks[0]!;
-  console.log(`\nKV per cold request (counted by the benchmark's Worker entry; a bulk read of up to 100 keys is one operation): median of ${repeats} repeats, each after a write so that no rendered body is cached; ratio = here / at ${count(baseline.stored)} records (the target is ≤ ${KV_TARGET}x at the largest size)`);
+  console.log(`\nKV per cold request (counted by the benchmark's Worker entry; a bulk read of up to 100 keys is one operation): median of ${repeats} repeats, each after a write so that no rendered body is cached; ratio = here / at ${count(baseline.stored)} records (the target is ≤ ${KV_TARGET}x at the largest size; for ${[...SPAN_SIZED].join(', ')}, whose answer is a series over every month the records span, on KV bytes per byte of answer)`);
   const rows = kvBlocks.flatMap((block) =>
     block.results.map((result) => {
       const base = baseline.results.find((candidate) => candidate.label === result.label)!;
-      return [count(block.stored), result.label, withSpread(result.ops, 0), ratio(result.ops.median, base.ops.median), withSpread(result.bytes, 0), ratio(result.bytes.median, base.bytes.median)];
+      return [count(block.stored), result.label, withSpread(result.ops, 0), ratio(result.ops.median, base.ops.median), withSpread(result.bytes, 0), ratio(result.bytes.median, base.bytes.median), count(result.answerBytes.median), ratio(perAnswerByte(result), perAnswerByte(base))];
     }),
   );
-  console.log(table(['records', 'request', 'KV operations', 'ratio', 'KV bytes read', 'ratio'], rows));
+  console.log(table(['records', 'request', 'KV operations', 'ratio', 'KV bytes read', 'ratio', 'answer bytes', 'KV bytes per answer byte, ratio'], rows));
   if (kvBlocks.length > 1) {
     const last = kvBlocks.at(-1)!;
     for (const result of last.results) {
       const base = baseline.results.find((candidate) => candidate.label === result.label)!;
-      const worst = Math.max(result.ops.median / base.ops.median, result.bytes.median / Math.max(base.bytes.median, 1));
-      targets.push({ line: targetLine(`KV operations and bytes of a cold ${result.label} at ${count(last.stored)} records over ${count(baseline.stored)} (the larger ratio)`, worst, KV_TARGET), met: worst <= KV_TARGET });
+      // An answer that grows with the records' span (SPAN_SIZED) is held to its KV bytes per byte of answer.
+      const spanSized = SPAN_SIZED.has(result.label);
+      const bytesRatio = spanSized ? perAnswerByte(result) / perAnswerByte(base) : result.bytes.median / Math.max(base.bytes.median, 1);
+      const worst = Math.max(result.ops.median / base.ops.median, bytesRatio);
+      const what = spanSized ? 'KV operations and bytes per byte of answer' : 'KV operations and bytes';
+      targets.push({ line: targetLine(`${what} of a cold ${result.label} at ${count(last.stored)} records over ${count(baseline.stored)} (the larger ratio)`, worst, KV_TARGET), met: worst <= KV_TARGET });
     }
   }
 }

@@ -11,6 +11,11 @@
  * published, then requests each endpoint once. The 304 row is the
  * revalidation of the feed just fetched (its validators come from the index
  * head), as a client polling it would send.
+ *
+ * `/stats` answers with a series by month over every month the records
+ * span, so its answer grows with the dataset's span, not with its records
+ * (a page of 50 stays 50 records): its bytes are also given per byte of
+ * answer, and its target is held to that (SPAN_SIZED).
  */
 import type { Api } from './ingest.ts';
 import { summarize, type Summary } from './stats.ts';
@@ -20,7 +25,12 @@ export interface KvCost {
   label: string;
   ops: Summary;
   bytes: Summary;
+  /** Bytes of the response body. */
+  answerBytes: Summary;
 }
+
+/** Endpoints whose answer grows with the span of the records (a series by month), whose KV bytes are compared per byte of answer. */
+export const SPAN_SIZED = new Set(['/stats']);
 
 /** The endpoints measured, by label; `{cursor}` and `{id}` are filled in for the size. */
 const ENDPOINTS: [string, string][] = [
@@ -42,14 +52,14 @@ const ENDPOINTS: [string, string][] = [
 const REVALIDATION = '304 of /feed.rss';
 
 /** KV operations and bytes one request reported; throws when the Worker did not report them (not the benchmark's entry). */
-async function costOf(base: string, path: string, headers: Record<string, string> = {}): Promise<{ ops: number; bytes: number; etag: string | null }> {
+async function costOf(base: string, path: string, headers: Record<string, string> = {}): Promise<{ ops: number; bytes: number; answerBytes: number; etag: string | null }> {
   const response = await fetch(`${base}${path}`, { headers: { accept: 'application/json', 'x-bench-count-kv': '1', ...headers } });
-  await response.arrayBuffer();
+  const answerBytes = (await response.arrayBuffer()).byteLength;
   if (!response.ok && response.status !== 304) throw new Error(`GET ${path}: ${response.status}`);
   const ops = response.headers.get('x-bench-kv-ops');
   const bytes = response.headers.get('x-bench-kv-bytes');
   if (ops === null || bytes === null) throw new Error(`GET ${path}: no x-bench-kv-* headers (is the Worker scripts/bench/worker.ts?)`);
-  return { ops: Number(ops), bytes: Number(bytes), etag: response.headers.get('etag') };
+  return { ops: Number(ops), bytes: Number(bytes), answerBytes, etag: response.headers.get('etag') };
 }
 
 /**
@@ -58,10 +68,11 @@ async function costOf(base: string, path: string, headers: Record<string, string
  * `cursor` is a cursor into the middle of the dataset, `id` a record there.
  */
 export async function measureKvCost(api: Api, cursor: string, id: string, repeats: number, freshRevision: () => Promise<void>): Promise<KvCost[]> {
-  const samples = new Map<string, { ops: number[]; bytes: number[] }>([...ENDPOINTS.map(([label]) => label), REVALIDATION].map((label) => [label, { ops: [], bytes: [] }]));
-  const add = (label: string, cost: { ops: number; bytes: number }) => {
+  const samples = new Map<string, { ops: number[]; bytes: number[]; answerBytes: number[] }>([...ENDPOINTS.map(([label]) => label), REVALIDATION].map((label) => [label, { ops: [], bytes: [], answerBytes: [] }]));
+  const add = (label: string, cost: { ops: number; bytes: number; answerBytes: number }) => {
     samples.get(label)!.ops.push(cost.ops);
     samples.get(label)!.bytes.push(cost.bytes);
+    samples.get(label)!.answerBytes.push(cost.answerBytes);
   };
   for (let repeat = 0; repeat < repeats; repeat++) {
     await freshRevision();
@@ -71,5 +82,5 @@ export async function measureKvCost(api: Api, cursor: string, id: string, repeat
       if (label === '/feed.rss' && cost.etag !== null) add(REVALIDATION, await costOf(api.base, '/feed.rss', { 'if-none-match': cost.etag }));
     }
   }
-  return [...samples].map(([label, { ops, bytes }]) => ({ label, ops: summarize(ops), bytes: summarize(bytes) }));
+  return [...samples].map(([label, { ops, bytes, answerBytes }]) => ({ label, ops: summarize(ops), bytes: summarize(bytes), answerBytes: summarize(answerBytes) }));
 }
