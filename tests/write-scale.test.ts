@@ -46,7 +46,8 @@ const records = (from: number, count: number) => Array.from({ length: count }, (
 
 describe('a write at any number of records', () => {
   it('reads as many rows for a single-record write and for the status with 4,000 records as with 400', async () => {
-    await runInDurableObject(env.COORDINATOR.getByName('write-scale'), async (instance: Coordinator, state) => {
+    await runInDurableObject(env.COORDINATOR.getByName('write-scale'), async (stub, state) => {
+      const instance = stub as unknown as Coordinator;
       await state.storage.deleteAlarm();
       const sql = state.storage.sql;
       let stored = 0;
@@ -69,11 +70,14 @@ describe('a write at any number of records', () => {
       expect(large.status).toBeLessThan(small.status + 200);
       // Nobody subscribes to this store: no alert was queued for any of its records.
       expect(sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM alert_fanout').one().n).toBe(0);
+      // Writes re-arm the alarm: cleared again, so that it does not run (and log) after the test.
+      await state.storage.deleteAlarm();
     });
   }, 120_000);
 
   it('counts the records exactly through new records, updates, retractions and restores', async () => {
-    await runInDurableObject(env.COORDINATOR.getByName('write-count'), async (instance: Coordinator, state) => {
+    await runInDurableObject(env.COORDINATOR.getByName('write-count'), async (stub, state) => {
+      const instance = stub as unknown as Coordinator;
       await state.storage.deleteAlarm();
       const counted = () => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM records').one().n;
       const check = () => expect(instance.status().dataset.records).toBe(counted());
@@ -89,6 +93,7 @@ describe('a write at any number of records', () => {
       await instance.ingest(records(3, 1), NOW);
       check();
       expect(counted()).toBe(40);
+      await state.storage.deleteAlarm();
     });
   });
 });
