@@ -10,7 +10,10 @@
  * build's cursor). It reads a constant number of KV keys, never the manifest
  * or a chunk, whatever the size of the dataset (nor does `/actors`, whose
  * counts come from them); `q` answers from a bounded scan, partial with a
- * cursor whose parts sum to the whole.
+ * cursor whose parts sum to the whole. With no filter it sends the answer
+ * the writer published with the aggregates (the head and that key, the
+ * same bytes as their sum), sums them where a location cannot read it, and
+ * publishes none past its bound of cells.
  */
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
@@ -18,11 +21,14 @@ import * as v from 'valibot';
 import { beforeAll, describe, expect, it } from 'vitest';
 import bundledEvents from '../data/events.json';
 import { ACTORS } from '../functions/domain/actors.ts';
-import { HEAD_KEY, MANIFEST_KEY, toIndexEntry } from '../functions/domain/layout.ts';
+import { HEAD_KEY, MANIFEST_KEY, toIndexEntry, type IndexHead } from '../functions/domain/layout.ts';
 import { FilterQuerySchema, matchesFilter, queryObject } from '../functions/domain/query.ts';
 import { ACTOR_ROLES, CASUALTY_GROUPS, EVENT_TYPES, LOCATION_PRECISIONS, WEAPONS, type Event } from '../functions/domain/schema.ts';
 import { summarize, type EventStats } from '../functions/domain/stats.ts';
+import { statsAnswerKey } from '../functions/domain/stats-cells.ts';
 import type { Coordinator } from '../functions/store/coordinator.ts';
+import { readStats } from '../functions/store/events-store.ts';
+import { StatsTable } from '../functions/store/stats-table.ts';
 import { coordinatorStub, getCounting, getJson, makeEvent, seed, settled } from './helpers.ts';
 
 /** The records as the test wrote them, by id: the oracle's input. */
@@ -171,6 +177,47 @@ describe('/stats from write-time aggregates', () => {
     expect(after.reads[0]).toBe(HEAD_KEY);
     expect(after.reads.filter((key) => key === MANIFEST_KEY || key.startsWith('index:chunk:'))).toEqual([]);
   }, 180_000);
+
+  it('sends the answer with no filter as the writer published it: the head and that key alone, the same bytes as the sum of the aggregates', async () => {
+    const head = (await env.EVENTS.get<IndexHead>(HEAD_KEY, 'json'))!;
+    const key = statsAnswerKey(head.stats!);
+    const published = await env.EVENTS.get(key, 'text');
+    expect(published).toBe(JSON.stringify({ data: await readStats(env.EVENTS, head.stats!, {}) }));
+    // `date_match` alone filters nothing: the answer with no filter, under a URL not cached yet.
+    const { response, body, reads } = await getCounting('/stats?date_match=within');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(reads).toEqual([HEAD_KEY, key]);
+    expect(body).toBe(published);
+    expect(JSON.parse(body).data).toEqual(expected(''));
+  });
+
+  it('sums the aggregates, to the same bytes, where this location cannot read the published answer', async () => {
+    const head = (await env.EVENTS.get<IndexHead>(HEAD_KEY, 'json'))!;
+    const key = statsAnswerKey(head.stats!);
+    const published = await env.EVENTS.get(key, 'text');
+    await env.EVENTS.delete(key);
+    try {
+      const { body, reads } = await getCounting('/stats?date_match=overlap');
+      // The head, the answer (missing), then the directory and years in bulk reads.
+      expect(reads.slice(0, 2)).toEqual([HEAD_KEY, key]);
+      expect(reads.length).toBeGreaterThan(2);
+      expect(body).toBe(published);
+    } finally {
+      await env.EVENTS.put(key, published!);
+    }
+  });
+
+  it('publishes no answer with no filter past its bound of cells', async () => {
+    const head = (await env.EVENTS.get<IndexHead>(HEAD_KEY, 'json'))!;
+    const key = statsAnswerKey(head.stats!);
+    const values = await runInDurableObject(coordinatorStub(), (_instance, state) => {
+      const cells = state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM stats_cells').one().n;
+      return { cells, within: new StatsTable(state.storage.sql, cells).publishedValue(key), past: new StatsTable(state.storage.sql, cells - 1).publishedValue(key) };
+    });
+    expect(values.within).toBe(await env.EVENTS.get(key, 'text'));
+    expect(values.past).toBeNull();
+  });
 
   it('answers q from a bounded scan, partial with a cursor, and the parts add up to the whole', async () => {
     const query = 'q=synthetic';

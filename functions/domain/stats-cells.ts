@@ -19,9 +19,15 @@
  *   and the key of each month's fine cells;
  * - `stats:<epoch>-<rev>:<YYYY-MM>` — the month's cells with their exact days
  *   (those within the month), read only for the month holding `since` or
- *   `until` when that month is not wholly in or out of the range.
+ *   `until` when that month is not wholly in or out of the range;
+ * - `stats:<epoch>-<rev>:all` — the body of `/stats` with no filter (what a
+ *   dashboard's overview asks), published with the directory of the same
+ *   revision (`statsAnswerKey`) while the cells are few enough to sum at
+ *   each change (StatsTable).
  * So a request reads the directory, the years in range (bulk reads of 100)
- * and at most two months, whatever the number of records.
+ * and at most two months, whatever the number of records; a request with no
+ * filter reads the published answer alone, bytes in proportion to the
+ * answer, or where a location cannot read it, as any other.
  *
  * A cell drops the wording (`as_written`) of actors the dictionary knows: it
  * matches `actor=` and is named by its dictionary id alone. `q` and `bbox`
@@ -77,7 +83,13 @@ export const STATS_KEY_PREFIX = 'stats:';
 /** The key of `period` (`dir`, a year `YYYY` or a month `YYYY-MM`) as written at index `revision` of `epoch`. */
 export const statsKey = (epoch: string, revision: number, period: string): string => `${STATS_KEY_PREFIX}${epoch}-${revision}:${period}`;
 
-/** The period a stats key holds (`dir`, `YYYY` or `YYYY-MM`). */
+/** Period name of the published answer of `/stats` with no filter. */
+export const ANSWER_PERIOD = 'all';
+
+/** The key of the answer of `/stats` with no filter published with the directory under `directoryKey` (the same revision's). */
+export const statsAnswerKey = (directoryKey: string): string => `${directoryKey.slice(0, directoryKey.lastIndexOf(':') + 1)}${ANSWER_PERIOD}`;
+
+/** The period a stats key holds (`dir`, `all`, `YYYY` or `YYYY-MM`). */
 export const periodOfStatsKey = (key: string): string => key.slice(key.lastIndexOf(':') + 1);
 
 /** The cell a record's index entry falls in, its sums, and whether its days lie within its month. */

@@ -12,7 +12,7 @@ import { DEFAULT_LIMIT, filtersNothing, updatedPosition, type EventQuery } from 
 import { withDateInterval } from '../domain/dates.ts';
 import { eventsPageJson } from '../domain/page-json.ts';
 import type { Event } from '../domain/schema.ts';
-import { ForeignEpochError, queryByUpdate, queryEvents, queryServedEvents, readFrontPage } from '../store/events-store.ts';
+import { ForeignEpochError, queryByUpdate, queryEvents, queryServedEvents, readPublishedBody } from '../store/events-store.ts';
 import { changeLogRead, indexRead, readIndex } from './conditional.ts';
 import { jsonError } from './errors.ts';
 import type { ReadEnv } from './read-env.ts';
@@ -58,7 +58,7 @@ export async function listEventsJson(c: Context<ReadEnv>, query: EventQuery): Pr
   }
   const frontPage = c.get('head')?.front_page;
   if (frontPage !== undefined && cursor === undefined && limit === DEFAULT_LIMIT && filtersNothing(filter)) {
-    const published = await readFrontPage(c.env.EVENTS, frontPage);
+    const published = await readPublishedBody(c.env.EVENTS, frontPage);
     if (published !== null) {
       c.set('publishedBody', published);
       return published;

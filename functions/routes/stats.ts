@@ -11,14 +11,17 @@
  * and a `next_cursor` when chunks remain; the same request with `cursor`
  * gives the stats of the next records, and the sum of the parts is the
  * whole. Until the aggregates of a store published before them are built,
- * every request scans the index, as before.
+ * every request scans the index, as before. With no filter at all, the
+ * answer is the body the writer published with the aggregates
+ * (`statsAnswerKey`), sent as it is where this location can read it.
  */
 import { vValidator } from '@hono/valibot-validator';
 import { Hono, type Context } from 'hono';
-import { encodeCursor, StatsQuerySchema, type EventFilter } from '../domain/query.ts';
+import { encodeCursor, filtersNothing, StatsQuerySchema, type EventFilter } from '../domain/query.ts';
+import { statsAnswerKey } from '../domain/stats-cells.ts';
 import { summarize, type EventStats } from '../domain/stats.ts';
 import { HEAD_KEY } from '../domain/layout.ts';
-import { StaleIndexError, readHead, readStats, scanAllEntries, scanEntries, withFreshHead } from '../store/events-store.ts';
+import { StaleIndexError, readHead, readPublishedBody, readStats, scanAllEntries, scanEntries, withFreshHead } from '../store/events-store.ts';
 import { indexRead, readIndex } from './conditional.ts';
 import type { ReadEnv } from './read-env.ts';
 import { validationHook } from './errors.ts';
@@ -39,9 +42,26 @@ export async function matchingStats(c: Context<ReadEnv>, filter: EventFilter): P
   return value;
 }
 
+/**
+ * The body of `/stats` with no filter the writer published with the
+ * aggregates the head names, kept to be sent as it is; null where the head
+ * names none or this location cannot read it. Placed after `indexRead`.
+ */
+async function publishedAnswer(c: Context<ReadEnv>): Promise<string | null> {
+  const directory = c.get('head')?.stats;
+  if (directory === undefined) return null;
+  const published = await readPublishedBody(c.env.EVENTS, statsAnswerKey(directory));
+  if (published !== null) c.set('publishedBody', published);
+  return published;
+}
+
 /** Route `GET /stats`, as `{ data: EventStats }` (with `partial` and `next_cursor` when scanned: `q`, `bbox`, `cursor`). */
 export const statsRoutes = new Hono<ReadEnv>().get('/', vValidator('query', StatsQuerySchema, validationHook()), indexRead(), async (c) => {
   const { cursor, ...filter } = c.req.valid('query');
+  if (cursor === undefined && filtersNothing(filter)) {
+    const published = await publishedAnswer(c);
+    if (published !== null) return c.body(published, 200, { 'Content-Type': 'application/json' });
+  }
   if (cursor === undefined && filter.q === undefined && filter.bbox === undefined) return c.json({ data: await matchingStats(c, filter) });
   const scan = await readIndex(c, (manifest) => scanEntries(c.env.EVENTS, filter, cursor ?? null, manifest));
   return c.json({ data: summarize(scan.entries), partial: scan.next !== null, next_cursor: scan.next === null ? null : encodeCursor(scan.next) });

@@ -198,8 +198,13 @@ export async function chunkRefsInRange(kv: KVNamespace, manifest: Manifest, rang
   return refs;
 }
 
-/** Reads a front page (domain/page-json.ts) a head names; null where this location cannot read it (not yet, or never published). */
-export const readFrontPage = (kv: KVNamespace, key: string): Promise<string | null> => kv.get(key, { type: 'text', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
+/**
+ * Reads a body the writer published ready to send, which a head names (the
+ * front page, domain/page-json.ts; the answer of `/stats` with no filter,
+ * domain/stats-cells.ts); null where this location cannot read it (not
+ * yet, or never published).
+ */
+export const readPublishedBody = (kv: KVNamespace, key: string): Promise<string | null> => kv.get(key, { type: 'text', cacheTtl: IMMUTABLE_CACHE_TTL_SECONDS });
 
 /** A record as stored under `event:<id>` with the exact text served. */
 export interface StoredEvent {

@@ -22,7 +22,7 @@
  * records written since it started.
  */
 import type { IndexEntry } from '../domain/layout.ts';
-import { addSums, cellOf, coarseFacets, periodOfStatsKey, statsKey, type Cell, type CellFacets, type CellSums, type StatsDirectory, type StatsYear } from '../domain/stats-cells.ts';
+import { ANSWER_PERIOD, addSums, cellOf, coarseFacets, periodOfStatsKey, statsFromCells, statsKey, type Cell, type CellFacets, type CellSums, type StatsDirectory, type StatsYear } from '../domain/stats-cells.ts';
 import { readMeta, writeMeta } from './meta-table.ts';
 import type { Publisher } from './publisher.ts';
 
@@ -42,6 +42,16 @@ const BUILD_CURSOR = 'stats_build_cursor';
 const READY = 'stats_ready';
 /** Period name of the directory. */
 const DIRECTORY = 'dir';
+/** Periods renamed at every change of the aggregates: the directory, and the answer with no filter. */
+const WHOLE_PERIODS = [DIRECTORY, ANSWER_PERIOD];
+
+/**
+ * Most cells the answer with no filter is published over: it is summed
+ * from every cell when it is put, so past this (data whose records differ in
+ * facets almost one by one) it is not published, and `/stats` with no
+ * filter sums the year keys as any other request does.
+ */
+export const ANSWER_MAX_CELLS = 20_000;
 
 /** One record's change, for the aggregates: its id and the index entry of its new version (null when it left the index). */
 export interface StatsChange {
@@ -51,7 +61,10 @@ export interface StatsChange {
 
 /** The stats aggregates of the dataset. */
 export class StatsTable {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly answerMaxCells = ANSWER_MAX_CELLS,
+  ) {}
 
   /** Whether every record is in the aggregates (the directory may be named). */
   ready(): boolean {
@@ -105,6 +118,7 @@ export class StatsTable {
     const period = periodOfStatsKey(key);
     if (this.keyOf(period) !== key) return null;
     if (period === DIRECTORY) return JSON.stringify(this.directory());
+    if (period === ANSWER_PERIOD) return this.answer();
     if (period.length === 4) return JSON.stringify(this.year(period));
     const cells = this.sql
       .exec<{ cell: string; sums: string }>('SELECT cell, sums FROM stats_cells WHERE month = ? AND contained = 1', period)
@@ -144,13 +158,13 @@ export class StatsTable {
     else this.sql.exec('INSERT INTO stats_cells (month, cell, sums, contained, start, end) VALUES (?, ?, ?, ?, ?, ?)', month, cell, JSON.stringify(total), contained ? 1 : 0, facets![1]!, facets![2]!);
   }
 
-  /** Names `months`, their years and the directory under keys of `revision`; periods left empty lose their key. */
+  /** Names `months`, their years, the directory and the answer with no filter under keys of `revision`; periods left empty lose their key. */
   private rename(months: ReadonlySet<string>, epoch: string, revision: number, publisher: Publisher, nowMs: number): void {
     const years = new Set([...months].map((month) => month.slice(0, 4)));
-    for (const period of [...months, ...years, DIRECTORY]) {
+    for (const period of [...months, ...years, ...WHOLE_PERIODS]) {
       const old = this.keyOf(period);
       if (old !== undefined) publisher.retire(old, nowMs);
-      const span = period === DIRECTORY ? { n: 1, start: null, end: null } : this.sql.exec<{ n: number; start: string | null; end: string | null }>('SELECT COUNT(*) AS n, MIN(start) AS start, MAX(end) AS end FROM stats_cells WHERE month >= ? AND month <= ?', ...monthsOf(period)).one();
+      const span = WHOLE_PERIODS.includes(period) ? { n: 1, start: null, end: null } : this.sql.exec<{ n: number; start: string | null; end: string | null }>('SELECT COUNT(*) AS n, MIN(start) AS start, MAX(end) AS end FROM stats_cells WHERE month >= ? AND month <= ?', ...monthsOf(period)).one();
       if (span.n === 0) {
         this.sql.exec('DELETE FROM stats_keys WHERE period = ?', period);
         continue;
@@ -159,6 +173,21 @@ export class StatsTable {
       this.sql.exec('INSERT INTO stats_keys (period, key, start, end) VALUES (?, ?, ?, ?) ON CONFLICT(period) DO UPDATE SET key = excluded.key, start = excluded.start, end = excluded.end', period, key, span.start, span.end);
       publisher.enqueue(key);
     }
+  }
+
+  /**
+   * The body of `/stats` with no filter, `{ data }` as the route writes it:
+   * every year's cells summed as `readStats` sums them; null past
+   * `answerMaxCells` cells (readers then sum the year keys).
+   */
+  private answer(): string | null {
+    const cells = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM (SELECT 1 FROM stats_cells LIMIT ?)', this.answerMaxCells + 1).one().n;
+    if (cells > this.answerMaxCells) return null;
+    const years = this.sql
+      .exec<{ period: string }>('SELECT period FROM stats_keys WHERE length(period) = 4 ORDER BY period')
+      .toArray()
+      .map(({ period }) => this.year(period));
+    return JSON.stringify({ data: statsFromCells(years, new Map(), {}) });
   }
 
   /** The directory: every year with records, its key and the days its records span. */
