@@ -5,7 +5,8 @@
  * of synthetic records built the way the Coordinator builds it (records
  * merged as a first write, index entries, chunks of CHUNK_TARGET entries
  * newest first, then segments over them by the same code that segments a
- * migrated index), held in memory.
+ * migrated index) and its `/stats` aggregates (by the Coordinator's own
+ * code, scripts/bench/stats-keys.ts), held in memory.
  *
  * Records (their versions and latest copies) are made when first read (a store of a million records
  * would not fit in memory as text) and kept, so the requests measured,
@@ -21,6 +22,7 @@ import { segmentFlatIndex } from '../../functions/domain/index-tree.ts';
 import { CHUNK_KEY_PREFIX, CHUNK_TARGET, EVENT_KEY_PREFIX, EVENT_VERSION_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, frontPageKey, headOf, toIndexEntry, type ChunkRef, type FlatManifest, type IndexEntry } from '../../functions/domain/layout.ts';
 import { EventInputSchema, type Event } from '../../functions/domain/schema.ts';
 import { syntheticRecord } from './records.ts';
+import { statsKeysBuilder, type SqliteDatabase } from './stats-keys.ts';
 
 /** The path of the static baseline route. */
 export const STATIC_PATH = '/__bench/static';
@@ -83,8 +85,8 @@ export class MemoryKv {
   }
 }
 
-/** The KV layout of a store of synthetic records 0 … `size` - 1, published at revision `size / 500` (as 500-record writes would). */
-export function buildStore(size: number): MemoryKv {
+/** The KV layout of a store of synthetic records 0 … `size` - 1, published at revision `size / 500` (as 500-record writes would); its stats aggregates are kept in `db`, an empty Node SQLite database. */
+export function buildStore(size: number, db: SqliteDatabase): MemoryKv {
   const epoch = 'bench';
   const revision = Math.max(1, Math.ceil(size / 500));
   const values: [string, string][] = [];
@@ -105,9 +107,12 @@ export function buildStore(size: number): MemoryKv {
     });
     entries = [];
   };
+  const stats = statsKeysBuilder(db, epoch, revision);
   // Records are dated in the order of their numbers (ids too within a day): newest first is i descending.
   for (let i = size - 1; i >= 0; i--) {
-    entries.push(toIndexEntry(storedRecord(i)));
+    const entry = toIndexEntry(storedRecord(i));
+    entries.push(entry);
+    stats.add(entry.id, entry);
     if (entries.length === CHUNK_TARGET) close();
   }
   if (entries.length > 0) close();
@@ -116,6 +121,10 @@ export function buildStore(size: number): MemoryKv {
   const tree = segmentFlatIndex(flat);
   for (const [key, refs] of tree.segments) values.push([key, JSON.stringify(refs)]);
   for (const [key, chunk] of tree.chunks) values.push([key, chunkText(chunk)]);
+  // The /stats aggregates, which the head names.
+  const { directory, values: statsValues } = stats.finish();
+  values.push(...statsValues);
+  tree.manifest.stats = directory;
   // The front page the Coordinator publishes with each revision.
   tree.manifest.front_page = frontPageKey(epoch, revision);
   const frontPage = frontPageJson({ chunks: () => newestChunks, recordText: (id) => JSON.stringify(storedRecord(numberOf(id))) });
