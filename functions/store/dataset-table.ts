@@ -157,10 +157,21 @@ export class DatasetTable {
   /** The live index nodes, read from SQLite. */
   private readonly nodes: IndexNodes = {
     entries: (key) => chunkEntries(this.requiredNodeText(key)),
-    keys: (key) => chunkKeys(this.requiredNodeText(key), null, Infinity),
+    keys: (key) => chunkKeys(this.chunkKeyText(key), null, Infinity),
     patch: (key) => JSON.parse(this.requiredNodeText(key)) as ChunkPatch,
     children: (key) => JSON.parse(this.requiredNodeText(key)) as IndexRef[],
   };
+
+  /**
+   * The text `chunkKeys` needs of chunk `key`: its key line alone (SQLite
+   * cuts it out, so the entries, 100–250 KB, are never copied into the
+   * isolate), or the whole text of a chunk written before key lines.
+   */
+  private chunkKeyText(key: string): string {
+    const row = this.sql.exec<{ line: string }>("SELECT substr(entries, 1, instr(entries, char(10))) AS line FROM chunks WHERE key = ?", key).toArray()[0];
+    if (row === undefined) throw new Error(`index node ${key} is not live`);
+    return row.line === '' ? this.requiredNodeText(key) : row.line;
+  }
 
   private requiredNodeText(key: string): string {
     const text = this.indexNodeText(key);
