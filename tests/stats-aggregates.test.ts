@@ -208,11 +208,24 @@ describe('/stats from write-time aggregates', () => {
     }
   });
 
+  it('sums the cells of the year keys once for a store whose aggregates were kept before them, to the same sums', async () => {
+    await runInDurableObject(coordinatorStub(), (_instance, state) => {
+      const sql = state.storage.sql;
+      const coarse = () => sql.exec<{ month: string; cell: string; sums: string }>('SELECT month, cell, sums FROM stats_coarse ORDER BY month, cell').toArray().map((row) => ({ ...row }));
+      const kept = coarse();
+      expect(kept.length).toBeGreaterThan(100);
+      sql.exec('DELETE FROM stats_coarse');
+      sql.exec("DELETE FROM meta WHERE key = 'stats_coarse_built'");
+      new StatsTable(sql);
+      expect(coarse()).toEqual(kept);
+    });
+  });
+
   it('publishes no answer with no filter past its bound of cells', async () => {
     const head = (await env.EVENTS.get<IndexHead>(HEAD_KEY, 'json'))!;
     const key = statsAnswerKey(head.stats!);
     const values = await runInDurableObject(coordinatorStub(), (_instance, state) => {
-      const cells = state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM stats_cells').one().n;
+      const cells = state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM stats_coarse').one().n;
       return { cells, within: new StatsTable(state.storage.sql, cells).publishedValue(key), past: new StatsTable(state.storage.sql, cells - 1).publishedValue(key) };
     });
     expect(values.within).toBe(await env.EVENTS.get(key, 'text'));
@@ -249,7 +262,7 @@ describe('/stats from write-time aggregates', () => {
       const instance = object as unknown as Coordinator;
       // Forget the aggregates, as a store published before they existed had none.
       const sql = state.storage.sql;
-      for (const table of ['stats_members', 'stats_cells', 'stats_keys']) sql.exec(`DELETE FROM ${table}`);
+      for (const table of ['stats_members', 'stats_cells', 'stats_coarse', 'stats_keys']) sql.exec(`DELETE FROM ${table}`);
       sql.exec("DELETE FROM meta WHERE key IN ('stats_ready', 'stats_build_cursor')");
       // One slice of the build, as the alarm runs it, then writes before the next.
       const internals = instance as unknown as { dataset: { buildStatsSlice(publisher: unknown, nowMs: number): boolean }; publisher: unknown };

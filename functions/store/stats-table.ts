@@ -2,7 +2,11 @@
  * The `/stats` aggregates in the Coordinator's SQLite (see
  * domain/stats-cells.ts): each live record's cell and sums
  * (`stats_members`, so a change subtracts exactly what the record added),
- * the sums of every cell (`stats_cells`), and the key each period (`dir`, a
+ * the sums of every cell (`stats_cells`), the sums of every cell at the
+ * grain of the year keys (`stats_coarse`, cells within their month merged
+ * as `coarseFacets` merges them, kept with the fine ones so that a year's
+ * value and the answer with no filter read a few cells a month, never
+ * every day's), and the key each period (`dir`, a
  * year, a month) is published under at present, with the days a year's
  * records span (`stats_keys`).
  *
@@ -31,7 +35,11 @@ export const STATS_SCHEMA = [
   'CREATE TABLE IF NOT EXISTS stats_members (id TEXT PRIMARY KEY, month TEXT NOT NULL, cell TEXT NOT NULL, sums TEXT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS stats_cells (month TEXT NOT NULL, cell TEXT NOT NULL, sums TEXT NOT NULL, contained INTEGER NOT NULL, start TEXT NOT NULL, end TEXT NOT NULL, PRIMARY KEY (month, cell))',
   'CREATE TABLE IF NOT EXISTS stats_keys (period TEXT PRIMARY KEY, key TEXT NOT NULL, start TEXT, end TEXT)',
+  'CREATE TABLE IF NOT EXISTS stats_coarse (month TEXT NOT NULL, cell TEXT NOT NULL, sums TEXT NOT NULL, PRIMARY KEY (month, cell))',
 ];
+
+/** Meta flag: `stats_coarse` holds the sums of `stats_cells` (set once they were summed for a store from before it). */
+const COARSE_BUILT = 'stats_coarse_built';
 
 /** Records one build slice adds. */
 export const STATS_BUILD_SLICE = 1_000;
@@ -46,10 +54,11 @@ const DIRECTORY = 'dir';
 const WHOLE_PERIODS = [DIRECTORY, ANSWER_PERIOD];
 
 /**
- * Most cells the answer with no filter is published over: it is summed
- * from every cell when it is put, so past this (data whose records differ in
- * facets almost one by one) it is not published, and `/stats` with no
- * filter sums the year keys as any other request does.
+ * Most coarse cells (those of the year keys) the answer with no filter is
+ * published over: it is summed from all of them when it is put, so past
+ * this (data whose records differ in facets almost one by one) it is not
+ * published, and `/stats` with no filter sums the year keys as any other
+ * request does.
  */
 export const ANSWER_MAX_CELLS = 20_000;
 
@@ -64,7 +73,19 @@ export class StatsTable {
   constructor(
     private readonly sql: SqlStorage,
     private readonly answerMaxCells = ANSWER_MAX_CELLS,
-  ) {}
+  ) {
+    this.sumCoarseOnce();
+  }
+
+  /** Sums `stats_cells` into `stats_coarse` once, for a store whose aggregates were kept before it. */
+  private sumCoarseOnce(): void {
+    if (readMeta(this.sql, COARSE_BUILT) !== null) return;
+    this.sql.exec('DELETE FROM stats_coarse');
+    for (const row of this.sql.exec<{ month: string; cell: string; sums: string; contained: number }>('SELECT month, cell, sums, contained FROM stats_cells').toArray()) {
+      this.addToCoarse(row.month, JSON.parse(row.cell) as CellFacets, row.contained === 1, JSON.parse(row.sums) as CellSums, 1);
+    }
+    writeMeta(this.sql, COARSE_BUILT, '1');
+  }
 
   /** Whether every record is in the aggregates (the directory may be named). */
   ready(): boolean {
@@ -151,11 +172,21 @@ export class StatsTable {
 
   /** Adds `sums` (times `sign`) to a cell, creating it or dropping it when it comes to no record. */
   private addToCell(month: string, cell: string, sums: CellSums, sign: 1 | -1, contained = false, facets?: CellFacets): void {
-    const row = this.sql.exec<{ sums: string }>('SELECT sums FROM stats_cells WHERE month = ? AND cell = ?', month, cell).toArray()[0];
+    const row = this.sql.exec<{ sums: string; contained: number }>('SELECT sums, contained FROM stats_cells WHERE month = ? AND cell = ?', month, cell).toArray()[0];
     const total = addSums(row ? (JSON.parse(row.sums) as CellSums) : { n: 0 }, sums, sign);
     if (total.n === 0) this.sql.exec('DELETE FROM stats_cells WHERE month = ? AND cell = ?', month, cell);
     else if (row) this.sql.exec('UPDATE stats_cells SET sums = ? WHERE month = ? AND cell = ?', JSON.stringify(total), month, cell);
     else this.sql.exec('INSERT INTO stats_cells (month, cell, sums, contained, start, end) VALUES (?, ?, ?, ?, ?, ?)', month, cell, JSON.stringify(total), contained ? 1 : 0, facets![1]!, facets![2]!);
+    this.addToCoarse(month, facets ?? (JSON.parse(cell) as CellFacets), row ? row.contained === 1 : contained, sums, sign);
+  }
+
+  /** Adds `sums` (times `sign`) to the coarse cell a fine cell of `facets` falls in, creating it or dropping it when it comes to no record. */
+  private addToCoarse(month: string, facets: CellFacets, contained: boolean, sums: CellSums, sign: 1 | -1): void {
+    const cell = JSON.stringify(coarseFacets(facets, contained));
+    const row = this.sql.exec<{ sums: string }>('SELECT sums FROM stats_coarse WHERE month = ? AND cell = ?', month, cell).toArray()[0];
+    const total = addSums(row ? (JSON.parse(row.sums) as CellSums) : { n: 0 }, sums, sign);
+    if (total.n === 0) this.sql.exec('DELETE FROM stats_coarse WHERE month = ? AND cell = ?', month, cell);
+    else this.sql.exec('INSERT INTO stats_coarse (month, cell, sums) VALUES (?, ?, ?) ON CONFLICT(month, cell) DO UPDATE SET sums = excluded.sums', month, cell, JSON.stringify(total));
   }
 
   /** Names `months`, their years, the directory and the answer with no filter under keys of `revision`; periods left empty lose their key. */
@@ -181,7 +212,7 @@ export class StatsTable {
    * `answerMaxCells` cells (readers then sum the year keys).
    */
   private answer(): string | null {
-    const cells = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM (SELECT 1 FROM stats_cells LIMIT ?)', this.answerMaxCells + 1).one().n;
+    const cells = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM (SELECT 1 FROM stats_coarse LIMIT ?)', this.answerMaxCells + 1).one().n;
     if (cells > this.answerMaxCells) return null;
     const years = this.sql
       .exec<{ period: string }>('SELECT period FROM stats_keys WHERE length(period) = 4 ORDER BY period')
@@ -198,17 +229,13 @@ export class StatsTable {
 
   /** A year's value: its cells, merged within their months where their days allow, and its months' keys. */
   private year(year: string): StatsYear {
-    const merged = new Map<string, Cell>();
-    for (const row of this.sql.exec<{ cell: string; sums: string; contained: number }>('SELECT cell, sums, contained FROM stats_cells WHERE month >= ? AND month <= ?', ...monthsOf(year))) {
-      const facets = coarseFacets(JSON.parse(row.cell) as CellFacets, row.contained === 1);
-      const id = JSON.stringify(facets);
-      const sums = JSON.parse(row.sums) as CellSums;
-      const known = merged.get(id);
-      merged.set(id, [facets, known ? addSums(known[1], sums) : sums]);
-    }
+    const cells = this.sql
+      .exec<{ cell: string; sums: string }>('SELECT cell, sums FROM stats_coarse WHERE month >= ? AND month <= ?', ...monthsOf(year))
+      .toArray()
+      .map((row): Cell => [JSON.parse(row.cell) as CellFacets, JSON.parse(row.sums) as CellSums]);
     const months: Record<string, string> = {};
     for (const row of this.sql.exec<{ period: string; key: string }>('SELECT period, key FROM stats_keys WHERE period >= ? AND period <= ? AND length(period) = 7', ...monthsOf(year))) months[row.period] = row.key;
-    return { months, cells: [...merged.values()] };
+    return { months, cells };
   }
 
   /** The key period `period` (`dir`, a year or a month) is published under now, if any. */
