@@ -11,6 +11,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ChunkPatch } from '../functions/domain/chunk-patch.ts';
+import { chunkEntries } from '../functions/domain/chunk-text.ts';
 import type { IndexShape } from '../functions/domain/index-tree.ts';
 import { keyRange } from '../functions/domain/query.ts';
 import { chunkRefsInRange, readManifest } from '../functions/store/events-store.ts';
@@ -97,5 +98,24 @@ describe('a batch backfilling the past', () => {
     expect(await listed('q=back3')).toEqual(back3);
     const { body } = await getJson<{ events: number }>('/healthz');
     expect(body.events).toBe(written.size);
+  });
+
+  it('patches a chunk stored before key lines (its entries on one line) as any other', async () => {
+    // A live chunk rewritten in SQLite as chunks were stored before key lines, and a record dated in its middle.
+    const chunk = await runInDurableObject(coordinatorStub(), (_instance, state) => {
+      const { key, entries } = state.storage.sql.exec<{ key: string; entries: string }>('SELECT key, entries FROM chunks ORDER BY key LIMIT 1').one();
+      const parsed = chunkEntries(entries);
+      state.storage.sql.exec('UPDATE chunks SET entries = ? WHERE key = ?', JSON.stringify(parsed), key);
+      return { key, date: parsed[Math.floor(parsed.length / 2)]!.date };
+    });
+    const before = (await chunkRefs()).find((ref) => ref.key === chunk.key)!;
+    const record = makeEvent('oneline-0001', chunk.date);
+    await seed([record], NOW);
+    written.set(record.id, { id: record.id, date: chunk.date });
+    // Patched, its count worked out from its one-line text: what it held and the new entry.
+    const after = (await chunkRefs()).find((ref) => ref.key === chunk.key)!;
+    expect(after.patch).toBeDefined();
+    expect(after.count).toBe(before.count + 1);
+    expect(await listed('')).toEqual([...written.values()].map(({ id, date }) => `${date}|${id}`).sort().reverse());
   });
 });
