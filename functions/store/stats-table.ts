@@ -214,10 +214,7 @@ export class StatsTable {
   private answer(): string | null {
     const cells = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM (SELECT 1 FROM stats_coarse LIMIT ?)', this.answerMaxCells + 1).one().n;
     if (cells > this.answerMaxCells) return null;
-    const years = this.sql
-      .exec<{ period: string }>('SELECT period FROM stats_keys WHERE length(period) = 4 ORDER BY period')
-      .toArray()
-      .map(({ period }) => this.year(period));
+    const years = this.directory().years.map(([year]) => this.year(year));
     return JSON.stringify({ data: statsFromCells(years, new Map(), {}) });
   }
 
