@@ -4,7 +4,9 @@
  * - `GET /__bench/static?bytes=N`, a constant body of N bytes built once per
  *   size. It is the baseline a cached response is compared with: what
  *   serving a static file of the same size costs on the same workerd, behind
- *   the same `wrangler dev` proxy;
+ *   the same `wrangler dev` proxy. With `&after-kv-read=1` it reads the
+ *   index head from KV before answering: the least any answer costs that
+ *   checks KV for a write (scripts/bench/hot.ts);
  * - for a request sent with `x-bench-count-kv: 1`, the response headers
  *   `x-bench-kv-ops` and `x-bench-kv-bytes`: the Workers KV operations the
  *   request made (a bulk read counts once, as KV counts it) and the bytes of
@@ -18,6 +20,7 @@
  */
 import worker from '../../functions/index.ts';
 import type { Env } from '../../functions/env.ts';
+import { HEAD_KEY } from '../../functions/domain/layout.ts';
 
 export { Coordinator } from '../../functions/index.ts';
 
@@ -71,6 +74,7 @@ export default {
       const bytes = Number(url.searchParams.get('bytes') ?? 0);
       let body = bodies.get(bytes);
       if (body === undefined) bodies.set(bytes, (body = 'x'.repeat(bytes)));
+      if (url.searchParams.get('after-kv-read') === '1') await env.EVENTS.get(HEAD_KEY, 'text');
       return new Response(body, { headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'public, max-age=60' } });
     }
     // A cold request never finds a rendered body: every cache key names the Worker version, and this one is new each time.
