@@ -54,9 +54,19 @@ export function storedRecord(i: number): Event {
 /** The number of synthetic record `id` (`bench-000123` → 123). */
 const numberOf = (id: string): number => Number(id.slice('bench-'.length));
 
+const encoder = new TextEncoder();
+
+/** KV operations made and bytes of values read (as `npm run bench` counts them: a bulk read is one operation). */
+export interface KvCount {
+  operations: number;
+  bytes: number;
+}
+
 /** Text values kept in memory, by KV key, and how record versions are made. */
 export class MemoryKv {
   private readonly values = new Map<string, string>();
+  /** The count `counted` is keeping, or null when not counting. */
+  private counting: KvCount | null = null;
 
   constructor(entries: Iterable<[string, string]>) {
     for (const [key, value] of entries) this.values.set(key, value);
@@ -77,11 +87,31 @@ export class MemoryKv {
     return text === null ? null : type === 'json' ? JSON.parse(text) : text;
   }
 
+  /** The text under `key`, counted when counting. */
+  private read(key: string): string | null {
+    const text = this.text(key);
+    if (this.counting !== null && text !== null) this.counting.bytes += encoder.encode(text).byteLength;
+    return text;
+  }
+
   /** `get` as Workers KV answers it for text and JSON, one key or a bulk read of many. */
   async get(key: string | string[], options?: string | { type?: string }): Promise<unknown> {
+    if (this.counting !== null) this.counting.operations++;
     const type = typeof options === 'string' ? options : (options?.type ?? 'text');
-    if (Array.isArray(key)) return new Map(key.map((one) => [one, this.decode(this.text(one), type)]));
-    return this.decode(this.text(key), type);
+    if (Array.isArray(key)) return new Map(key.map((one) => [one, this.decode(this.read(one), type)]));
+    return this.decode(this.read(key), type);
+  }
+
+  /** Runs `work` (never two at once) and answers the KV operations it made and the bytes it read. */
+  async counted(work: () => Promise<unknown>): Promise<KvCount> {
+    const count: KvCount = { operations: 0, bytes: 0 };
+    this.counting = count;
+    try {
+      await work();
+    } finally {
+      this.counting = null;
+    }
+    return count;
   }
 }
 
