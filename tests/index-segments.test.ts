@@ -5,8 +5,9 @@
  * above it. The Coordinator is given a tiny shape (`index_shape` in its meta
  * table) so that a few thousand records make hundreds of chunks and several
  * levels of segments, as millions would with the default shape; a date
- * filter that meets many segments reads a bounded number per page. Also the
- * tree's maintenance alone, against a plain sorted list.
+ * filter that meets many segments reads a bounded number per page; a write
+ * reads each segment it needs from SQLite once. Also the tree's maintenance
+ * alone, against a plain sorted list.
  */
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
@@ -18,7 +19,8 @@ import { HEAD_KEY, MANIFEST_KEY, emptyManifest, headOf, toIndexEntry, type Chunk
 import { MAX_CHUNKS_PER_PAGE, MAX_SEGMENTS_PER_PAGE, keyRange } from '../functions/domain/query.ts';
 import { chunkRefsInRange, queryEvents, readManifest } from '../functions/store/events-store.ts';
 import { simulation } from './platform/simulated-kv.ts';
-import { call, coordinatorStub, dayFrom2000, makeEvent, seed } from './helpers.ts';
+import type { Coordinator } from '../functions/store/coordinator.ts';
+import { call, coordinatorStub, dayFrom2000, makeEvent, seed, settled } from './helpers.ts';
 
 const NOW = '2026-11-28T12:00:00.000Z';
 /** Writes here index whole, in one revision each: what staging does is index-backlog.test.ts's. */
@@ -196,6 +198,28 @@ describe('a growing dataset with a tiny index shape', () => {
     const manifest = await readManifest(env.EVENTS);
     expect(ids).toHaveLength(manifest.count);
     expect(ids).toEqual([...ids].sort().reverse());
+  });
+
+  it('reads each segment from SQLite once in a write spread over the index (finding the chunks, then rewriting the segments above them)', async () => {
+    await runInDurableObject(coordinatorStub(), async (instance, state) => {
+      const prototype = Object.getPrototypeOf(state.storage.sql) as { exec: SqlStorage['exec'] };
+      const exec = prototype.exec;
+      const segmentReads = new Map<string, number>();
+      prototype.exec = function (this: SqlStorage, query: string, ...bindings: unknown[]) {
+        const [key] = bindings;
+        if (query.startsWith('SELECT') && typeof key === 'string' && key.startsWith('index:segment:')) segmentReads.set(key, (segmentReads.get(key) ?? 0) + 1);
+        return exec.call(this, query, ...bindings);
+      } as SqlStorage['exec'];
+      try {
+        await (instance as unknown as Coordinator).ingest(Array.from({ length: 40 }, (_, i) => makeEvent(`once-${String(i).padStart(2, '0')}`, dayFrom2000((i * 97) % DAYS))), NOW);
+      } finally {
+        prototype.exec = exec;
+      }
+      // Forty records over ten years touch segments on every level of a tree several levels high.
+      expect(segmentReads.size).toBeGreaterThan(10);
+      expect([...segmentReads].filter(([, reads]) => reads > 1)).toEqual([]);
+    });
+    await settled();
   });
 });
 

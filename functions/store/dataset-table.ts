@@ -255,11 +255,12 @@ export class DatasetTable {
     );
     const manifest = this.manifest();
     const shape = this.shape();
-    const [first = [], ...later] = groupByChunks(changes, this.chunkFinder(manifest), shape.chunksPerRevision);
+    const nodes = this.nodesOfOneWrite();
+    const [first = [], ...later] = groupByChunks(changes, (k) => leafOf(manifest, nodes, k), shape.chunksPerRevision);
     return {
       results,
       changed,
-      index: applyIndexChange(manifest, this.nodes, indexChangeOf(first), newestOf(first), now, shape),
+      index: applyIndexChange(manifest, nodes, indexChangeOf(first), newestOf(first), now, shape),
       indexed: new Set(first.map((change) => change.id)),
       deferred: later.flat().map((change) => ({ id: change.id, remove_key: change.indexedKey, changed_at: changedAt })),
     };
@@ -277,10 +278,15 @@ export class DatasetTable {
     return { id, remove: indexedKey !== null && indexedKey !== entry?.k ? [indexedKey] : [], upsert: entry, indexedKey, updatedAt: record?.updated_at ?? '' };
   }
 
-  /** Finds the chunk a sort key belongs in under `manifest`, each segment on the way read and parsed once. */
-  private chunkFinder(manifest: SegmentedManifest): (k: string) => string | null {
+  /**
+   * The index's nodes for one write, each segment read and parsed once
+   * however often the write asks for it (finding the chunks its records go
+   * in, then rewriting the segments above them). Segments are never changed
+   * in place, so what is read stays true for the write.
+   */
+  private nodesOfOneWrite(): IndexNodes {
     const children = new Map<string, IndexRef[]>();
-    const nodes: IndexNodes = {
+    return {
       ...this.nodes,
       children: (key) => {
         let known = children.get(key);
@@ -288,7 +294,6 @@ export class DatasetTable {
         return known;
       },
     };
-    return (k) => leafOf(manifest, nodes, k);
   }
 
   /** Records written but not indexed yet (`index_backlog`). */
@@ -313,8 +318,9 @@ export class DatasetTable {
     const manifest = this.manifest();
     const shape = this.shape();
     const changes = rows.map((row) => this.plannedChange(row.id, row.remove_key, current.get(row.id) ?? null, row.changed_at));
-    const [group = []] = groupByChunks(changes, this.chunkFinder(manifest), shape.chunksPerRevision);
-    const index = applyIndexChange(manifest, this.nodes, indexChangeOf(group), newestOf(group), now, shape);
+    const nodes = this.nodesOfOneWrite();
+    const [group = []] = groupByChunks(changes, (k) => leafOf(manifest, nodes, k), shape.chunksPerRevision);
+    const index = applyIndexChange(manifest, nodes, indexChangeOf(group), newestOf(group), now, shape);
     for (const change of group) this.sql.exec('DELETE FROM index_backlog WHERE id = ?', change.id);
     this.applyIndex(index, group.map((change) => ({ id: change.id, entry: change.upsert })), publisher, nowMs);
     writeMeta(this.sql, 'backlog_revision', String(index.manifest.revision));
