@@ -4,7 +4,7 @@
  * the feed), and of a page of 50 that is never cached (the cold path), each
  * next to the static route of the same body size (`/__bench/static`,
  * scripts/bench/worker.ts) on the same workerd, as a ratio: route / static
- * (1 is as cheap as a static file). A last baseline, the static route after
+ * (1 is as cheap as a static file). One more row, the static route after
  * one KV read, is the floor of any repeat that checks KV for a write. The two are
  * measured in short alternating slices (the order flipped every pair), and
  * the ratio is the median over the pairs, so that the load of a shared
