@@ -25,7 +25,8 @@ import { HEAD_KEY, MANIFEST_KEY, toIndexEntry, type IndexHead } from '../functio
 import { FilterQuerySchema, matchesFilter, queryObject } from '../functions/domain/query.ts';
 import { ACTOR_ROLES, CASUALTY_GROUPS, EVENT_TYPES, LOCATION_PRECISIONS, WEAPONS, type Event } from '../functions/domain/schema.ts';
 import { summarize, type EventStats } from '../functions/domain/stats.ts';
-import { statsAnswerKey } from '../functions/domain/stats-cells.ts';
+import { statsAnswerKey, type Cell, type CellFacets, type CellSums, type StatsDirectory } from '../functions/domain/stats-cells.ts';
+import { decodeStatsYear, type PublishedStatsYear } from '../functions/domain/stats-year.ts';
 import type { Coordinator } from '../functions/store/coordinator.ts';
 import { readStats } from '../functions/store/events-store.ts';
 import { StatsTable } from '../functions/store/stats-table.ts';
@@ -220,6 +221,42 @@ describe('/stats from write-time aggregates', () => {
       expect(coarse()).toEqual(kept);
     });
   });
+
+  it('publishes each year with its facet combinations listed once, read back to exactly the cells the Coordinator keeps', async () => {
+    const head = (await env.EVENTS.get<IndexHead>(HEAD_KEY, 'json'))!;
+    const directory = (await env.EVENTS.get<StatsDirectory>(head.stats!, 'json'))!;
+    expect(directory.years.length).toBeGreaterThan(5);
+    const kept = await runInDurableObject(coordinatorStub(), (_instance, state) =>
+      state.storage.sql
+        .exec<{ month: string; cell: string; sums: string }>('SELECT month, cell, sums FROM stats_coarse')
+        .toArray()
+        .map((row): Cell => [JSON.parse(row.cell) as CellFacets, JSON.parse(row.sums) as CellSums]),
+    );
+    const byText = (cells: readonly Cell[]) => cells.map((cell) => JSON.stringify(cell)).sort();
+    for (const [year, key] of directory.years) {
+      const published = (await env.EVENTS.get<PublishedStatsYear>(key, 'json'))!;
+      expect(published.format).toBe(2);
+      expect(new Set(published.combinations.map((combination) => JSON.stringify(combination))).size).toBe(published.combinations.length);
+      const decoded = decodeStatsYear(published, key);
+      expect(byText(decoded.cells)).toEqual(byText(kept.filter(([facets]) => facets[0].startsWith(`${year}-`))));
+      for (const month of Object.values(decoded.months)) expect(await env.EVENTS.get(month, 'json'), month).not.toBeNull();
+    }
+  });
+
+  it('reads year keys published as the cells themselves (before the combinations were listed once) exactly', async () => {
+    const head = (await env.EVENTS.get<IndexHead>(HEAD_KEY, 'json'))!;
+    const directory = (await env.EVENTS.get<StatsDirectory>(head.stats!, 'json'))!;
+    const published = new Map<string, string>();
+    for (const [, key] of directory.years) published.set(key, (await env.EVENTS.get(key, 'text'))!);
+    try {
+      for (const [key, text] of published) await env.EVENTS.put(key, JSON.stringify(decodeStatsYear(JSON.parse(text) as PublishedStatsYear, key)));
+      for (const query of QUERIES.filter((query) => query !== '')) {
+        expect(await readStats(env.EVENTS, head.stats!, v.parse(FilterQuerySchema, queryObject(new URLSearchParams(query)))), query).toEqual(expected(query));
+      }
+    } finally {
+      for (const [key, text] of published) await env.EVENTS.put(key, text);
+    }
+  }, 120_000);
 
   it('publishes no answer with no filter past its bound of cells', async () => {
     const head = (await env.EVENTS.get<IndexHead>(HEAD_KEY, 'json'))!;

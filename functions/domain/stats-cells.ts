@@ -16,7 +16,9 @@
  * - `stats:<epoch>-<rev>:<YYYY>` — the year's cells at month grain: a cell
  *   whose days lie within its month keeps only the month (its days are
  *   merged), a cell whose interval crosses its month keeps its exact days;
- *   and the key of each month's fine cells;
+ *   and the key of each month's fine cells (published with each facet
+ *   combination listed once and its sums as series by month: see
+ *   domain/stats-year.ts);
  * - `stats:<epoch>-<rev>:<YYYY-MM>` — the month's cells with their exact days
  *   (those within the month), read only for the month holding `since` or
  *   `until` when that month is not wholly in or out of the range;
@@ -62,7 +64,7 @@ export interface CellSums {
 /** A cell as published: its facets and sums. */
 export type Cell = [facets: CellFacets, sums: CellSums];
 
-/** The value of a year's key. */
+/** A year's cells and the keys of its months' fine cells (the value of its key as read: domain/stats-year.ts). */
 export interface StatsYear {
   /** Key of each month's fine cells. */
   months: Record<string, string>;

@@ -21,6 +21,7 @@ import { EVENT_KEY_PREFIX, HEAD_KEY, MANIFEST_KEY, emptyManifest, eventKey, even
 import { servedRecordJson } from '../domain/page-json.ts';
 import { monthsToRefine, statsFromCells, yearsInRange, type Cell, type StatsDirectory, type StatsYear } from '../domain/stats-cells.ts';
 import type { EventStats } from '../domain/stats.ts';
+import { decodeStatsYear, type PublishedStatsYear } from '../domain/stats-year.ts';
 import { MAX_CHUNKS_PER_PAGE, MAX_SEGMENTS_PER_PAGE, encodeCursor, filtersNothing, keyRange, matchesFilter, refsInRange, selectEntries, updatedCursor, type EventFilter, type KeyRange } from '../domain/query.ts';
 import type { Event, Tally } from '../domain/schema.ts';
 import { parseStoredRecord } from '../domain/stored-record.ts';
@@ -396,7 +397,8 @@ export async function scanAllEntries(kv: KVNamespace, filter: EventFilter, manif
  */
 export async function readStats(kv: KVNamespace, directoryKey: string, filter: EventFilter): Promise<EventStats> {
   const [directory] = await readImmutable<StatsDirectory>(kv, [directoryKey]);
-  const years = await readImmutable<StatsYear>(kv, yearsInRange(directory!, filter).map(([, key]) => key));
+  const keys = yearsInRange(directory!, filter).map(([, key]) => key);
+  const years = (await readImmutable<PublishedStatsYear | StatsYear>(kv, keys)).map((year, index) => decodeStatsYear(year, keys[index]!));
   const months = monthsToRefine(years, filter);
   const monthKeys = new Map(years.flatMap((year) => Object.entries(year.months)));
   const fine = await readImmutable<Cell[]>(kv, months.map((month) => monthKeys.get(month)!));

@@ -27,6 +27,7 @@
  */
 import type { IndexEntry } from '../domain/layout.ts';
 import { ANSWER_PERIOD, addSums, cellOf, coarseFacets, periodOfStatsKey, statsFromCells, statsKey, type Cell, type CellFacets, type CellSums, type StatsDirectory, type StatsYear } from '../domain/stats-cells.ts';
+import { encodeStatsYear } from '../domain/stats-year.ts';
 import { readMeta, writeMeta } from './meta-table.ts';
 import type { Publisher } from './publisher.ts';
 
@@ -140,7 +141,7 @@ export class StatsTable {
     if (this.keyOf(period) !== key) return null;
     if (period === DIRECTORY) return JSON.stringify(this.directory());
     if (period === ANSWER_PERIOD) return this.answer();
-    if (period.length === 4) return JSON.stringify(this.year(period));
+    if (period.length === 4) return JSON.stringify(encodeStatsYear(this.year(period), key));
     const cells = this.sql
       .exec<{ cell: string; sums: string }>('SELECT cell, sums FROM stats_cells WHERE month = ? AND contained = 1', period)
       .toArray()
