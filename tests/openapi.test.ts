@@ -48,11 +48,15 @@ interface Document {
   components: { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> };
 }
 
-/** The routes of a Hono app as `METHOD /path`, path parameters as OpenAPI templates; middleware (`ALL`) left out. */
-const routesOf = (hono: Hono<any>): string[] => [...new Set(hono.routes.filter((route) => route.method !== 'ALL').map((route) => `${route.method} ${openApiPath(route.path)}`))].sort();
+/** Paths a route answers under a second form: `GET /events/:id` also serves `<id>.json`, the record's JSON link (one route, so that Hono keeps its RegExpRouter: routes/events.ts). */
+const SECOND_FORMS: Record<string, string> = { 'GET /events/{id}': 'GET /events/{id}.json' };
 
-/** A Hono path as an OpenAPI template: `:id` is `{id}`, and `:id{<pattern>\.json}` (a parameter with a suffix) is `{id}.json`. */
-const openApiPath = (path: string): string => path.replace(/:(\w+)\{[^}]*\\\.(\w+)\}/g, '{$1}.$2').replace(/:(\w+)(\{[^}]*\})?/g, '{$1}');
+/** The routes of a Hono app as `METHOD /path`, path parameters as OpenAPI templates, with their second forms; middleware (`ALL`) left out. */
+const routesOf = (hono: Hono<any>): string[] =>
+  [...new Set(hono.routes.filter((route) => route.method !== 'ALL').flatMap(({ method, path }) => [`${method} ${openApiPath(path)}`, SECOND_FORMS[`${method} ${openApiPath(path)}`] ?? []].flat()))].sort();
+
+/** A Hono path as an OpenAPI template: `:id` (with or without a pattern) is `{id}`. */
+const openApiPath = (path: string): string => path.replace(/:(\w+)(\{[^}]*\})?/g, '{$1}');
 
 /** The operations of a description as `METHOD /path`. */
 const operationsOf = (document: Document): string[] =>

@@ -152,8 +152,11 @@ export function recordRead({ withIndex = [] }: { withIndex?: readonly string[] }
   };
 }
 
-/** The record id of an `/events/:id` route; `<id>.json`, the record's JSON link, names the same record. */
-export const routeRecordId = (c: Context<ReadEnv>): string => (c.req.param('id') ?? '').replace(/\.json$/, '');
+/** A record's id from the parameter of its `/events/:id` route: `<id>.json`, the record's JSON link, names the same record. */
+export const recordIdOf = (parameter: string): string => parameter.replace(/\.json$/, '');
+
+/** The record id of an `/events/:id` route. */
+const routeRecordId = (c: Context<ReadEnv>): string => recordIdOf(c.req.param('id') ?? '');
 
 /**
  * Middleware for GET routes whose body is read from the change log
