@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { Env } from './env.ts';
-import { ensureBundlePublished } from './jobs/publish-bundle.ts';
+import { bundlePublishedIn, ensureBundlePublished } from './jobs/publish-bundle.ts';
 import { actorsRoutes } from './routes/actors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { changesRoutes } from './routes/changes.ts';
@@ -32,7 +32,7 @@ export const app = new Hono<{ Bindings: Env }>();
 
 app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'Last-Modified', 'Link'], maxAge: 86_400 }));
 app.use('*', async (c, next) => {
-  if (c.env.SEED_FROM_BUNDLE === 'true') await ensureBundlePublished(c.env, new Date().toISOString());
+  if (c.env.SEED_FROM_BUNDLE === 'true' && !bundlePublishedIn(c.env.EVENTS)) await ensureBundlePublished(c.env, new Date().toISOString());
   await next();
 });
 

@@ -16,7 +16,8 @@ import { coordinator } from '../store/coordinator-stub.ts';
 import type { Bundle } from '../store/coordinator.ts';
 import { BUNDLE_FINGERPRINT_KEY } from '../store/events-store.ts';
 
-const published = new WeakMap<KVNamespace, string>();
+/** Namespaces this isolate has seen the bundled dataset published in (the bundle is this isolate's, so it stays published there). */
+const published = new WeakSet<KVNamespace>();
 let bundle: Promise<Bundle> | undefined;
 
 /** The bundled dataset, validated, with its fingerprint (computed once per isolate). */
@@ -35,13 +36,16 @@ function bundled(): Promise<Bundle> {
  * did (the cron's daily check). Returns true when the Coordinator wrote.
  */
 export async function ensureBundlePublished(env: Env, now: string, force = false): Promise<boolean> {
+  if (!force && published.has(env.EVENTS)) return false;
   const { fingerprint } = await bundled();
-  if (!force && published.get(env.EVENTS) === fingerprint) return false;
   if (!force && (await env.EVENTS.get(BUNDLE_FINGERPRINT_KEY)) === fingerprint) {
-    published.set(env.EVENTS, fingerprint);
+    published.add(env.EVENTS);
     return false;
   }
   const wrote = await coordinator(env).publishBundle(await bundled(), now);
-  published.set(env.EVENTS, fingerprint);
+  published.add(env.EVENTS);
   return wrote;
 }
+
+/** True once this isolate has seen the bundled dataset published in `kv`: requests then need not await `ensureBundlePublished`. */
+export const bundlePublishedIn = (kv: KVNamespace): boolean => published.has(kv);
