@@ -53,10 +53,11 @@ export interface PublishedStatsYear {
 export function encodeStatsYear(year: StatsYear, yearKey: string): PublishedStatsYear {
   const months: (number | null)[] = [];
   for (const [month, key] of Object.entries(year.months)) {
-    if (key !== fineKeyOf(yearKey, revisionOfKey(key), month)) throw new Error(`month key ${key} does not lie beside ${yearKey}`);
+    const revision = revisionOfKey(key);
+    if (key !== fineKeyOf(yearKey, revision, month)) throw new Error(`month key ${key} does not lie beside ${yearKey}`);
     const at = Number(month.slice(5)) - 1;
     while (months.length < at) months.push(null);
-    months[at] = revisionOfKey(key);
+    months[at] = revision;
   }
   const weapons = new Indexed<string[]>();
   const actors = new Indexed<CellActor[]>();

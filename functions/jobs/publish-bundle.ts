@@ -37,12 +37,12 @@ function bundled(): Promise<Bundle> {
  */
 export async function ensureBundlePublished(env: Env, now: string, force = false): Promise<boolean> {
   if (!force && published.has(env.EVENTS)) return false;
-  const { fingerprint } = await bundled();
-  if (!force && (await env.EVENTS.get(BUNDLE_FINGERPRINT_KEY)) === fingerprint) {
+  const dataset = await bundled();
+  if (!force && (await env.EVENTS.get(BUNDLE_FINGERPRINT_KEY)) === dataset.fingerprint) {
     published.add(env.EVENTS);
     return false;
   }
-  const wrote = await coordinator(env).publishBundle(await bundled(), now);
+  const wrote = await coordinator(env).publishBundle(dataset, now);
   published.add(env.EVENTS);
   return wrote;
 }
