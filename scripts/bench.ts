@@ -38,7 +38,7 @@
  *   byte of its answer.
  *
  * Usage: npm run bench [-- --sizes 1000,20000,100000 --requests 200
- *   --hot-sizes 1000,100000 --hot-connections 16 --hot-seconds 1 --hot-pairs 10
+ *   --hot-sizes 1000,100000 --hot-connections 16 --hot-seconds 1 --hot-pairs 20
  *   --peer-sizes 1000,100000
  *   --ingest-sizes 1000,100000 --repeats 3 --singles 200 --concurrency 8
  *   --batches 4 --load-concurrency 2 --publish-timeout 600 --port 8797]
@@ -80,7 +80,7 @@ const { values } = parseArgs({
     'hot-sizes': { type: 'string', default: '1000,100000' },
     'hot-connections': { type: 'string', default: '16' },
     'hot-seconds': { type: 'string', default: '1' },
-    'hot-pairs': { type: 'string', default: '10' },
+    'hot-pairs': { type: 'string', default: '20' },
     'peer-sizes': { type: 'string', default: '1000,100000' },
     'ingest-sizes': { type: 'string', default: '1000,100000' },
     repeats: { type: 'string', default: '3' },
